@@ -3,6 +3,17 @@
 from flopcount.zoo._registry import ModelSpec, get_model, get_spec, list_models, register_model
 
 # Importing a family module registers its variants.
-from flopcount.zoo import mobilenet_v2  # noqa: E402,F401
+from flopcount.zoo import (  # noqa: E402,F401
+    alexnet,
+    mobilenet_v1,
+    mobilenet_v2,
+    mobilenet_v3,
+    resnet,
+    shufflenet_v1,
+    shufflenet_v2,
+    squeezenet,
+    vgg,
+    xception,
+)
 
 __all__ = ["ModelSpec", "get_model", "get_spec", "list_models", "register_model"]

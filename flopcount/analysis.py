@@ -1,0 +1,152 @@
+"""analyze(): run one watched forward pass and turn its records into a Report.
+
+The model is left exactly as it was: hooks are removed in ``finally``, and a model on a real device
+whose buffers a forward would change (BatchNorm running statistics in training mode) gets them back.
+Analysing on ``meta`` swaps in shape-only copies of the parameters for the pass (``functional_call``),
+so nothing of the size of the model or its activations is allocated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from flopcount.errors import ForwardError, UsageError
+from flopcount.formulas import REGISTRY, FormulaRegistry
+from flopcount.inputs import make_tensor, normalize_input_size
+from flopcount.report import Report, Totals
+from flopcount.walker import Walker, spec_of, tensors_in
+
+
+def analyze(
+    model: nn.Module,
+    input_size: Any = None,
+    *,
+    inputs: Any = None,
+    device: str | torch.device | None = None,
+    fast: bool = True,
+    name: str | None = None,
+    registry: FormulaRegistry = REGISTRY,
+) -> Report:
+    """Params, FLOPs and MAC of every layer call of ``model`` on one input.
+
+    Give either ``input_size`` ((1, 3, 224, 224), '1x3x224x224', '1x128:int64', or a list of them for
+    several inputs) or ``inputs`` (a tensor, a tuple of positional inputs, or a dict of keyword
+    inputs). ``device`` defaults to the model's; ``"meta"`` analyses without allocating anything.
+    ``fast=False`` runs torch's own kernels for every op instead of shape rules (same counts, slower).
+    """
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"analyze() needs a torch.nn.Module, got {type(model).__name__}")
+    if (input_size is None) == (inputs is None):
+        raise UsageError("give exactly one of input_size or inputs")
+    model_device = _device_of(model)
+    target = torch.device(device) if device is not None else model_device
+
+    if inputs is None:
+        args, kwargs = tuple(make_tensor(s, target) for s in normalize_input_size(input_size)), {}
+    else:
+        args, kwargs = _split_inputs(inputs)
+        if target.type == "meta":
+            args, kwargs = _to_meta((args, kwargs))
+
+    walker = Walker(model, registry, fast=fast and target.type == "meta")
+    described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
+    restore = _protect_state(model, target)
+    walker.attach()
+    try:
+        with torch.no_grad(), walker:
+            if target.type == "meta" and model_device.type != "meta":
+                torch.func.functional_call(model, _meta_state(model), args, kwargs, strict=False)
+            else:
+                model(*args, **kwargs)
+    except Exception as error:  # the user's forward may raise anything: report it in one line
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ForwardError(f"forward of {name or type(model).__name__} failed on input {described} ({target.type}): "
+                           f"{type(error).__name__}: {message}") from error
+    finally:
+        walker.detach()
+        restore()
+
+    return _build_report(model, name or type(model).__name__, walker, (args, kwargs), target)
+
+
+def _build_report(model: nn.Module, name: str, walker: Walker, inputs: Any, device: torch.device) -> Report:
+    records = walker.records
+    unique = {id(p): p for p in model.parameters()}.values()
+    totals = Totals(
+        params=sum(p.numel() for p in unique),
+        trainable_params=sum(p.numel() for p in unique if p.requires_grad),
+        paper_flops=sum(r.flops for r in records if r.is_paper),
+        flops=sum(r.flops for r in records),
+        mac=sum(r.mac for r in records),
+        mac_bytes=sum(r.mac_bytes for r in records),
+        uncounted_calls=sum(walker.uncounted.values()),
+    )
+    module_params: dict[str, int] = {}
+    for param_name, p in model.named_parameters():  # duplicates (tied weights) are dropped here
+        owner = param_name.rpartition(".")[0]
+        module_params[owner] = module_params.get(owner, 0) + p.numel()
+    return Report(
+        model=name,
+        inputs=tuple(spec_of(t) for t in tensors_in(inputs)),
+        device=str(device),
+        records=records,
+        totals=totals,
+        uncounted=dict(walker.uncounted),
+        counted_from_ops=dict(walker.counted_from_ops),
+        module_params=module_params,
+        module_types={path: type(m).__name__ for path, m in model.named_modules()},
+    )
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _split_inputs(inputs: Any) -> tuple[tuple, dict]:
+    if isinstance(inputs, Mapping):
+        return (), dict(inputs)
+    if isinstance(inputs, (tuple, list)):
+        return tuple(inputs), {}
+    return (inputs,), {}
+
+
+def _to_meta(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return torch.empty_like(value, device="meta")
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_meta(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_meta(v) for k, v in value.items()}
+    return value
+
+
+def _meta_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Meta stand-ins for every parameter and buffer; tied tensors share one stand-in."""
+    stand_ins: dict[int, torch.Tensor] = {}
+    state = {}
+    for key, t in (*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)):
+        if id(t) not in stand_ins:
+            stand_ins[id(t)] = torch.empty_like(t, device="meta")
+        state[key] = stand_ins[id(t)]
+    return state
+
+
+def _protect_state(model: nn.Module, device: torch.device):
+    """Snapshot buffers that a real forward may update in place; return a function that restores them."""
+    if device.type == "meta" or _device_of(model).type == "meta":
+        return lambda: None
+    saved = [(b, b.detach().clone()) for b in model.buffers()]
+
+    def restore() -> None:
+        with torch.no_grad():
+            for buffer, copy in saved:
+                buffer.copy_(copy)
+
+    return restore

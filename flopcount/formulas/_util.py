@@ -1,0 +1,37 @@
+"""Small shape helpers shared by the formula families."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import torch
+
+
+def prod(values: Iterable[int]) -> int:
+    return math.prod(int(v) for v in values)
+
+
+def ntuple(value: Any, n: int) -> tuple:
+    if isinstance(value, (tuple, list)):
+        return tuple(value) if len(value) == n else tuple(value) * (n // max(len(value), 1))
+    return (value,) * n
+
+
+def empty_meta(shape: Iterable[int], like: torch.Tensor) -> torch.Tensor:
+    return torch.empty(tuple(shape), dtype=like.dtype, device="meta")
+
+
+def all_meta(*tensors: Any) -> bool:
+    return all(t.device.type == "meta" for t in tensors if isinstance(t, torch.Tensor))
+
+
+def first_tensor(value: Any) -> torch.Tensor | None:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            found = first_tensor(item)
+            if found is not None:
+                return found
+    return None

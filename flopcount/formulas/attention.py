@@ -1,0 +1,52 @@
+"""Attention: the matrix products of scaled dot-product attention and of nn.MultiheadAttention.
+
+For queries of length L, keys/values of length S, per batch element and head dimension d summed over
+heads (= embed dim E): scores Q K^T take L S E multiply-adds, the weighted sum of values L S E_v.
+MultiheadAttention adds its input projections (L E^2 + S k_dim E + S v_dim E) and output projection
+(L E^2). The softmax between them is not a multiply-add and is left out of this paper-total figure.
+Counted from the module's own attributes, so the fused fast path that nn.MultiheadAttention takes in
+eval mode (where torch's FlopCounterMode sees no matmul) counts the same.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcount.formulas._util import prod
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+
+def sdpa_flops(batch: int, query_len: int, key_len: int, qk_dim: int, value_dim: int) -> int:
+    return batch * query_len * key_len * (qk_dim + value_dim)
+
+
+def multihead_attention_flops(batch: int, query_len: int, key_len: int, embed_dim: int, kdim: int, vdim: int) -> int:
+    projections = batch * (query_len * embed_dim * embed_dim + key_len * kdim * embed_dim + key_len * vdim * embed_dim)
+    output_projection = batch * query_len * embed_dim * embed_dim
+    return projections + sdpa_flops(batch, query_len, key_len, embed_dim, embed_dim) + output_projection
+
+
+@formula(nn.MultiheadAttention)
+def multihead_attention_module(module: nn.MultiheadAttention, inputs: tuple, output) -> Cost:
+    query, key = inputs[0], inputs[1] if len(inputs) > 1 else inputs[0]
+    if query.dim() == 3:
+        batch_dim, seq_dim = (0, 1) if module.batch_first else (1, 0)
+        batch, query_len, key_len = query.shape[batch_dim], query.shape[seq_dim], key.shape[seq_dim]
+    else:  # unbatched (L, E)
+        batch, query_len, key_len = 1, query.shape[0], key.shape[0]
+    key_len += int(module.bias_k is not None) + int(module.add_zero_attn)
+    flops = multihead_attention_flops(batch, query_len, key_len, module.embed_dim, module.kdim, module.vdim)
+    return Cost(flops, "attention", attrs={"heads": module.num_heads})
+
+
+def _sdpa_meta(query, key, value, *args, **kwargs):
+    return torch.empty((*query.shape[:-1], value.shape[-1]), dtype=query.dtype, device="meta")
+
+
+@formula(F.scaled_dot_product_attention, meta_rule=_sdpa_meta)
+def sdpa_function(out, query, key, value, *args, **kwargs) -> Cost:
+    batch = prod(query.shape[:-2])
+    return Cost(sdpa_flops(batch, query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]), "attention")

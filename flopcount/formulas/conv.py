@@ -1,0 +1,93 @@
+"""Convolutions: standard, group, depthwise (any number of spatial dims) and transposed.
+
+Per DESIGN.md (seed section 1.2), with N batch and an output of spatial size H x W:
+    standard / group conv: k_h k_w c_in c_out H W N / g  = output elements x (c_in / g) x k_h k_w
+    depthwise (g = c_in):  k_h k_w c_out H W N            (the same formula with c_in / g = 1)
+    transposed conv:       k_h k_w c_in c_out H_in W_in N / g = input elements x (c_out / g) x k_h k_w
+Bias adds are not counted (papers and fvcore agree); bias parameters are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from flopcount.formulas._util import empty_meta, ntuple, prod
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+
+def conv_flops(output_numel: int, in_channels_per_group: int, kernel_size: tuple[int, ...]) -> int:
+    return output_numel * in_channels_per_group * prod(kernel_size)
+
+
+def conv_transpose_flops(input_numel: int, out_channels_per_group: int, kernel_size: tuple[int, ...]) -> int:
+    # Each input element is scattered into c_out/g x k outputs: the *input* size counts, not the output
+    # size (thop, torchinfo and torchscan use the output and report s^2 times too much).
+    return input_numel * out_channels_per_group * prod(kernel_size)
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int, output_padding: int = 0,
+                     transposed: bool = False) -> int:
+    if transposed:
+        return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _attrs(kernel, stride, padding, dilation, groups) -> dict:
+    return {"kernel": tuple(kernel), "stride": tuple(stride), "padding": padding if isinstance(padding, str) else tuple(padding),
+            "dilation": tuple(dilation), "groups": int(groups)}
+
+
+@formula(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+def conv_module(module: nn.Conv2d, inputs: tuple, output: torch.Tensor) -> Cost:
+    flops = conv_flops(output.numel(), module.in_channels // module.groups, module.kernel_size)
+    attrs = _attrs(module.kernel_size, module.stride, module.padding, module.dilation, module.groups)
+    return Cost(flops, "conv", attrs=attrs)
+
+
+@formula(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+def conv_transpose_module(module: nn.ConvTranspose2d, inputs: tuple, output: torch.Tensor) -> Cost:
+    flops = conv_transpose_flops(inputs[0].numel(), module.out_channels // module.groups, module.kernel_size)
+    attrs = _attrs(module.kernel_size, module.stride, module.padding, module.dilation, module.groups)
+    return Cost(flops, "conv", attrs=attrs)
+
+
+def _conv_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    n = weight.dim() - 2
+    if isinstance(padding, str):
+        return None  # 'same' / 'valid': let torch's kernel work the shape out
+    if input.dim() != n + 2:
+        return None  # unbatched input: rare, let torch handle it
+    stride, padding, dilation = ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n)
+    spatial = [conv_output_size(input.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], dilation[i]) for i in range(n)]
+    return empty_meta((input.shape[0], weight.shape[0], *spatial), input)
+
+
+@formula(torch.conv1d, torch.conv2d, torch.conv3d, meta_rule=_conv_meta)
+def conv_function(out, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Cost:
+    n = weight.dim() - 2
+    attrs = _attrs(weight.shape[2:], ntuple(stride, n), padding if isinstance(padding, str) else ntuple(padding, n),
+                   ntuple(dilation, n), groups)
+    return Cost(conv_flops(out.numel(), weight.shape[1], tuple(weight.shape[2:])), "conv", attrs=attrs)
+
+
+def _conv_transpose_meta(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    n = weight.dim() - 2
+    if input.dim() != n + 2:
+        return None
+    stride, padding, dilation = ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n)
+    output_padding = ntuple(output_padding, n)
+    spatial = [
+        conv_output_size(input.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], dilation[i], output_padding[i], True)
+        for i in range(n)
+    ]
+    return empty_meta((input.shape[0], weight.shape[1] * groups, *spatial), input)
+
+
+@formula(torch.conv_transpose1d, torch.conv_transpose2d, torch.conv_transpose3d, meta_rule=_conv_transpose_meta)
+def conv_transpose_function(out, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Cost:
+    # weight is (c_in, c_out / g, k...)
+    n = weight.dim() - 2
+    attrs = _attrs(weight.shape[2:], ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n), groups)
+    return Cost(conv_transpose_flops(input.numel(), weight.shape[1], tuple(weight.shape[2:])), "conv", attrs=attrs)

@@ -1,0 +1,70 @@
+"""Element-wise arithmetic and reductions: one FLOP per output element (per input element for a
+reduction). Residual adds and SE-block multiplies cost ~0 FLOPs but read two tensors and write one:
+guideline G4's cost shows up in their MAC.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+_BINARY = ("add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow", "remainder", "fmod", "rsub")
+
+
+def _methods(*names: str) -> list:
+    found = []
+    for owner in (torch, torch.Tensor):
+        for name in names:
+            fn = getattr(owner, name, None)
+            if fn is not None and fn not in found:
+                found.append(fn)
+    return found
+
+
+_OUT_OF_PLACE = _methods(*_BINARY, *(f"__{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")),
+                         *(f"__r{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")))
+_IN_PLACE = _methods(*(f"{n}_" for n in _BINARY), *(f"__i{n}__" for n in ("add", "sub", "mul", "truediv")))
+
+
+def _binary_meta(input, other, *args, **kwargs):
+    if kwargs.get("out") is not None:
+        return None
+    if isinstance(other, torch.Tensor):
+        shape = torch.broadcast_shapes(input.shape, other.shape)
+        dtype = input.dtype if input.dtype == other.dtype else torch.result_type(input, other)
+    elif isinstance(input, torch.Tensor):
+        shape, dtype = input.shape, torch.result_type(input, other)
+    else:
+        return None
+    if dtype == input.dtype and shape == input.shape:
+        return torch.empty_like(input)
+    return torch.empty(shape, dtype=dtype, device="meta")
+
+
+def _inplace_meta(input, *args, **kwargs):
+    return input
+
+
+@formula(*_OUT_OF_PLACE, meta_rule=_binary_meta)
+def binary_function(out, input, other, *args, **kwargs) -> Cost:
+    return Cost(out.numel(), "elementwise")
+
+
+@formula(*_IN_PLACE, meta_rule=_inplace_meta)
+def inplace_binary_function(out, input, other, *args, **kwargs) -> Cost:
+    return Cost(out.numel(), "elementwise")
+
+
+@formula(*_methods("addcmul", "addcdiv", "lerp", "where", "neg", "abs", "sqrt", "rsqrt", "log", "reciprocal",
+                   "square", "erf", "sin", "cos", "__neg__", "masked_fill"))
+def other_elementwise_function(out, *args, **kwargs) -> Cost:
+    return Cost(out.numel(), "elementwise")
+
+
+@formula(*_methods("mean", "sum", "amax", "amin", "var", "std", "norm", "logsumexp", "max", "min", "prod", "argmax",
+                   "argmin", "cumsum"))
+def reduction_function(out, input, *args, **kwargs) -> Cost:
+    # Each input element enters the reduction once. `max`/`min` without a dim fold too.
+    return Cost(input.numel(), "reduction")

@@ -1,0 +1,26 @@
+"""Embedding lookups: no arithmetic; they read the indices and the rows they gather, and write them."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+
+def embedding_cost(indices_numel: int, output_numel: int) -> Cost:
+    # Only the gathered rows are read, not the whole table: the generic "read every argument" rule
+    # would charge a 50k x 768 table on every lookup.
+    return Cost(0, "embedding", reads=indices_numel + output_numel, writes=output_numel)
+
+
+@formula(nn.Embedding)
+def embedding_module(module: nn.Embedding, inputs: tuple, output: torch.Tensor) -> Cost:
+    return embedding_cost(inputs[0].numel(), output.numel())
+
+
+@formula(F.embedding)
+def embedding_function(out, input, weight, *args, **kwargs) -> Cost:
+    return embedding_cost(input.numel(), out.numel())

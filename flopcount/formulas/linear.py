@@ -1,0 +1,65 @@
+"""Fully connected layers and matrix products.
+
+Linear: c_in x c_out multiply-adds for every row, and every leading dim is a row (a 1x197x768 input
+is 197 rows; torchinfo 1.8 counted it once). Matrix products: each output element is a dot product
+of length K, so FLOPs = output elements x K, whatever the broadcasting.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from flopcount.formulas._util import empty_meta
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+
+def linear_flops(output_numel: int, in_features: int) -> int:
+    return output_numel * in_features
+
+
+def bilinear_flops(rows: int, in1: int, in2: int, out: int) -> int:
+    # y_k = x1^T A_k x2: A_k x2 takes in1*in2 multiply-adds, the dot with x1 another in1.
+    return rows * out * (in1 * in2 + in1)
+
+
+@formula(nn.Linear)
+def linear_module(module: nn.Linear, inputs: tuple, output: torch.Tensor) -> Cost:
+    return Cost(linear_flops(output.numel(), module.in_features), "linear")
+
+
+def _linear_meta(input, weight, bias=None):
+    return empty_meta((*input.shape[:-1], weight.shape[0]), input)
+
+
+@formula(torch._C._nn.linear, meta_rule=_linear_meta)
+def linear_function(out, input, weight, bias=None) -> Cost:
+    return Cost(linear_flops(out.numel(), weight.shape[-1]), "linear")
+
+
+@formula(nn.Bilinear)
+def bilinear_module(module: nn.Bilinear, inputs: tuple, output: torch.Tensor) -> Cost:
+    rows = output.numel() // module.out_features
+    return Cost(bilinear_flops(rows, module.in1_features, module.in2_features, module.out_features), "linear")
+
+
+def _contraction_length(a: torch.Tensor) -> int:
+    return a.shape[-1] if a.dim() >= 1 else 1
+
+
+@formula(torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.mm, torch.Tensor.mm, torch.bmm, torch.Tensor.bmm)
+def matmul_function(out, input, other, *, out_=None) -> Cost:
+    return Cost(out.numel() * _contraction_length(input), "matmul")
+
+
+@formula(torch.Tensor.__rmatmul__)
+def rmatmul_function(out, input, other) -> Cost:
+    # a.__rmatmul__(b) computes b @ a
+    return Cost(out.numel() * _contraction_length(other), "matmul")
+
+
+@formula(torch.addmm, torch.Tensor.addmm, torch.baddbmm, torch.Tensor.baddbmm)
+def addmm_function(out, input, mat1, mat2, *, beta=1, alpha=1) -> Cost:
+    # The add of `input` is a bias add: not counted, as for Linear.
+    return Cost(out.numel() * mat1.shape[-1], "matmul")

@@ -1,0 +1,77 @@
+"""Data movement: views, reshapes, concatenation, copies. Zero FLOPs, and MAC only where data moves.
+
+A view (``view``, ``transpose``, ``flatten`` of a contiguous tensor, a basic slice) moves nothing and
+costs 0; ``contiguous`` after a transpose, ``cat`` and ``clone`` read and write every element. Whether
+an output aliases its input is read off the output tensor, so ``reshape`` is charged exactly when it
+copies. A channel shuffle (view, transpose, contiguous, view) thus costs one read and one write.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcount.formulas._util import first_tensor
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+
+def _storage_root(t: torch.Tensor) -> torch.Tensor:
+    return t._base if t._base is not None else t
+
+
+def aliases(output, source: torch.Tensor | None) -> bool:
+    """True when every output tensor is ``source`` itself or a view of its storage."""
+    if source is None:
+        return False
+    outputs = output if isinstance(output, (tuple, list)) else (output,)
+    root = _storage_root(source)
+    return all(isinstance(o, torch.Tensor) and (o is source or _storage_root(o) is root) for o in outputs)
+
+
+def movement_cost(out, source: torch.Tensor | None) -> Cost:
+    if aliases(out, source):
+        return Cost(0, "movement", reads=0, writes=0)
+    return Cost(0, "movement")
+
+
+def _methods(*names: str) -> list:
+    found = []
+    for owner in (torch, torch.Tensor):
+        for name in names:
+            fn = getattr(owner, name, None)
+            if fn is not None and fn not in found:
+                found.append(fn)
+    return found
+
+
+_VIEWS_OR_COPIES = _methods(
+    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "transpose", "permute", "t", "squeeze",
+    "unsqueeze", "expand", "expand_as", "narrow", "select", "chunk", "split", "unbind", "contiguous", "movedim",
+    "swapaxes", "__getitem__", "unfold", "as_strided", "detach", "tensor_split", "type_as", "to", "float", "half",
+    "double", "bfloat16",
+)
+
+
+@formula(*_VIEWS_OR_COPIES)
+def view_or_copy_function(out, input, *args, **kwargs) -> Cost:
+    return movement_cost(out, first_tensor(input))
+
+
+@formula(*_methods("cat", "concat", "concatenate", "stack", "hstack", "vstack", "clone", "repeat", "roll", "flip",
+                   "tile", "gather", "index_select", "masked_select"), F.pad, torch.Tensor.copy_)
+def copy_function(out, *args, **kwargs) -> Cost:
+    return Cost(0, "movement")
+
+
+@formula(nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+         nn.AlphaDropout, nn.ChannelShuffle)
+def free_module(module: nn.Module, inputs: tuple, output) -> Cost:
+    # Identity and eval-mode dropout hand back their input; Flatten returns a view when it can.
+    return movement_cost(output, first_tensor(inputs))
+
+
+@formula(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout)
+def dropout_function(out, input, *args, **kwargs) -> Cost:
+    return movement_cost(out, input)

@@ -1,0 +1,113 @@
+"""Pooling and resampling.
+
+Windowed pooling: one op (compare or add) per window element per output element. Adaptive pooling:
+every input element is visited once (fvcore's convention). Upsampling: per output element, the input
+points it blends: 1 nearest, 2 linear, 4 bilinear, 8 trilinear, 16 bicubic (fvcore uses 1 and 4 too).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcount.formulas._util import empty_meta, ntuple, prod
+from flopcount.formulas.registry import formula
+from flopcount.records import Cost
+
+POINTS_PER_OUTPUT = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 4, "trilinear": 8, "bicubic": 16, "area": 1}
+
+
+def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (math.ceil(span / stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # the last window must start inside the input (torch's rule)
+    return out
+
+
+def _window_attrs(kernel, stride, padding) -> dict:
+    return {"kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding)}
+
+
+_SPATIAL_DIMS = {nn.MaxPool1d: 1, nn.AvgPool1d: 1, nn.MaxPool2d: 2, nn.AvgPool2d: 2, nn.MaxPool3d: 3, nn.AvgPool3d: 3}
+
+
+@formula(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+def window_pool_module(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
+    n = next(dims for cls, dims in _SPATIAL_DIMS.items() if isinstance(module, cls))
+    kernel = ntuple(module.kernel_size, n)
+    stride = ntuple(module.stride if module.stride is not None else module.kernel_size, n)
+    return Cost(output.numel() * prod(kernel), "pool", attrs=_window_attrs(kernel, stride, ntuple(module.padding, n)))
+
+
+@formula(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
+         nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d)
+def adaptive_pool_module(module: nn.Module, inputs: tuple, output) -> Cost:
+    return Cost(inputs[0].numel(), "pool")
+
+
+def _window_pool_meta(n: int):
+    def rule(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
+             *args, **kwargs):
+        if return_indices or input.dim() != n + 2 or args or kwargs:
+            return None
+        k = ntuple(kernel_size, n)
+        s = ntuple(stride if stride not in (None, []) else kernel_size, n)
+        p, d = ntuple(padding, n), ntuple(dilation, n)
+        spatial = [pool_output_size(input.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(n)]
+        return empty_meta((*input.shape[:2], *spatial), input)
+
+    return rule
+
+
+def _avg_pool_meta(n: int):
+    def rule(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+        return _window_pool_meta(n)(input, kernel_size, stride, padding, 1, ceil_mode)
+
+    return rule
+
+
+def _window_pool_cost(out, input, kernel_size, *args, **kwargs) -> Cost:
+    k = ntuple(kernel_size, input.dim() - 2)
+    output = out[0] if isinstance(out, tuple) else out
+    return Cost(output.numel() * prod(k), "pool")
+
+
+for _n, _max, _avg in ((1, F.max_pool1d, F.avg_pool1d), (2, F.max_pool2d, F.avg_pool2d), (3, F.max_pool3d, F.avg_pool3d)):
+    formula(_max, meta_rule=_window_pool_meta(_n))(_window_pool_cost)
+    formula(_avg, meta_rule=_avg_pool_meta(_n))(_window_pool_cost)
+
+
+def _adaptive_meta(input, output_size, *args, **kwargs):
+    if args or kwargs.get("return_indices"):
+        return None
+    n = len(output_size) if isinstance(output_size, (tuple, list)) else input.dim() - 2
+    if input.dim() < n + 1:
+        return None
+    size = ntuple(output_size, n)
+    spatial = [input.shape[input.dim() - n + i] if s is None else s for i, s in enumerate(size)]
+    return empty_meta((*input.shape[: input.dim() - n], *spatial), input)
+
+
+@formula(F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, F.adaptive_max_pool1d,
+         F.adaptive_max_pool2d, F.adaptive_max_pool3d, meta_rule=_adaptive_meta)
+def adaptive_pool_function(out, input, output_size, *args, **kwargs) -> Cost:
+    return Cost(input.numel(), "pool")
+
+
+def resample_flops(output_numel: int, mode: str) -> int:
+    return output_numel * POINTS_PER_OUTPUT.get(mode, 1)
+
+
+@formula(nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d)
+def upsample_module(module: nn.Upsample, inputs: tuple, output: torch.Tensor) -> Cost:
+    return Cost(resample_flops(output.numel(), module.mode), "resample", attrs={"mode": module.mode})
+
+
+@formula(F.interpolate)
+def interpolate_function(out, input, size=None, scale_factor=None, mode="nearest", *args, **kwargs) -> Cost:
+    return Cost(resample_flops(out.numel(), mode), "resample", attrs={"mode": mode})

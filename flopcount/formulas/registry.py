@@ -1,0 +1,83 @@
+"""One registry of cost formulas, keyed by module class or by torch function.
+
+A formula is a pure function of shapes (it reads ``.shape`` and module hyper-parameters, never data):
+
+* module formula ``fn(module, inputs: tuple, output) -> Cost``, registered with a module class;
+* function formula ``fn(out, *args, **kwargs) -> Cost``, registered with torch functions; its parameters
+  carry the torch function's own names, so Python binds the call's arguments for us.
+
+A function formula may carry a ``meta_rule``: a cheap function with the same arguments that returns an
+empty ``meta`` tensor of the output's shape. On the fast path it replaces torch's meta kernels, some of
+which run slow Python decompositions; results are identical (a test checks every zoo model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+from flopcount.errors import DuplicateRegistrationError
+from flopcount.records import Cost
+
+
+@dataclass(frozen=True)
+class Formula:
+    target: Any
+    cost: Callable[..., Cost]
+    meta_rule: Callable[..., Any] | None = None
+
+
+class FormulaRegistry:
+    def __init__(self) -> None:
+        self._formulas: dict[Any, Formula] = {}
+        self._module_cache: dict[type, Formula | None] = {}
+
+    def register(self, *targets: Any, meta_rule: Callable[..., Any] | None = None):
+        """Decorator: register ``fn`` for every target; a target registered twice is refused."""
+
+        def decorate(fn: Callable[..., Cost]) -> Callable[..., Cost]:
+            # dict.fromkeys: torch exposes some functions under two names (F.relu_ is torch.relu_).
+            for target in dict.fromkeys(targets):
+                if target in self._formulas:
+                    raise DuplicateRegistrationError(f"a formula for {_target_name(target)} is already registered")
+                self._formulas[target] = Formula(target, fn, meta_rule)
+            self._module_cache.clear()
+            return fn
+
+        return decorate
+
+    def for_function(self, func: Any) -> Formula | None:
+        return self._formulas.get(func)
+
+    def for_module(self, module: nn.Module) -> Formula | None:
+        """The formula of the module's class or of the nearest registered base class.
+
+        A subclass that overrides ``forward`` gets none: it may do more than its base, so its ops are
+        counted one by one instead.
+        """
+        cls = type(module)
+        if cls not in self._module_cache:
+            self._module_cache[cls] = self._lookup_class(cls)
+        return self._module_cache[cls]
+
+    def _lookup_class(self, cls: type) -> Formula | None:
+        for base in cls.__mro__:
+            if base is nn.Module:
+                return None
+            found = self._formulas.get(base)
+            if found is not None:
+                return found if getattr(cls, "forward") is getattr(base, "forward") else None
+        return None
+
+    def targets(self) -> list[Any]:
+        return list(self._formulas)
+
+
+def _target_name(target: Any) -> str:
+    return getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
+
+
+REGISTRY = FormulaRegistry()
+formula = REGISTRY.register

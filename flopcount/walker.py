@@ -1,0 +1,200 @@
+"""One forward pass, watched two ways at once.
+
+* Forward pre/post hooks on every module keep a stack of module paths and record each call of a module
+  that has a formula (its ops inside stand down, so nothing is counted twice).
+* A ``TorchFunctionMode`` sees every torch function called from Python: ops outside any module with a
+  formula (``x + y``, ``torch.cat``, ``F.adaptive_avg_pool2d``, a channel shuffle's view/transpose) are
+  recorded against the innermost module whose forward called them. A module with no formula is thus
+  never silently zero: its ops are counted one by one, and the report says so.
+
+On the fast path (everything on ``meta``) a function with a ``meta_rule`` is not run at all: the rule
+returns an empty meta tensor of the right shape, skipping torch's slow Python meta decompositions.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from flopcount.formulas import REGISTRY, FormulaRegistry
+from flopcount.records import Cost, LayerRecord, TensorSpec
+
+# Queries of metadata and creation of constants: no model computation, never recorded.
+_IGNORED = frozenset(
+    [getattr(torch.Tensor, n) for n in (
+        "size", "dim", "numel", "stride", "is_contiguous", "element_size", "data_ptr", "__len__", "__format__",
+        "__repr__", "storage_offset", "is_floating_point", "is_complex", "nelement", "ndimension", "get_device",
+        "new_empty", "new_zeros", "new_ones", "new_full", "new_tensor", "__hash__", "requires_grad_", "_is_view",
+        "untyped_storage", "__reduce_ex__", "__deepcopy__", "__setstate__", "register_hook",
+    )]
+    + [getattr(torch, n) for n in (
+        "empty", "zeros", "ones", "full", "arange", "empty_like", "zeros_like", "ones_like", "full_like", "rand",
+        "randn", "randint", "tensor", "as_tensor", "is_grad_enabled", "is_tensor",
+        "linspace", "eye", "get_default_dtype", "is_floating_point",
+    )]
+)
+
+
+def tensors_in(value: Any) -> Iterator[torch.Tensor]:
+    """Tensors in a (possibly nested) argument, output, list or dict, in order."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from tensors_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from tensors_in(item)
+
+
+def spec_of(t: torch.Tensor) -> TensorSpec:
+    return TensorSpec(tuple(t.shape), str(t.dtype).removeprefix("torch."), t.dtype.itemsize)
+
+
+def op_name(func: Any) -> str:
+    return getattr(func, "__name__", None) or repr(func)
+
+
+class _ModuleInfo:
+    """What the walker needs of a module, computed once before the forward pass."""
+
+    __slots__ = ("path", "type_name", "formula", "weights", "weight_elems", "weight_bytes", "childless")
+
+    def __init__(self, path: str, module: nn.Module, registry: FormulaRegistry):
+        self.path = path
+        self.type_name = type(module).__name__
+        self.formula = registry.for_module(module)
+        # Weights a formula module reads on each call: its parameters and floating buffers (BN stats).
+        self.weights = list(module.parameters()) if self.formula else []
+        read = self.weights + [b for b in module.buffers() if b.is_floating_point()] if self.formula else []
+        self.weight_elems = sum(t.numel() for t in read)
+        self.weight_bytes = sum(t.numel() * t.element_size() for t in read)
+        self.childless = next(module.children(), None) is None
+
+
+class Walker(TorchFunctionMode):
+    def __init__(self, model: nn.Module, registry: FormulaRegistry = REGISTRY, fast: bool = False):
+        super().__init__()
+        self.registry = registry
+        self.fast = fast
+        self.records: list[LayerRecord] = []
+        self.uncounted: Counter[str] = Counter()
+        self.counted_from_ops: dict[str, str] = {}  # path -> module type, for formula-less leaf modules
+        self._infos = {id(m): (_ModuleInfo(path, m, registry), m) for path, m in model.named_modules()}
+        self._stack: list[_ModuleInfo] = []
+        self._formula_depth = 0
+        self._calls: Counter[tuple[str, str]] = Counter()
+        self._producers: dict[int, tuple[weakref.ref, int]] = {}
+        self._seen_params: set[int] = set()
+        self._handles: list[Any] = []
+        self._model = model
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def attach(self) -> None:
+        for info, module in self._infos.values():
+            self._handles.append(module.register_forward_pre_hook(self._pre_hook))
+            self._handles.append(module.register_forward_hook(self._post_hook, with_kwargs=True))
+
+    def detach(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _pre_hook(self, module: nn.Module, args: tuple) -> None:
+        info = self._infos[id(module)][0]
+        self._stack.append(info)
+        if info.formula is not None:
+            self._formula_depth += 1
+
+    def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        info = self._stack.pop()
+        if info.formula is None:
+            return
+        self._formula_depth -= 1
+        if self._formula_depth:
+            return  # inside another formula module, which accounts for this call
+        with torch._C.DisableTorchFunction():
+            inputs = (*args, *kwargs.values()) if kwargs else args
+            cost = info.formula.cost(module, inputs, output)
+            params = 0
+            for p in info.weights:
+                if id(p) not in self._seen_params:
+                    self._seen_params.add(id(p))
+                    params += p.numel()
+            self._add_record(info.path, info.type_name, "module", inputs, output, cost, params,
+                             info.weight_elems, info.weight_bytes)
+
+    # -- functions -----------------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _IGNORED or getattr(func, "__name__", None) == "__get__":
+            return func(*args, **kwargs)
+        found = self.registry.for_function(func)
+        out = None
+        if self.fast and found is not None and found.meta_rule is not None:
+            out = found.meta_rule(*args, **kwargs)
+        if out is None:
+            out = func(*args, **kwargs)
+        if self._formula_depth == 0:
+            self._record_op(func, found, args, kwargs, out)
+        return out
+
+    def _record_op(self, func: Any, found: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        info = self._stack[-1] if self._stack else None
+        path = info.path if info else ""
+        name = op_name(func)
+        if info is not None and info.childless and info.formula is None:
+            self.counted_from_ops[path] = info.type_name
+        if found is None:
+            self.uncounted[name] += 1
+            self._add_record(path, name, "op", (args, kwargs), out, None, 0, 0, 0)
+            return
+        cost = found.cost(out, *args, **kwargs)
+        self._add_record(path, name, "op", (args, kwargs), out, cost, 0, 0, 0)
+
+    # -- records -------------------------------------------------------------------------------
+    def _add_record(self, path: str, op: str, source: str, inputs: Any, output: Any, cost: Cost | None, params: int,
+                    weight_elems: int, weight_bytes: int) -> None:
+        in_tensors = list(tensors_in(inputs))
+        out_tensors = list(tensors_in(output))
+        index = len(self.records)
+        input_from = tuple(self._producer(t) for t in in_tensors)
+        for t in out_tensors:
+            self._producers[id(t)] = (weakref.ref(t), index)
+        in_specs = tuple(spec_of(t) for t in in_tensors)
+        out_specs = tuple(spec_of(t) for t in out_tensors)
+        if cost is None:
+            flops, category, mac, mac_bytes, counted, attrs = 0, "uncounted", 0, 0, False, {}
+        else:
+            out_itemsize = out_specs[0].itemsize if out_specs else 4
+            if cost.reads is None:
+                reads = sum(s.numel for s in in_specs) + weight_elems
+                read_bytes = sum(s.nbytes for s in in_specs) + weight_bytes
+            else:
+                reads, read_bytes = cost.reads, cost.reads * out_itemsize
+            if cost.writes is None:
+                writes, write_bytes = sum(s.numel for s in out_specs), sum(s.nbytes for s in out_specs)
+            else:
+                writes, write_bytes = cost.writes, cost.writes * out_itemsize
+            flops, category, counted, attrs = cost.flops, cost.category, True, cost.attrs
+            mac, mac_bytes = reads + writes, read_bytes + write_bytes
+        key = (path, op)
+        call = self._calls[key]
+        self._calls[key] = call + 1
+        self.records.append(LayerRecord(
+            index=index, path=path, op=op, source=source,
+            inputs=in_specs, outputs=out_specs, flops=int(flops), category=category, mac=int(mac),
+            mac_bytes=int(mac_bytes), params=params, attrs=dict(attrs), call=call, counted=counted,
+            input_from=input_from,
+        ))
+
+    def _producer(self, t: torch.Tensor) -> int:
+        entry = self._producers.get(id(t))
+        if entry is not None and entry[0]() is t:
+            return entry[1]
+        return -1
