@@ -61,7 +61,10 @@ class Report:
         rollups = []
         for key, records in groups.items():
             typ = self.module_types.get(key, records[0].op)
-            params = sum(n for path, n in self.module_params.items() if _under(path, key))
+            if key == "" and depth > 0:  # ops of the root's own forward: only the root's own params
+                params = self.module_params.get("", 0)
+            else:
+                params = sum(n for path, n in self.module_params.items() if _under(path, key))
             rollups.append(_sum(key or "(root)", typ, records, params))
         return rollups
 

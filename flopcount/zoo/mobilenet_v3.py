@@ -91,9 +91,7 @@ class _InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expanded != in_channels:
             layers.append(ConvBNAct(in_channels, expanded, kernel_size=1, activation=activation))
-        layers.append(
-            ConvBNAct(expanded, expanded, kernel_size=kernel_size, stride=stride, groups=expanded, activation=activation)
-        )
+        layers.append(ConvBNAct(expanded, expanded, kernel_size, stride, groups=expanded, activation=activation))
         if use_se:
             layers.append(_SqueezeExcitation(expanded, make_divisible(expanded // 4)))
         layers.append(ConvBNAct(expanded, out_channels, kernel_size=1, activation=None))

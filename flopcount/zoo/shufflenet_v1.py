@@ -77,11 +77,8 @@ class ShuffleNetV1(nn.Module):
             units = []
             for unit_index in range(repeats):
                 first = unit_index == 0
-                units.append(
-                    _ShuffleUnit(
-                        in_channels, out_channels, groups, downsample=first, group_first=not (first and stage_index == 0)
-                    )
-                )
+                group_first = not (first and stage_index == 0)
+                units.append(_ShuffleUnit(in_channels, out_channels, groups, downsample=first, group_first=group_first))
                 in_channels = out_channels
             stages.append(nn.Sequential(*units))
         self.stages = nn.Sequential(*stages)

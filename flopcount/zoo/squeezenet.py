@@ -60,7 +60,7 @@ class SqueezeNet(nn.Module):
         super().__init__()
         config = _CONFIGS[version]
         stem_channels, stem_kernel = config["stem"]
-        layers: list[nn.Module] = [nn.Conv2d(3, stem_channels, kernel_size=stem_kernel, stride=2), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [nn.Conv2d(3, stem_channels, stem_kernel, stride=2), nn.ReLU(inplace=True)]
         in_channels = stem_channels
         fire_index = 1  # the paper numbers the fire modules from fire2
         for item in config["layers"]:

@@ -1,0 +1,3 @@
+from flopcount.cli import main
+
+main()

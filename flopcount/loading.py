@@ -1,0 +1,92 @@
+"""Resolve what the user named: a bundled model, `path/to/file.py:factory` or `package.module:factory`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flopcount.errors import ModelBuildError, ModelLoadError, UsageError
+from flopcount.inputs import InputSpec
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    name: str
+    default_inputs: list[InputSpec] | None  # None: the user must give --input-size
+    device: str
+
+
+def parse_kwargs(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--kwargs is not valid JSON: {error.msg} at column {error.colno}") from None
+    if not isinstance(value, dict):
+        raise UsageError("--kwargs must be a JSON object, e.g. '{\"width_mult\": 0.5}'")
+    return value
+
+
+def is_user_reference(name: str) -> bool:
+    return ":" in name
+
+
+def load_factory(reference: str):
+    """The callable named by 'path/to/file.py:factory' or 'package.module:factory'."""
+    target, _, attr = reference.rpartition(":")
+    if not target or not attr:
+        raise ModelLoadError(f"'{reference}' is not of the form path/to/file.py:factory or package.module:factory")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = Path(target)
+        if not path.is_file():
+            raise ModelLoadError(f"no such file: {target}")
+        module_name = f"_flopcount_user_{abs(hash(str(path.resolve())))}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise ModelLoadError(f"importing {target} failed: {type(error).__name__}: {error}") from error
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as error:
+            raise ModelLoadError(f"cannot import module '{target}': {error}") from error
+    factory = getattr(module, attr, None)
+    if factory is None or not callable(factory):
+        raise ModelLoadError(f"'{target}' has no callable named '{attr}'")
+    return factory
+
+
+def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | None = None) -> LoadedModel:
+    """Build the named model in eval mode; bundled models go on ``meta`` unless a device is given."""
+    import torch
+
+    kwargs = kwargs or {}
+    if is_user_reference(name):
+        factory = load_factory(name)
+        defaults = None
+        device = device or "cpu"
+    else:
+        from flopcount.zoo import get_spec
+
+        spec = get_spec(name)
+        factory = lambda **kw: spec.build(**kw)  # noqa: E731
+        defaults = [InputSpec(spec.input_size)]
+        device = device or "meta"
+    try:
+        with torch.device(device):
+            model = factory(**kwargs)
+    except Exception as error:
+        raise ModelBuildError(f"building {name} failed: {type(error).__name__}: {error}") from error
+    if not isinstance(model, torch.nn.Module):
+        raise ModelBuildError(f"{name} returned {type(model).__name__}, not a torch.nn.Module")
+    return LoadedModel(model.eval(), name, defaults, device)

@@ -1,0 +1,43 @@
+"""One formatter for counts: K/M/G/T with two decimals in tables, exact integers elsewhere."""
+
+from __future__ import annotations
+
+_STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
+
+
+def human(value: float, suffix: str = "") -> str:
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    for size, unit in _STEPS:
+        if value >= size:
+            return f"{sign}{value / size:.2f}{unit}{suffix}"
+    return f"{sign}{value:g}{suffix}"
+
+
+def human_bytes(value: float) -> str:
+    for size, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= size:
+            return f"{value / size:.2f} {unit}"
+    return f"{value:g} B"
+
+
+_UNIT_VALUES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+
+
+def parse_count(text: str | int | float) -> int:
+    """'300M' -> 300_000_000, '3.5M' -> 3_500_000, '2G', '1500', 1500. Raises ValueError."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a count: {text!r}")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        s = text.strip().upper().removesuffix("B") if text.strip().upper().endswith(("GB", "MB", "KB", "TB")) else text.strip().upper()
+        unit = s[-1] if s and s[-1] in "KMGT" else ""
+        number = s[:-1] if unit else s
+        try:
+            value = float(number) * _UNIT_VALUES[unit]
+        except ValueError:
+            raise ValueError(f"not a count: {text!r} (expected e.g. 300M, 3.5M, 2G)") from None
+    if value < 0 or value != value:
+        raise ValueError(f"not a count: {text!r} (must be >= 0)")
+    return round(value)
