@@ -1,0 +1,203 @@
+"""Each formula against numbers worked out by hand; the arithmetic is in the test."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcount.errors import DuplicateRegistrationError
+from flopcount.formulas import FormulaRegistry
+from flopcount.records import Cost
+from helpers import analyze_meta, only_record
+
+
+# --- convolutions ----------------------------------------------------------------------------------
+def test_standard_conv2d():
+    # 3x3, 16 -> 32, stride 1, pad 1 on 1x16x28x28: out 1x32x28x28
+    r = only_record(analyze_meta(nn.Conv2d(16, 32, 3, padding=1, bias=True), (1, 16, 28, 28)))
+    assert r.outputs[0].shape == (1, 32, 28, 28)
+    assert r.flops == 3 * 3 * 16 * 32 * 28 * 28  # k_h k_w c_in c_out H W = 3,612,672
+    assert r.params == 3 * 3 * 16 * 32 + 32  # weights + bias
+    # MAC: input 16*28*28 + weights 4608 + bias 32 + output 32*28*28
+    assert r.mac == 16 * 28 * 28 + 4608 + 32 + 32 * 28 * 28
+    assert r.mac_bytes == 4 * r.mac
+
+
+def test_group_conv2d_divides_by_groups():
+    r = only_record(analyze_meta(nn.Conv2d(16, 32, 3, padding=1, groups=4, bias=False), (2, 16, 14, 14)))
+    # k_h k_w c_in c_out H W N / g = 9 * 16 * 32 * 14 * 14 * 2 / 4
+    assert r.flops == 9 * 16 * 32 * 14 * 14 * 2 // 4 == 451_584
+    assert r.params == 9 * 16 * 32 // 4
+    assert r.attrs["groups"] == 4
+
+
+def test_depthwise_conv2d():
+    r = only_record(analyze_meta(nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=32, bias=False), (1, 32, 112, 112)))
+    # depthwise: k_h k_w c_out H W with H = W = 56
+    assert r.outputs[0].shape == (1, 32, 56, 56)
+    assert r.flops == 3 * 3 * 32 * 56 * 56 == 903_168
+    assert r.params == 3 * 3 * 32
+
+
+def test_conv_with_dilation_and_stride():
+    # out = floor((20 + 2*2 - 2*(3-1) - 1) / 2) + 1 = floor(19/2) + 1 = 10
+    r = only_record(analyze_meta(nn.Conv2d(4, 8, 3, stride=2, padding=2, dilation=2, bias=False), (1, 4, 20, 20)))
+    assert r.outputs[0].shape == (1, 8, 10, 10)
+    assert r.flops == 9 * 4 * 8 * 10 * 10
+
+
+def test_conv1d_and_conv3d():
+    r1 = only_record(analyze_meta(nn.Conv1d(8, 16, 5, bias=False), (2, 8, 100)))
+    assert r1.flops == 5 * 8 * 16 * 96 * 2  # L_out = 100 - 5 + 1 = 96, batch 2
+    r3 = only_record(analyze_meta(nn.Conv3d(3, 6, (2, 3, 3), bias=False), (1, 3, 4, 10, 10)))
+    assert r3.flops == 2 * 3 * 3 * 3 * 6 * (3 * 8 * 8)  # out 3x8x8
+
+
+def test_conv_transpose_counts_input_size_not_output():
+    # stride 2 doubles the spatial size: 1x16x8x8 -> 1x8x16x16. FLOPs = k k c_in c_out H_in W_in / g.
+    r = only_record(analyze_meta(nn.ConvTranspose2d(16, 8, 2, stride=2, bias=False), (1, 16, 8, 8)))
+    assert r.outputs[0].shape == (1, 8, 16, 16)
+    assert r.flops == 2 * 2 * 16 * 8 * 8 * 8 == 32_768  # not x4 as with the output size
+    r1 = only_record(analyze_meta(nn.ConvTranspose1d(4, 6, 3, stride=2, groups=2, bias=False), (1, 4, 10)))
+    assert r1.flops == 3 * 4 * 6 * 10 // 2
+
+
+def test_mac_of_1x1_conv_matches_seed_formula():
+    # Seed G1: MAC = hw(c1 + c2) + c1 c2 for batch 1, no bias.
+    h = w = 14
+    c1, c2 = 64, 128
+    r = only_record(analyze_meta(nn.Conv2d(c1, c2, 1, bias=False), (1, c1, h, w)))
+    assert r.mac == h * w * (c1 + c2) + c1 * c2 == 45_824
+    # G2 with groups: hw(c1 + c2) + c1 c2 / g
+    rg = only_record(analyze_meta(nn.Conv2d(c1, c2, 1, groups=4, bias=False), (1, c1, h, w)))
+    assert rg.mac == h * w * (c1 + c2) + c1 * c2 // 4
+
+
+# --- fully connected --------------------------------------------------------------------------------
+def test_linear_counts_every_leading_dim():
+    r = only_record(analyze_meta(nn.Linear(768, 3072), (1, 197, 768)))
+    assert r.flops == 197 * 768 * 3072  # 197 rows, not 1
+    assert r.params == 768 * 3072 + 3072
+
+
+def test_bilinear():
+    r = only_record(analyze_meta(nn.Bilinear(5, 7, 3), (4, 5), (4, 7)))
+    # per row and output: A_k x2 (5*7) then dot with x1 (5): 4 rows * 3 outputs * (35 + 5)
+    assert r.flops == 4 * 3 * (5 * 7 + 5) == 480
+    assert r.params == 3 * 5 * 7 + 3
+
+
+# --- norms, activations, pooling --------------------------------------------------------------------
+def test_batch_norm_eval_and_train():
+    bn = nn.BatchNorm2d(8).eval()
+    r = only_record(analyze_meta(bn, (2, 8, 4, 4)))
+    n = 2 * 8 * 4 * 4
+    assert r.flops == 2 * n  # normalise + affine, 1 multiply-add each
+    # MAC: read x, weight, bias, running mean, running var; write y
+    assert r.mac == n + 4 * 8 + n
+    r_train = only_record(analyze_meta(nn.BatchNorm2d(8).train(), (2, 8, 4, 4)))
+    assert r_train.flops == 5 * n  # statistics (4) + affine (1)
+
+
+def test_layer_group_instance_norm():
+    assert only_record(analyze_meta(nn.LayerNorm(16), (2, 10, 16))).flops == 5 * 2 * 10 * 16
+    assert only_record(analyze_meta(nn.GroupNorm(2, 8, affine=False), (1, 8, 3, 3))).flops == 4 * 72
+    assert only_record(analyze_meta(nn.InstanceNorm2d(8), (1, 8, 3, 3))).flops == 4 * 72
+
+
+@pytest.mark.parametrize("module", [nn.ReLU(), nn.ReLU6(), nn.LeakyReLU(), nn.PReLU(), nn.Hardswish(), nn.Hardsigmoid(),
+                                    nn.SiLU(), nn.GELU(), nn.Sigmoid(), nn.Tanh()])
+def test_activations_one_flop_per_element(module):
+    r = only_record(analyze_meta(module, (2, 3, 5, 5)))
+    n = 2 * 3 * 5 * 5
+    assert r.flops == n and r.category == "activation"
+    assert r.mac == 2 * n + sum(p.numel() for p in module.parameters())  # read x (+ PReLU slope), write y
+
+
+def test_softmax_three_per_element():
+    assert only_record(analyze_meta(nn.Softmax(dim=-1), (4, 10))).flops == 3 * 40
+
+
+def test_pooling():
+    r = only_record(analyze_meta(nn.MaxPool2d(3, 2, ceil_mode=True), (1, 64, 111, 111)))
+    # ceil((111 - 3) / 2) + 1 = 55; 9 comparisons per output
+    assert r.outputs[0].shape == (1, 64, 55, 55)
+    assert r.flops == 9 * 64 * 55 * 55
+    r = only_record(analyze_meta(nn.AvgPool2d(2), (1, 4, 8, 8)))
+    assert r.flops == 4 * 4 * 4 * 4
+    r = only_record(analyze_meta(nn.AdaptiveAvgPool2d(1), (1, 1280, 7, 7)))
+    assert r.flops == 1280 * 7 * 7  # each input element summed once
+
+
+def test_upsample():
+    r = only_record(analyze_meta(nn.Upsample(scale_factor=2, mode="bilinear"), (1, 3, 8, 8)))
+    assert r.flops == 4 * 3 * 16 * 16  # 4 points blended per output element
+    assert only_record(analyze_meta(nn.Upsample(scale_factor=2), (1, 3, 8, 8))).flops == 3 * 16 * 16
+
+
+def test_embedding_reads_only_gathered_rows():
+    r = only_record(analyze_meta(nn.Embedding(50_000, 64), "2x10:int64"))
+    assert r.flops == 0
+    # read 20 indices + 20 rows of 64, write 20 x 64: the 50,000 x 64 table is not read whole
+    assert r.mac == 20 + 20 * 64 + 20 * 64
+    assert r.params == 50_000 * 64
+
+
+def test_multihead_attention():
+    mha = nn.MultiheadAttention(embed_dim=32, num_heads=4, batch_first=True)
+    r = only_record(analyze_meta(mha, (2, 10, 32), (2, 10, 32), (2, 10, 32)))
+    n, L, S, E = 2, 10, 10, 32
+    projections = n * (L * E * E + S * E * E + S * E * E)
+    attention = n * L * S * E * 2  # Q K^T and attn V
+    out_proj = n * L * E * E
+    assert r.flops == projections + attention + out_proj == 94_720
+    assert r.category == "attention" and r.is_paper
+
+
+def test_scaled_dot_product_attention_function():
+    class Attn(nn.Module):
+        def forward(self, q, k, v):
+            return F.scaled_dot_product_attention(q, k, v)
+
+    report = analyze_meta(Attn(), (2, 4, 16, 8), (2, 4, 20, 8), (2, 4, 20, 8))
+    r = only_record(report)
+    assert r.op == "scaled_dot_product_attention" and r.path == ""
+    assert r.flops == 2 * 4 * 16 * 20 * (8 + 8)  # batch*heads * L * S * (d_qk + d_v)
+
+
+@pytest.mark.parametrize("module", [nn.Identity(), nn.Dropout(0.5).eval(), nn.Flatten()])
+def test_free_modules_cost_nothing(module):
+    r = only_record(analyze_meta(module, (2, 3, 4, 4)))
+    assert (r.flops, r.mac) == (0, 0)
+
+
+# --- registry ----------------------------------------------------------------------------------------
+def test_registry_refuses_duplicates_and_accepts_new_formulas():
+    registry = FormulaRegistry()
+
+    @registry.register(nn.Conv2d)
+    def mine(module, inputs, output):
+        return Cost(7, "conv")
+
+    with pytest.raises(DuplicateRegistrationError):
+        registry.register(nn.Conv2d)(mine)
+    assert registry.for_module(nn.Conv2d(1, 1, 1)).cost is mine
+
+
+def test_subclass_that_overrides_forward_gets_no_formula():
+    from flopcount.formulas import REGISTRY
+
+    class Plain(nn.Conv2d):
+        pass
+
+    class Custom(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    assert REGISTRY.for_module(Plain(1, 1, 1)) is not None
+    assert REGISTRY.for_module(Custom(1, 1, 1)) is None
+    report = analyze_meta(Custom(2, 2, 1, bias=False), (1, 2, 3, 3))
+    # counted from its ops: the conv2d (2*2*9 = 36) and the multiply (2*9 = 18)
+    assert [(r.op, r.flops) for r in report.records] == [("conv2d", 36), ("mul", 18)]

@@ -1,0 +1,198 @@
+"""The walker: ops outside modules, reuse and sharing, the model left untouched, meta == CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from flopcount import analyze
+from flopcount.errors import ForwardError, UsageError
+from helpers import analyze_meta
+
+
+class Functional(nn.Module):
+    """Ops that a hook-only counter never sees: residual add, cat, channel shuffle, functional pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1, bias=False)
+
+    def forward(self, x):
+        y = self.conv(x) + x  # add: 4*8*8 = 256 elements
+        z = torch.cat([x, y], dim=1)  # 1x8x8x8
+        b, c, h, w = z.shape
+        z = z.view(b, 2, c // 2, h, w).transpose(1, 2).contiguous().view(b, c, h, w)  # channel shuffle
+        z = F.relu(z)
+        z = F.adaptive_avg_pool2d(z, 1)
+        return torch.flatten(z, 1) @ torch.ones(8, 3)
+
+
+def test_functional_ops_are_counted_and_attributed():
+    report = analyze_meta(Functional(), (1, 4, 8, 8))
+    ops = [(r.name, r.flops, r.mac) for r in report.records]
+    n = 4 * 8 * 8  # 256
+    assert ops == [
+        ("conv", 4 * 4 * 64, n + 16 + n),  # 1x1 conv: 1024 FLOPs; reads x and 16 weights, writes y
+        ("(root):add", n, 3 * n),  # reads two tensors, writes one
+        ("(root):cat", 0, 4 * n),  # copies 512 elements in and out
+        ("(root):view", 0, 0),  # views move nothing
+        ("(root):transpose", 0, 0),
+        ("(root):contiguous", 0, 4 * n),  # the shuffle's only real copy: 512 read, 512 written
+        ("(root):view", 0, 0),
+        ("(root):relu", 2 * n, 4 * n),
+        ("(root):adaptive_avg_pool2d", 2 * n, 2 * n + 8),
+        ("(root):flatten", 0, 0),
+        ("(root):matmul", 8 * 3, 8 + 24 + 3),  # 1x8 @ 8x3: 3 outputs of 8 multiply-adds
+    ]
+    assert report.totals.paper_flops == 1024 + 24  # conv + matmul
+    assert report.complete
+
+
+def test_dataflow_links_each_op_to_its_producers():
+    report = analyze_meta(Functional(), (1, 4, 8, 8))
+    conv, add, cat = report.records[:3]
+    assert conv.input_from == (-1,)  # the model input
+    assert add.input_from == (conv.index, -1)
+    assert cat.input_from == (-1, add.index)
+
+
+def test_contiguous_on_contiguous_tensor_is_free():
+    class M(nn.Module):
+        def forward(self, x):
+            return x.contiguous()
+
+    [record] = analyze_meta(M(), (2, 3)).records
+    assert record.mac == 0
+
+
+def test_reused_module_counts_every_call_and_shared_params_once():
+    class Reuse(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            for _ in range(5):
+                x = self.act(self.fc(x))
+            return x
+
+    report = analyze_meta(Reuse(), (2, 8))
+    fc = [r for r in report.records if r.op == "Linear"]
+    assert len(fc) == 5 and [r.call for r in fc] == [0, 1, 2, 3, 4]
+    assert sum(r.flops for r in fc) == 5 * 2 * 8 * 8
+    assert [r.params for r in fc] == [72, 0, 0, 0, 0]  # 8*8 + 8, on the first call only
+    assert report.totals.params == 72
+    assert len([r for r in report.records if r.op == "ReLU"]) == 5
+
+
+def test_linear_shared_by_three_parents_counts_params_once():
+    shared = nn.Linear(4, 4, bias=False)
+    model = nn.Sequential(nn.Sequential(shared), nn.Sequential(shared), nn.Sequential(shared))
+    report = analyze_meta(model, (1, 4))
+    assert report.totals.params == 16
+    assert report.totals.flops == 3 * 16
+    assert sum(r.params for r in report.records) == 16
+
+
+def test_containers_do_not_double_count():
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.ReLU()), nn.Flatten())
+    report = analyze_meta(model, (1, 3, 5, 5))
+    assert [r.op for r in report.records] == ["Conv2d", "ReLU", "Flatten"]
+    assert report.totals.flops == 9 * 3 * 8 * 9 + 8 * 9
+
+
+def test_root_module_that_is_a_leaf():
+    report = analyze_meta(nn.Conv2d(3, 8, 3, bias=False), (1, 3, 5, 5))
+    assert report.totals.flops == 9 * 3 * 8 * 3 * 3 == 1944
+
+
+def test_custom_leaf_without_formula_is_counted_from_its_ops():
+    class Swish(nn.Module):
+        def forward(self, x):
+            return x * torch.sigmoid(x)
+
+    report = analyze_meta(nn.Sequential(Swish()), (1, 10))
+    assert [(r.name, r.flops) for r in report.records] == [("0:sigmoid", 10), ("0:mul", 10)]
+    assert report.counted_from_ops == {"0": "Swish"}
+
+
+def test_op_without_formula_is_reported_uncounted():
+    class Sorts(nn.Module):
+        def forward(self, x):
+            return torch.sort(x).values
+
+    report = analyze_meta(Sorts(), (3, 5))
+    assert report.uncounted == {"sort": 1}
+    assert not report.complete
+    assert report.records[0].counted is False
+
+
+def test_model_unchanged_and_hooks_removed_after_failing_forward():
+    class Broken(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(4)
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(self.bn(x)).view(7, 7)  # fails after the BN has run
+
+    model = Broken().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ForwardError, match="forward of Broken failed on input 8x4"):
+        analyze(model, (8, 4))
+    for module in model.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # running stats, num_batches_tracked
+    assert model.training and model.bn.training
+    assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_bn_running_stats_unchanged_after_cpu_analysis_in_training_mode():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    analyze(model, (2, 3, 8, 8))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert "total_ops" not in str(list(model.state_dict()))
+
+
+def test_meta_and_cpu_give_identical_records():
+    torch.manual_seed(0)
+    model = Functional()
+    cpu = analyze(model, (1, 4, 8, 8))
+    meta = analyze(model, (1, 4, 8, 8), device="meta")
+    assert [r.to_dict() for r in cpu.records] == [r.to_dict() for r in meta.records]
+    assert cpu.totals == meta.totals
+    assert cpu.device == "cpu" and meta.device == "meta"
+
+
+def test_inputs_as_tuple_dict_and_int64_tokens():
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(100, 8)
+            self.fc = nn.Linear(8, 2)
+
+        def forward(self, tokens, scale):
+            return self.fc(self.emb(tokens)) * scale
+
+    tokens = torch.randint(0, 100, (2, 5))
+    scale = torch.ones(1)
+    a = analyze(TwoInputs(), inputs=(tokens, scale))
+    b = analyze(TwoInputs(), inputs={"tokens": tokens, "scale": scale}, device="meta")
+    c = analyze(TwoInputs(), ["2x5:int64", (1,)], device="meta")
+    assert a.totals == b.totals == c.totals
+    assert a.totals.paper_flops == 2 * 5 * 8 * 2
+
+
+def test_bad_arguments():
+    with pytest.raises(UsageError):
+        analyze("not a module", (1, 3))
+    with pytest.raises(UsageError):
+        analyze(nn.Linear(2, 2))
+    with pytest.raises(UsageError):
+        analyze(nn.Linear(2, 2), (0, 2))
