@@ -74,20 +74,27 @@ def analyze(
 
 def _build_report(model: nn.Module, name: str, walker: Walker, inputs: Any, device: torch.device) -> Report:
     records = walker.records
-    unique = {id(p): p for p in model.parameters()}.values()
+    # Each parameter counts once, under the first module that holds it (tied weights, shared modules).
+    seen: set[int] = set()
+    module_params: dict[str, int] = {}
+    params = trainable = 0
+    for path, module in walker.modules:
+        for p in module._parameters.values():
+            if p is None or id(p) in seen:
+                continue
+            seen.add(id(p))
+            module_params[path] = module_params.get(path, 0) + p.numel()
+            params += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
     totals = Totals(
-        params=sum(p.numel() for p in unique),
-        trainable_params=sum(p.numel() for p in unique if p.requires_grad),
+        params=params,
+        trainable_params=trainable,
         paper_flops=sum(r.flops for r in records if r.is_paper),
         flops=sum(r.flops for r in records),
         mac=sum(r.mac for r in records),
         mac_bytes=sum(r.mac_bytes for r in records),
         uncounted_calls=sum(walker.uncounted.values()),
     )
-    module_params: dict[str, int] = {}
-    for param_name, p in model.named_parameters():  # duplicates (tied weights) are dropped here
-        owner = param_name.rpartition(".")[0]
-        module_params[owner] = module_params.get(owner, 0) + p.numel()
     return Report(
         model=name,
         inputs=tuple(spec_of(t) for t in tensors_in(inputs)),
@@ -97,7 +104,7 @@ def _build_report(model: nn.Module, name: str, walker: Walker, inputs: Any, devi
         uncounted=dict(walker.uncounted),
         counted_from_ops=dict(walker.counted_from_ops),
         module_params=module_params,
-        module_types={path: type(m).__name__ for path, m in model.named_modules()},
+        module_types={path: type(m).__name__ for path, m in walker.modules},
     )
 
 

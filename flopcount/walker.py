@@ -69,12 +69,20 @@ class _ModuleInfo:
         self.path = path
         self.type_name = type(module).__name__
         self.formula = registry.for_module(module)
-        # Weights a formula module reads on each call: its parameters and floating buffers (BN stats).
-        self.weights = list(module.parameters()) if self.formula else []
-        read = self.weights + [b for b in module.buffers() if b.is_floating_point()] if self.formula else []
-        self.weight_elems = sum(t.numel() for t in read)
-        self.weight_bytes = sum(t.numel() * t.element_size() for t in read)
-        self.childless = next(module.children(), None) is None
+        self.childless = not module._modules
+        self.weights: list[torch.Tensor] = []
+        self.weight_elems = self.weight_bytes = 0
+        if self.formula is not None:
+            # Weights a formula module reads on each call: its parameters and floating buffers (BN
+            # stats). A leaf's own dicts are read directly: `parameters()` walks the tree, slowly.
+            if self.childless:
+                self.weights = [p for p in module._parameters.values() if p is not None]
+                buffers = [b for b in module._buffers.values() if b is not None]
+            else:
+                self.weights, buffers = list(module.parameters()), list(module.buffers())
+            read = self.weights + [b for b in buffers if b.is_floating_point()]
+            self.weight_elems = sum(t.numel() for t in read)
+            self.weight_bytes = sum(t.numel() * t.element_size() for t in read)
 
 
 class Walker(TorchFunctionMode):
@@ -85,7 +93,8 @@ class Walker(TorchFunctionMode):
         self.records: list[LayerRecord] = []
         self.uncounted: Counter[str] = Counter()
         self.counted_from_ops: dict[str, str] = {}  # path -> module type, for formula-less leaf modules
-        self._infos = {id(m): (_ModuleInfo(path, m, registry), m) for path, m in model.named_modules()}
+        self.modules = list(model.named_modules())  # one walk of the tree, shared with the report
+        self._infos = {id(m): (_ModuleInfo(path, m, registry), m) for path, m in self.modules}
         self._stack: list[_ModuleInfo] = []
         self._formula_depth = 0
         self._calls: Counter[tuple[str, str]] = Counter()

@@ -35,3 +35,11 @@ def first_tensor(value: Any) -> torch.Tensor | None:
             if found is not None:
                 return found
     return None
+
+
+def empty_like_meta(t: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like`` for the fast path: same shape, dtype and strides, without its slow stride
+    inference when the input is contiguous (the common case)."""
+    if t.is_contiguous():
+        return torch.empty(t.shape, dtype=t.dtype, device="meta")
+    return torch.empty_like(t)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from flopcount.formulas._util import empty_like_meta
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -18,7 +19,7 @@ SOFTMAX_FLOPS_PER_ELEMENT = 3
 
 def _unary_meta(input, *args, **kwargs):
     inplace = kwargs.get("inplace", False) or any(a is True for a in args)
-    return input if inplace else torch.empty_like(input)
+    return input if inplace else empty_like_meta(input)
 
 
 def _inplace_meta(input, *args, **kwargs):
@@ -26,7 +27,7 @@ def _inplace_meta(input, *args, **kwargs):
 
 
 def _softmax_meta(input, dim=None, _stacklevel=3, dtype=None):
-    return torch.empty_like(input) if dtype is None else None
+    return empty_like_meta(input) if dtype is None else None
 
 
 @formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.Sigmoid,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from flopcount.formulas._util import empty_like_meta
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -39,7 +40,7 @@ def _binary_meta(input, other, *args, **kwargs):
     else:
         return None
     if dtype == input.dtype and shape == input.shape:
-        return torch.empty_like(input)
+        return empty_like_meta(input)
     return torch.empty(shape, dtype=dtype, device="meta")
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from flopcount.formulas._util import empty_like_meta
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -21,7 +22,7 @@ def norm_flops(numel: int, affine: bool, computes_statistics: bool) -> int:
 
 
 def _same_as_input(input, *args, **kwargs):
-    return torch.empty_like(input)
+    return empty_like_meta(input)
 
 
 @formula(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
