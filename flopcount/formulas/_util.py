@@ -43,3 +43,14 @@ def empty_like_meta(t: torch.Tensor) -> torch.Tensor:
     if t.is_contiguous():
         return torch.empty(t.shape, dtype=t.dtype, device="meta")
     return torch.empty_like(t)
+
+
+def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy broadcasting of two shapes. Not ``torch.broadcast_shapes``: its first call imports sympy
+    (0.3 s), which would dominate a command-line run."""
+    result = []
+    for x, y in zip(reversed((1,) * (len(b) - len(a)) + tuple(a)), reversed((1,) * (len(a) - len(b)) + tuple(b))):
+        if x != y and 1 not in (x, y):
+            raise RuntimeError(f"shapes {tuple(a)} and {tuple(b)} do not broadcast")
+        result.append(y if x == 1 else x)
+    return tuple(reversed(result))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from flopcount.formulas._util import empty_like_meta
+from flopcount.formulas._util import broadcast_shape, empty_like_meta
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -33,7 +33,7 @@ def _binary_meta(input, other, *args, **kwargs):
     if kwargs.get("out") is not None:
         return None
     if isinstance(other, torch.Tensor):
-        shape = torch.broadcast_shapes(input.shape, other.shape)
+        shape = broadcast_shape(input.shape, other.shape)
         dtype = input.dtype if input.dtype == other.dtype else torch.result_type(input, other)
     elif isinstance(input, torch.Tensor):
         shape, dtype = input.shape, torch.result_type(input, other)
