@@ -80,9 +80,13 @@ def run_command(debug: bool) -> Iterator[None]:
 
 
 def console(width: int | None = None):
+    """A rich console; when output goes to a file or pipe, wide enough that table rows stay one line."""
     from rich.console import Console
 
-    return Console(width=width, soft_wrap=False)
+    out = Console(width=width, soft_wrap=False)
+    if width is None and not out.is_terminal:
+        out = Console(width=200, soft_wrap=False)
+    return out
 
 
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
@@ -153,12 +157,13 @@ def analyze(
         else:
             from flopcount.render.tables import report_renderable
 
-            console(width).print(report_renderable(report, rows, flops_per_mac))
+            out = console(width)
+            out.print(report_renderable(report, rows, flops_per_mac, out.width))
 
 
 # Commands that live in their own modules register themselves on `app` when imported (they import
 # torch lazily too). Add a module here to add its commands.
-_COMMAND_MODULES: tuple[str, ...] = ("flopcount.cli_zoo",)
+_COMMAND_MODULES: tuple[str, ...] = ("flopcount.cli_zoo", "flopcount.cli_check")
 for _module in _COMMAND_MODULES:
     __import__(_module)
 

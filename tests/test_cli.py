@@ -46,7 +46,7 @@ def test_table_output_has_layers_and_totals():
     result = invoke("analyze", "mobilenet_v2", "--width", "200")
     assert result.exit_code == 0
     assert "features.0.0" in result.output and "Conv2d" in result.output
-    assert "3x224x224 -> 1x32x112x112" in result.output
+    assert "1x3x224x224 → 1x32x112x112" in result.output
     assert "300,774,272" in result.output
 
 

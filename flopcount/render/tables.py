@@ -16,7 +16,7 @@ from flopcount.report import Report, Rollup
 def _shape_text(record: LayerRecord) -> str:
     first_in = str(record.inputs[0]) if record.inputs else "-"
     first_out = str(record.outputs[0]) if record.outputs else "-"
-    return f"{first_in} -> {first_out}"
+    return f"{first_in} → {first_out}"
 
 
 def _geometry(record: LayerRecord) -> str:
@@ -31,19 +31,30 @@ def _geometry(record: LayerRecord) -> str:
     return " ".join(parts)
 
 
-def layer_table(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_mac: int = 1, title: str = "") -> Table:
+def layer_table(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_mac: int = 1, title: str = "",
+                compact: bool = False) -> Table:
+    """Per-call rows (LayerRecord) or roll-ups; ``compact`` (narrow terminals) shows the output shape only."""
     total_flops = report.totals.flops or 1
     rows = list(rows)
     per_call = not rows or isinstance(rows[0], LayerRecord)
     table = Table(title=title or None, header_style="bold", show_lines=False, expand=False)
-    middle = (("kernel/stride/groups", "left"), ("input -> output", "left")) if per_call else (("calls", "right"),)
+    if not per_call:
+        middle: tuple = (("calls", "right"),)
+    elif compact:
+        middle = (("output", "left"),)
+    else:
+        middle = (("kernel/stride/groups", "left"), ("input → output", "left"))
     for column, justify in (("name", "left"), ("type", "left"), *middle, ("params", "right"), ("FLOPs", "right"),
                             ("MAC", "right"), ("% FLOPs", "right")):
-        table.add_column(column, justify=justify, overflow="fold")
+        # Numbers never wrap; names and shapes fold when the terminal is narrow.
+        numeric = justify == "right"
+        table.add_column(column, justify=justify, overflow="fold", no_wrap=numeric,
+                         min_width=max(len(column), 7) if numeric else None)
     for row in rows:
         if isinstance(row, LayerRecord):
             flops_text = human(row.flops * flops_per_mac) if row.counted else "[red]uncounted[/red]"
-            table.add_row(row.name, row.op, _geometry(row), _shape_text(row), human(row.params) if row.params else "",
+            shapes = (str(row.outputs[0]) if row.outputs else "-",) if compact else (_geometry(row), _shape_text(row))
+            table.add_row(row.name, row.op, *shapes, human(row.params) if row.params else "",
                           flops_text, human(row.mac), f"{100 * row.flops / total_flops:.2f}")
         else:
             table.add_row(row.key, row.type, str(row.calls), human(row.params) if row.params else "",
@@ -71,5 +82,6 @@ def totals_panel(report: Report, flops_per_mac: int = 1) -> Panel:
     return Panel("\n".join(lines), title="totals", expand=False)
 
 
-def report_renderable(report: Report, rows, flops_per_mac: int = 1) -> Group:
-    return Group(layer_table(report, rows, flops_per_mac), totals_panel(report, flops_per_mac))
+def report_renderable(report: Report, rows, flops_per_mac: int = 1, width: int = 200) -> Group:
+    table = layer_table(report, rows, flops_per_mac, compact=width < 120)
+    return Group(table, totals_panel(report, flops_per_mac))
