@@ -201,3 +201,35 @@ def test_subclass_that_overrides_forward_gets_no_formula():
     report = analyze_meta(Custom(2, 2, 1, bias=False), (1, 2, 3, 3))
     # counted from its ops: the conv2d (2*2*9 = 36) and the multiply (2*9 = 18)
     assert [(r.op, r.flops) for r in report.records] == [("conv2d", 36), ("mul", 18)]
+
+
+# --- recurrent ----------------------------------------------------------------------------------------
+def test_lstm_counts_every_time_step():
+    r = only_record(analyze_meta(nn.LSTM(16, 32, num_layers=2), (5, 3, 16)))
+    # 5 steps x 3 sequences = 15 tokens; layer 0: 4 gates x (16*32 + 32*32) = 6,144;
+    # layer 1: 4 x (32*32 + 32*32) = 8,192. (FlopCounterMode reports 0: CPU runs a fused oneDNN kernel.)
+    assert r.flops == 15 * (6_144 + 8_192) == 215_040
+    assert r.params == sum(p.numel() for p in nn.LSTM(16, 32, num_layers=2).parameters())
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (nn.GRU(16, 32, bidirectional=True, batch_first=True), (3, 5, 16)),
+    (nn.RNN(8, 12, num_layers=2), (7, 2, 8)),
+    (nn.LSTM(16, 32, num_layers=2, proj_size=8), (5, 3, 16)),
+])
+def test_recurrent_layers_match_flop_counter_mode(layer, shape):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ours = only_record(analyze_meta(layer, shape)).flops
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        layer(torch.randn(shape))
+    assert 2 * ours == counter.get_total_flops()
+
+
+def test_broadcast_shape_rule_matches_torch():
+    from flopcount.formulas._util import broadcast_shape
+
+    for a, b in [((3, 1, 5), (4, 5)), ((1,), (2, 3)), ((), (2,)), ((8, 1, 6, 1), (7, 1, 5))]:
+        assert broadcast_shape(a, b) == tuple(torch.broadcast_shapes(a, b))
+    with pytest.raises(RuntimeError, match="do not broadcast"):
+        broadcast_shape((2, 3), (4, 3))

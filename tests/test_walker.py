@@ -196,3 +196,24 @@ def test_bad_arguments():
         analyze(nn.Linear(2, 2))
     with pytest.raises(UsageError):
         analyze(nn.Linear(2, 2), (0, 2))
+
+
+def test_mobilenet_v2_same_numbers_on_meta_and_cpu():
+    from flopcount.zoo import get_model
+
+    model = get_model("mobilenet_v2").eval()
+    cpu = analyze(model, (1, 3, 224, 224))
+    meta = analyze(model, (1, 3, 224, 224), device="meta")
+    assert cpu.totals == meta.totals
+    assert (cpu.totals.params, cpu.totals.paper_flops) == (3_504_872, 300_774_272)
+
+
+def test_transformer_encoder_layer_in_eval_is_counted_not_fused_away():
+    # In eval under no_grad torch may take a fused fast path that hides the matmuls; we count its modules.
+    layer = nn.TransformerEncoderLayer(64, 4, 256, batch_first=True).eval()
+    report = analyze(layer, (2, 10, 64))
+    n, L, E, F_ = 2, 10, 64, 256
+    attention = 3 * n * L * E * E + 2 * n * L * L * E + n * L * E * E  # projections, QK^T and AV, out proj
+    feed_forward = 2 * n * L * E * F_
+    assert report.totals.paper_flops == attention + feed_forward == 1_008_640
+    assert report.complete
