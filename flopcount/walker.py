@@ -30,7 +30,8 @@ _IGNORED = frozenset(
         "size", "dim", "numel", "stride", "is_contiguous", "element_size", "data_ptr", "__len__", "__format__",
         "__repr__", "storage_offset", "is_floating_point", "is_complex", "nelement", "ndimension", "get_device",
         "new_empty", "new_zeros", "new_ones", "new_full", "new_tensor", "__hash__", "requires_grad_", "_is_view",
-        "untyped_storage", "__reduce_ex__", "__deepcopy__", "__setstate__", "register_hook",
+        "untyped_storage", "__reduce_ex__", "__deepcopy__", "__setstate__", "register_hook", "item", "tolist",
+        "__bool__", "__int__", "__float__", "__index__", "numpy",
     )]
     + [getattr(torch, n) for n in (
         "empty", "zeros", "ones", "full", "arange", "empty_like", "zeros_like", "ones_like", "full_like", "rand",
@@ -159,11 +160,10 @@ class Walker(TorchFunctionMode):
         name = op_name(func)
         if info is not None and info.childless and info.formula is None:
             self.counted_from_ops[path] = info.type_name
-        if found is None:
+        # A formula may return None for a call it cannot count (an einsum with '...'): uncounted too.
+        cost = found.cost(out, *args, **kwargs) if found is not None else None
+        if cost is None:
             self.uncounted[name] += 1
-            self._add_record(path, name, "op", (args, kwargs), out, None, 0, 0, 0)
-            return
-        cost = found.cost(out, *args, **kwargs)
         self._add_record(path, name, "op", (args, kwargs), out, cost, 0, 0, 0)
 
     # -- records -------------------------------------------------------------------------------

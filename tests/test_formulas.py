@@ -233,3 +233,44 @@ def test_broadcast_shape_rule_matches_torch():
         assert broadcast_shape(a, b) == tuple(torch.broadcast_shapes(a, b))
     with pytest.raises(RuntimeError, match="do not broadcast"):
         broadcast_shape((2, 3), (4, 3))
+
+
+# --- einsum, assignment ---------------------------------------------------------------------------------
+def test_einsum_attention_scores():
+    class Scores(nn.Module):
+        def forward(self, q, k):
+            return torch.einsum("bhld,bhsd->bhls", q, k)
+
+    r = only_record(analyze_meta(Scores(), (2, 4, 10, 8), (2, 4, 12, 8)))
+    assert r.flops == 2 * 4 * 10 * 12 * 8  # b h l s d: each of the 960 scores is a dot product of 8
+    assert r.category == "matmul"
+
+
+def test_einsum_chain_is_contracted_left_to_right():
+    class Chain(nn.Module):
+        def forward(self, a, b, c):
+            return torch.einsum("ij,jk,kl->il", a, b, c)
+
+    # (3x4 @ 4x5) = 3*4*5 = 60, then (3x5 @ 5x6) = 90
+    assert only_record(analyze_meta(Chain(), (3, 4), (4, 5), (5, 6))).flops == 60 + 90
+
+
+def test_einsum_with_ellipsis_is_reported_uncounted():
+    class Ellipsis(nn.Module):
+        def forward(self, a, b):
+            return torch.einsum("...ij,...jk->...ik", a, b)
+
+    report = analyze_meta(Ellipsis(), (2, 3, 4), (2, 4, 5))
+    assert report.uncounted == {"einsum": 1} and not report.complete
+
+
+def test_setitem_moves_the_assigned_elements():
+    class Assign(nn.Module):
+        def forward(self, x, y):
+            x = x.clone()
+            x[:, 0] = y
+            return x
+
+    report = analyze_meta(Assign(), (4, 3), (4,))
+    setitem = report.records[-1]
+    assert setitem.op == "__setitem__" and setitem.mac == 4 + 4

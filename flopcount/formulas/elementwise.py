@@ -59,7 +59,9 @@ def inplace_binary_function(out, input, other, *args, **kwargs) -> Cost:
 
 
 @formula(*_methods("addcmul", "addcdiv", "lerp", "where", "neg", "abs", "sqrt", "rsqrt", "log", "reciprocal",
-                   "square", "erf", "sin", "cos", "__neg__", "masked_fill"))
+                   "square", "erf", "sin", "cos", "__neg__", "masked_fill", "masked_fill_", "eq", "ne", "gt", "ge", "lt",
+                   "le", "__eq__", "__ne__", "__gt__", "__ge__", "__lt__", "__le__", "logical_and", "logical_or",
+                   "logical_not", "__and__", "__or__", "__invert__", "sign", "floor", "ceil", "round", "trunc"))
 def other_elementwise_function(out, *args, **kwargs) -> Cost:
     return Cost(out.numel(), "elementwise")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from flopcount.formulas._util import empty_meta
+from flopcount.formulas._util import empty_meta, prod
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -63,3 +63,35 @@ def rmatmul_function(out, input, other) -> Cost:
 def addmm_function(out, input, mat1, mat2, *, beta=1, alpha=1) -> Cost:
     # The add of `input` is a bias add: not counted, as for Linear.
     return Cost(out.numel() * mat1.shape[-1], "matmul")
+
+
+def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
+    """Multiply-adds of an einsum contracted left to right, two operands at a time (torch's order
+    without opt_einsum): each pairwise product costs the product of the sizes of all its indices."""
+    equation = equation.replace(" ", "")
+    if "..." in equation or "->" not in equation:
+        return None  # ellipsis and implicit output: not worth guessing
+    inputs, output = equation.split("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        return None
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, shapes):
+        sizes.update(zip(term, shape))
+    if len(terms) == 1:
+        return 0  # a transpose, trace or sum: no products
+    flops, current = 0, terms[0]
+    for i, term in enumerate(terms[1:], start=1):
+        indices = set(current) | set(term)
+        flops += prod(sizes[c] for c in indices)
+        needed = set(output).union(*terms[i + 1:])
+        current = "".join(c for c in sorted(indices) if c in needed)
+    return flops
+
+
+@formula(torch.einsum)
+def einsum_function(out, equation, *operands) -> Cost | None:
+    if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
+        operands = tuple(operands[0])
+    flops = einsum_flops(equation, [tuple(t.shape) for t in operands])
+    return None if flops is None else Cost(flops, "matmul")

@@ -50,7 +50,7 @@ _VIEWS_OR_COPIES = _methods(
     "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "transpose", "permute", "t", "squeeze",
     "unsqueeze", "expand", "expand_as", "narrow", "select", "chunk", "split", "unbind", "contiguous", "movedim",
     "swapaxes", "__getitem__", "unfold", "as_strided", "detach", "tensor_split", "type_as", "to", "float", "half",
-    "double", "bfloat16",
+    "double", "bfloat16", "cpu",
 )
 
 
@@ -60,7 +60,7 @@ def view_or_copy_function(out, input, *args, **kwargs) -> Cost:
 
 
 @formula(*_methods("cat", "concat", "concatenate", "stack", "hstack", "vstack", "clone", "repeat", "roll", "flip",
-                   "tile", "gather", "index_select", "masked_select"), F.pad, torch.Tensor.copy_)
+                   "tile", "gather", "index_select", "masked_select", "fill_", "zero_"), F.pad, torch.Tensor.copy_)
 def copy_function(out, *args, **kwargs) -> Cost:
     return Cost(0, "movement")
 
@@ -75,3 +75,10 @@ def free_module(module: nn.Module, inputs: tuple, output) -> Cost:
 @formula(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout)
 def dropout_function(out, input, *args, **kwargs) -> Cost:
     return movement_cost(out, input)
+
+
+@formula(torch.Tensor.__setitem__)
+def setitem_function(out, input, index, value) -> Cost:
+    # x[index] = value writes the selected region: read the value, write as many elements.
+    n = value.numel() if isinstance(value, torch.Tensor) else 1
+    return Cost(0, "movement", reads=n, writes=n)

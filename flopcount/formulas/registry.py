@@ -3,8 +3,9 @@
 A formula is a pure function of shapes (it reads ``.shape`` and module hyper-parameters, never data):
 
 * module formula ``fn(module, inputs: tuple, output) -> Cost``, registered with a module class;
-* function formula ``fn(out, *args, **kwargs) -> Cost``, registered with torch functions; its parameters
-  carry the torch function's own names, so Python binds the call's arguments for us.
+* function formula ``fn(out, *args, **kwargs) -> Cost | None``, registered with torch functions; its
+  parameters carry the torch function's own names, so Python binds the call's arguments for us. None
+  means "this call cannot be counted" and is reported as uncounted.
 
 A function formula may carry a ``meta_rule``: a cheap function with the same arguments that returns an
 empty ``meta`` tensor of the output's shape. On the fast path it replaces torch's meta kernels, some of

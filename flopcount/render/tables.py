@@ -83,5 +83,5 @@ def totals_panel(report: Report, flops_per_mac: int = 1) -> Panel:
 
 
 def report_renderable(report: Report, rows, flops_per_mac: int = 1, width: int = 200) -> Group:
-    table = layer_table(report, rows, flops_per_mac, compact=width < 120)
+    table = layer_table(report, rows, flops_per_mac, compact=width < 150)
     return Group(table, totals_panel(report, flops_per_mac))
