@@ -6,8 +6,9 @@ elements read plus elements written (ShuffleNet V2's definition), with its size 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Categories whose FLOPs make up the "paper total" that papers and torchvision's `_ops` quote.
 PAPER_CATEGORIES = frozenset({"conv", "linear", "matmul", "attention"})
@@ -30,18 +31,17 @@ CATEGORIES = (
 )
 
 
-@dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(NamedTuple):
+    """Shape and dtype of one tensor. A NamedTuple: thousands are made per analysis, and it is cheap."""
+
     shape: tuple[int, ...]
     dtype: str
     itemsize: int
+    numel: int
 
-    @property
-    def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+    @classmethod
+    def of(cls, shape: tuple[int, ...], dtype: str, itemsize: int) -> "TensorSpec":
+        return cls(tuple(shape), dtype, itemsize, math.prod(shape))
 
     @property
     def nbytes(self) -> int:

@@ -1,6 +1,6 @@
 """One forward pass, watched two ways at once.
 
-* Forward pre/post hooks on every module keep a stack of module paths and record each call of a module
+* Forward pre/post hooks (global ones, filtered to this model's modules) keep a stack of module paths and record each call of a module
   that has a formula (its ops inside stand down, so nothing is counted twice).
 * A ``TorchFunctionMode`` sees every torch function called from Python: ops outside any module with a
   formula (``x + y``, ``torch.cat``, ``F.adaptive_avg_pool2d``, a channel shuffle's view/transpose) are
@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
 from flopcount.formulas import REGISTRY, FormulaRegistry
@@ -53,8 +54,15 @@ def tensors_in(value: Any) -> Iterator[torch.Tensor]:
             yield from tensors_in(item)
 
 
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
 def spec_of(t: torch.Tensor) -> TensorSpec:
-    return TensorSpec(tuple(t.shape), str(t.dtype).removeprefix("torch."), t.dtype.itemsize)
+    dtype = t.dtype
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return TensorSpec(tuple(t.shape), name, dtype.itemsize, t.numel())
 
 
 def op_name(func: Any) -> str:
@@ -106,9 +114,10 @@ class Walker(TorchFunctionMode):
 
     # -- hooks ---------------------------------------------------------------------------------
     def attach(self) -> None:
-        for info, module in self._infos.values():
-            self._handles.append(module.register_forward_pre_hook(self._pre_hook))
-            self._handles.append(module.register_forward_hook(self._post_hook, with_kwargs=True))
+        # Global module hooks: two registrations instead of two per module (a 10,000-layer model pays
+        # nothing extra). They fire for this model's modules only while attached; others are skipped.
+        self._handles.append(register_module_forward_pre_hook(self._pre_hook))
+        self._handles.append(register_module_forward_hook(self._post_hook, with_kwargs=True))
 
     def detach(self) -> None:
         for handle in self._handles:
@@ -116,12 +125,18 @@ class Walker(TorchFunctionMode):
         self._handles.clear()
 
     def _pre_hook(self, module: nn.Module, args: tuple) -> None:
-        info = self._infos[id(module)][0]
+        entry = self._infos.get(id(module))
+        if entry is None or entry[1] is not module:
+            return  # not a module of the analysed model (created during forward, or another model)
+        info = entry[0]
         self._stack.append(info)
         if info.formula is not None:
             self._formula_depth += 1
 
     def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        entry = self._infos.get(id(module))
+        if entry is None or entry[1] is not module:
+            return
         info = self._stack.pop()
         if info.formula is None:
             return
@@ -182,12 +197,17 @@ class Walker(TorchFunctionMode):
         else:
             out_itemsize = out_specs[0].itemsize if out_specs else 4
             if cost.reads is None:
-                reads = sum(s.numel for s in in_specs) + weight_elems
-                read_bytes = sum(s.nbytes for s in in_specs) + weight_bytes
+                reads, read_bytes = weight_elems, weight_bytes
+                for spec in in_specs:
+                    reads += spec.numel
+                    read_bytes += spec.numel * spec.itemsize
             else:
                 reads, read_bytes = cost.reads, cost.reads * out_itemsize
             if cost.writes is None:
-                writes, write_bytes = sum(s.numel for s in out_specs), sum(s.nbytes for s in out_specs)
+                writes = write_bytes = 0
+                for spec in out_specs:
+                    writes += spec.numel
+                    write_bytes += spec.numel * spec.itemsize
             else:
                 writes, write_bytes = cost.writes, cost.writes * out_itemsize
             flops, category, counted, attrs = cost.flops, cost.category, True, cost.attrs

@@ -144,8 +144,11 @@ def test_model_unchanged_and_hooks_removed_after_failing_forward():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ForwardError, match="forward of Broken failed on input 8x4"):
         analyze(model, (8, 4))
+    from torch.nn.modules import module as module_globals
+
     for module in model.modules():
         assert not module._forward_hooks and not module._forward_pre_hooks
+    assert not module_globals._global_forward_hooks and not module_globals._global_forward_pre_hooks
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # running stats, num_batches_tracked
     assert model.training and model.bn.training
