@@ -1,7 +1,7 @@
 """One forward pass, watched two ways at once.
 
-* Forward pre/post hooks (global ones, filtered to this model's modules) keep a stack of module paths and record each call of a module
-  that has a formula (its ops inside stand down, so nothing is counted twice).
+* Forward pre/post hooks (global ones, filtered to this model's modules) keep a stack of module paths
+  and record each call of a module that has a formula (its ops inside stand down: nothing counts twice).
 * A ``TorchFunctionMode`` sees every torch function called from Python: ops outside any module with a
   formula (``x + y``, ``torch.cat``, ``F.adaptive_avg_pool2d``, a channel shuffle's view/transpose) are
   recorded against the innermost module whose forward called them. A module with no formula is thus
