@@ -54,3 +54,14 @@ def broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
             raise RuntimeError(f"shapes {tuple(a)} and {tuple(b)} do not broadcast")
         result.append(y if x == 1 else x)
     return tuple(reversed(result))
+
+
+def torch_and_tensor(*names: str) -> list:
+    """``torch.<name>`` and ``torch.Tensor.<name>`` for each name that exists: the two spellings of an op."""
+    found = []
+    for owner in (torch, torch.Tensor):
+        for name in names:
+            fn = getattr(owner, name, None)
+            if fn is not None and fn not in found:
+                found.append(fn)
+    return found

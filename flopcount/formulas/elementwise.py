@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import torch
 
-from flopcount.formulas._util import broadcast_shape, empty_like_meta
+from flopcount.formulas._util import broadcast_shape, empty_like_meta, torch_and_tensor
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
 _BINARY = ("add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow", "remainder", "fmod", "rsub")
 
 
-def _methods(*names: str) -> list:
-    found = []
-    for owner in (torch, torch.Tensor):
-        for name in names:
-            fn = getattr(owner, name, None)
-            if fn is not None and fn not in found:
-                found.append(fn)
-    return found
 
-
-_OUT_OF_PLACE = _methods(*_BINARY, *(f"__{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")),
+_OUT_OF_PLACE = torch_and_tensor(*_BINARY, *(f"__{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")),
                          *(f"__r{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")))
-_IN_PLACE = _methods(*(f"{n}_" for n in _BINARY), *(f"__i{n}__" for n in ("add", "sub", "mul", "truediv")))
+_IN_PLACE = torch_and_tensor(*(f"{n}_" for n in _BINARY), *(f"__i{n}__" for n in ("add", "sub", "mul", "truediv")))
 
 
 def _binary_meta(input, other, *args, **kwargs):
@@ -58,7 +49,7 @@ def inplace_binary_function(out, input, other, *args, **kwargs) -> Cost:
     return Cost(out.numel(), "elementwise")
 
 
-@formula(*_methods("addcmul", "addcdiv", "lerp", "where", "neg", "abs", "sqrt", "rsqrt", "log", "reciprocal",
+@formula(*torch_and_tensor("addcmul", "addcdiv", "lerp", "where", "neg", "abs", "sqrt", "rsqrt", "log", "reciprocal",
                    "square", "erf", "sin", "cos", "__neg__", "masked_fill", "masked_fill_", "eq", "ne", "gt", "ge", "lt",
                    "le", "__eq__", "__ne__", "__gt__", "__ge__", "__lt__", "__le__", "logical_and", "logical_or",
                    "logical_not", "__and__", "__or__", "__invert__", "sign", "floor", "ceil", "round", "trunc"))
@@ -66,7 +57,7 @@ def other_elementwise_function(out, *args, **kwargs) -> Cost:
     return Cost(out.numel(), "elementwise")
 
 
-@formula(*_methods("mean", "sum", "amax", "amin", "var", "std", "norm", "logsumexp", "max", "min", "prod", "argmax",
+@formula(*torch_and_tensor("mean", "sum", "amax", "amin", "var", "std", "norm", "logsumexp", "max", "min", "prod", "argmax",
                    "argmin", "cumsum"))
 def reduction_function(out, input, *args, **kwargs) -> Cost:
     # Each input element enters the reduction once. `max`/`min` without a dim fold too.

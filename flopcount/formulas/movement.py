@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopcount.formulas._util import first_tensor
+from flopcount.formulas._util import first_tensor, torch_and_tensor
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -36,17 +36,8 @@ def movement_cost(out, source: torch.Tensor | None) -> Cost:
     return Cost(0, "movement")
 
 
-def _methods(*names: str) -> list:
-    found = []
-    for owner in (torch, torch.Tensor):
-        for name in names:
-            fn = getattr(owner, name, None)
-            if fn is not None and fn not in found:
-                found.append(fn)
-    return found
 
-
-_VIEWS_OR_COPIES = _methods(
+_VIEWS_OR_COPIES = torch_and_tensor(
     "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "transpose", "permute", "t", "squeeze",
     "unsqueeze", "expand", "expand_as", "narrow", "select", "chunk", "split", "unbind", "contiguous", "movedim",
     "swapaxes", "__getitem__", "unfold", "as_strided", "detach", "tensor_split", "type_as", "to", "float", "half",
@@ -59,7 +50,7 @@ def view_or_copy_function(out, input, *args, **kwargs) -> Cost:
     return movement_cost(out, first_tensor(input))
 
 
-@formula(*_methods("cat", "concat", "concatenate", "stack", "hstack", "vstack", "clone", "repeat", "roll", "flip",
+@formula(*torch_and_tensor("cat", "concat", "concatenate", "stack", "hstack", "vstack", "clone", "repeat", "roll", "flip",
                    "tile", "gather", "index_select", "masked_select", "fill_", "zero_"), F.pad, torch.Tensor.copy_)
 def copy_function(out, *args, **kwargs) -> Cost:
     return Cost(0, "movement")
