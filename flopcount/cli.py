@@ -163,7 +163,7 @@ def analyze(
 
 # Commands that live in their own modules register themselves on `app` when imported (they import
 # torch lazily too). Add a module here to add its commands.
-_COMMAND_MODULES: tuple[str, ...] = ("flopcount.cli_zoo", "flopcount.cli_check")
+_COMMAND_MODULES: tuple[str, ...] = ("flopcount.cli_zoo", "flopcount.cli_check", "flopcount.cli_compare", "flopcount.cli_beyond")
 for _module in _COMMAND_MODULES:
     __import__(_module)
 

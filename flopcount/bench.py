@@ -1,0 +1,309 @@
+"""Measured latency on this machine's CPU, whole model and per layer, beside FLOPs and MAC.
+
+Whole-model time is a plain forward (eval, ``no_grad``, no hooks): warm-up runs, then ``repeats`` timed
+runs, reported as median and spread (quartiles, min, max). Per-layer time comes from the same walker
+that makes the analysis records (module hooks + a function mode), timing each recorded call with a wall
+clock, so every timed row is exactly one analysis record. Hooks add overhead to small layers, so the
+per-layer times sum to more than the plain forward; compare layers with each other, and the whole model
+with the plain forward.
+
+``spearman`` is the rank correlation used to ask the ShuffleNet V2 paper's question: does FLOPs or MAC
+better predict measured time?
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from flopcount.report import Report
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds of ``repeats`` runs, summarised."""
+
+    median: float
+    p25: float
+    p75: float
+    min: float
+    max: float
+    repeats: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> "Timing":
+        if not samples:
+            raise ValueError("no timing samples")
+        s = sorted(samples)
+        return cls(statistics.median(s), _quantile(s, 0.25), _quantile(s, 0.75), s[0], s[-1], len(s))
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range relative to the median."""
+        return (self.p75 - self.p25) / self.median if self.median else 0.0
+
+
+def _quantile(sorted_samples: Sequence[float], q: float) -> float:
+    pos = (len(sorted_samples) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_samples[lo] + (sorted_samples[hi] - sorted_samples[lo]) * (pos - lo)
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (Pearson of the tie-averaged ranks); nan if either side is constant."""
+    if len(x) != len(y):
+        raise ValueError("spearman needs two sequences of the same length")
+    if len(x) < 2:
+        return float("nan")
+    rx, ry = ranks(x), ranks(y)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return float("nan")
+    return sxy / math.sqrt(sxx * syy)
+
+
+@contextlib.contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (None: leave torch's setting), restoring it afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            from flopcount.errors import UsageError
+
+            raise UsageError(f"--threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def time_model(model, args: tuple, *, warmup: int = 3, repeats: int = 20, threads: int | None = None) -> Timing:
+    """Median and spread of a plain forward of ``model(*args)`` (eval, no_grad, no hooks)."""
+    import torch
+
+    with num_threads(threads), torch.no_grad():
+        for _ in range(warmup):
+            model(*args)
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(*args)
+            samples.append(time.perf_counter() - start)
+    return Timing.of(samples)
+
+
+def _timing_walker_class():
+    from flopcount.walker import _IGNORED, Walker
+
+    class TimingWalker(Walker):
+        """The analysis walker, also timing each call it records (module call, or op outside one)."""
+
+        def __init__(self, model, registry) -> None:
+            super().__init__(model, registry, fast=False)
+            self.times: dict[int, float] = {}
+            self._starts: list[float | None] = []
+
+        # The base hooks skip modules that are not the model's; a change in the walker's stack tells
+        # whether this call was one of ours.
+        def _pre_hook(self, module, args):
+            depth, before = self._formula_depth, len(self._stack)
+            super()._pre_hook(module, args)
+            if len(self._stack) > before:
+                outermost = depth == 0 and self._formula_depth == 1
+                self._starts.append(time.perf_counter() if outermost else None)
+
+        def _post_hook(self, module, args, kwargs, output):
+            end = time.perf_counter()
+            before, records = len(self._stack), len(self.records)
+            super()._post_hook(module, args, kwargs, output)
+            if len(self._stack) < before:
+                start = self._starts.pop()
+                if start is not None and len(self.records) > records:
+                    self.times[len(self.records) - 1] = end - start
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if self._formula_depth or func in _IGNORED or getattr(func, "__name__", None) == "__get__":
+                return super().__torch_function__(func, types, args, kwargs)
+            found = self.registry.for_function(func)
+            start = time.perf_counter()
+            out = func(*args, **kwargs)
+            elapsed = time.perf_counter() - start
+            self._record_op(func, found, args, kwargs, out)
+            self.times[len(self.records) - 1] = elapsed
+            return out
+
+    return TimingWalker
+
+
+@dataclass(frozen=True)
+class LayerTimes:
+    names: list[str]  # record names, in record order, to check alignment with a report
+    timings: list[Timing]  # one per record
+
+
+def measure_layers(model, args: tuple, *, warmup: int = 1, repeats: int = 5, threads: int | None = None,
+                   registry=None) -> LayerTimes:
+    """Per-record wall-clock times of ``model(*args)`` on its own (CPU) device, median of ``repeats`` runs."""
+    import torch
+
+    from flopcount.formulas import REGISTRY
+
+    walker_class = _timing_walker_class()
+    runs: list[tuple[list[str], dict[int, float]]] = []
+    with num_threads(threads), torch.no_grad():
+        for i in range(warmup + repeats):
+            walker = walker_class(model, registry or REGISTRY)
+            walker.attach()
+            try:
+                with walker:
+                    model(*args)
+            finally:
+                walker.detach()
+            if i >= warmup:
+                runs.append(([r.name for r in walker.records], walker.times))
+    names = runs[0][0]
+    if any(r[0] != names for r in runs):
+        from flopcount.errors import FlopcountError
+
+        raise FlopcountError("the model ran different layers on repeated forwards; per-layer times cannot be aligned")
+    timings = [Timing.of([times.get(i, 0.0) for _, times in runs]) for i in range(len(names))]
+    return LayerTimes(names, timings)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    report: Report
+    whole: Timing
+    layers: list[Timing]  # aligned with report.records
+    threads: int
+
+    def _layer_pairs(self, attr: str) -> tuple[list[float], list[float]]:
+        rows = [(getattr(r, attr), t.median) for r, t in zip(self.report.records, self.layers)
+                if r.counted and (r.flops or r.mac)]
+        return [a for a, _ in rows], [b for _, b in rows]
+
+    @property
+    def spearman_flops(self) -> float:
+        return spearman(*self._layer_pairs("flops"))
+
+    @property
+    def spearman_mac(self) -> float:
+        return spearman(*self._layer_pairs("mac"))
+
+
+def make_inputs(input_size: Any) -> tuple:
+    """CPU tensors for an input size: random floats (seeded), zeros for integer inputs (valid token ids)."""
+    import torch
+
+    from flopcount.inputs import normalize_input_size
+
+    generator = torch.Generator().manual_seed(0)
+    out = []
+    for spec in normalize_input_size(input_size):
+        dtype = getattr(torch, spec.dtype)
+        out.append(torch.randn(spec.shape, dtype=dtype, generator=generator) if dtype.is_floating_point
+                   else torch.zeros(spec.shape, dtype=dtype))
+    return tuple(out)
+
+
+def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, repeats: int = 20,
+          threads: int | None = None, layers: bool = True, layer_repeats: int | None = None) -> BenchResult:
+    """Analyse ``model`` on CPU, then time it whole and (``layers``) per record."""
+    import torch
+
+    from flopcount.analysis import analyze
+
+    model = model.to("cpu").eval()
+    args = make_inputs(input_size)
+    report = analyze(model, inputs=args, device="cpu", name=name)
+    whole = time_model(model, args, warmup=warmup, repeats=repeats, threads=threads)
+    if layers:
+        measured = measure_layers(model, args, warmup=1, repeats=layer_repeats or max(3, repeats // 2), threads=threads)
+        if measured.names != [r.name for r in report.records]:
+            from flopcount.errors import FlopcountError
+
+            raise FlopcountError("timed layers do not match the analysis records; per-layer times unavailable")
+        per_layer = measured.timings
+    else:
+        per_layer = []
+    with num_threads(threads):
+        used = torch.get_num_threads()
+    return BenchResult(report, whole, per_layer, used)
+
+
+@dataclass(frozen=True)
+class ZooRow:
+    name: str
+    paper_flops: int
+    flops: int
+    mac: int
+    mac_bytes: int
+    roofline_time: float | None  # seconds predicted on the device profile, if one was given
+    latency: Timing
+    layer_spearman_flops: float
+    layer_spearman_mac: float
+
+
+@dataclass(frozen=True)
+class ZooBench:
+    rows: list[ZooRow]
+    threads: int
+    device: str | None
+
+    def correlation(self, attr: str) -> float:
+        rows = [r for r in self.rows if getattr(r, attr) is not None]
+        return spearman([getattr(r, attr) for r in rows], [r.latency.median for r in rows])
+
+
+def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, threads: int | None = None,
+              device=None, layers: bool = True, on_model: Callable[[str], None] | None = None) -> ZooBench:
+    """Latency of each named zoo model (default input) beside its FLOPs, MAC and roofline prediction."""
+    from flopcount.loading import load_model
+
+    rows = []
+    used = 1
+    for name in names:
+        if on_model:
+            on_model(name)
+        loaded = load_model(name, {}, "cpu")
+        result = bench(loaded.model, loaded.default_inputs,
+                       name=name, warmup=warmup, repeats=repeats, threads=threads, layers=layers,
+                       layer_repeats=repeats)
+        used = result.threads
+        t = result.report.totals
+        predicted = None
+        if device is not None:
+            from flopcount.roofline import roofline
+
+            predicted = roofline(result.report, device).total_time
+        rows.append(ZooRow(name, t.paper_flops, t.flops, t.mac, t.mac_bytes, predicted, result.whole,
+                           result.spearman_flops if layers else float("nan"),
+                           result.spearman_mac if layers else float("nan")))
+        del loaded, result
+    return ZooBench(rows, used, device.name if device is not None else None)

@@ -1,0 +1,106 @@
+"""Measured latency: statistics by hand; timings only checked for being there and positive."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from flopcount.bench import Timing, bench, measure_layers, num_threads, ranks, spearman
+from flopcount.cli import app
+
+runner = CliRunner()
+
+
+def test_ranks_average_ties():
+    assert ranks([10, 20, 20, 30]) == [1, 2.5, 2.5, 4]
+    assert ranks([3, 1, 2]) == [3, 1, 2]
+
+
+def test_spearman_by_hand():
+    # ranks of y = [1, 2, 3.5, 5, 3.5]; deviations from 3: x (-2,-1,0,1,2), y (-2,-1,.5,2,.5)
+    # sxy = 4+1+0+2+1 = 8, sxx = 10, syy = 4+1+.25+4+.25 = 9.5 -> 8 / sqrt(95)
+    assert spearman([1, 2, 3, 4, 5], [5, 6, 7, 8, 7]) == pytest.approx(8 / math.sqrt(95))
+    assert spearman([1, 2, 3], [10, 200, 3000]) == pytest.approx(1.0)  # monotone, not linear: still 1
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    with pytest.raises(ValueError):
+        spearman([1, 2], [1])
+
+
+def test_timing_summary():
+    t = Timing.of([3.0, 1.0, 2.0, 4.0])
+    # sorted 1,2,3,4: median 2.5; quartiles by linear interpolation at positions 0.75 and 2.25
+    assert (t.median, t.p25, t.p75, t.min, t.max, t.repeats) == (2.5, 1.75, 3.25, 1.0, 4.0, 4)
+    assert t.spread == pytest.approx(1.5 / 2.5)
+
+
+def tiny():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 4))
+
+
+def test_bench_tiny_model_gives_positive_times_aligned_with_records():
+    before = torch.get_num_threads()
+    result = bench(tiny(), (1, 3, 8, 8), warmup=1, repeats=3, threads=1)
+    assert torch.get_num_threads() == before  # the thread setting is restored
+    assert result.threads == 1
+    assert result.whole.median > 0 and result.whole.repeats == 3
+    assert len(result.layers) == len(result.report.records) == 4
+    counted = [t for r, t in zip(result.report.records, result.layers) if r.mac]
+    assert all(t.median > 0 for t in counted)
+
+
+def test_measure_layers_times_ops_outside_modules():
+    class AddRelu(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            return torch.relu(self.conv(x) + x)
+
+    measured = measure_layers(AddRelu().eval(), (torch.randn(1, 4, 4, 4),), warmup=0, repeats=2)
+    assert measured.names == ["conv", "(root):add", "(root):relu"]
+    assert all(t.median > 0 for t in measured.timings)
+
+
+def test_threads_must_be_positive():
+    from flopcount.errors import UsageError
+
+    with pytest.raises(UsageError):
+        with num_threads(0):
+            pass
+
+
+def test_cli_bench_user_model(tmp_path):
+    source = tmp_path / "tiny_model.py"
+    source.write_text(textwrap.dedent("""
+        from torch import nn
+
+        def build():
+            return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1))
+    """))
+    result = runner.invoke(app, ["bench", f"{source}:build", "-i", "1x3x16x16", "--repeats", "3", "--warmup", "1",
+                                 "--width", "200"])
+    assert result.exit_code == 0, result.output
+    assert "median" in result.output and "Spearman" in result.output
+    # 3*3*3*8*256 = 55,296 multiply-adds in the first conv
+    assert "55.30K" in result.output
+
+
+def test_cli_bench_zoo_subset_reports_correlations():
+    result = runner.invoke(app, ["bench", "--zoo", "--models", "shufflenet_v2_x0_5,mobilenet_v2_w0.35",
+                                 "--repeats", "1", "--warmup", "0", "--no-layers", "--device-profile", "h100",
+                                 "--width", "200"])
+    assert result.exit_code == 0, result.output
+    for line in ("paper FLOPs (conv+linear)", "MAC (elements)", "roofline time (h100)"):
+        assert line in result.output
+
+
+def test_cli_bench_usage_errors_exit_2():
+    assert runner.invoke(app, ["bench"]).exit_code == 2
+    assert runner.invoke(app, ["bench", "--zoo", "--models", "nope"]).exit_code == 2
