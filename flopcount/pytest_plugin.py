@@ -76,14 +76,17 @@ def flopcount_budget(request: pytest.FixtureRequest):
         if unknown:
             pytest.fail(f"{_FIXTURE}: unknown argument {', '.join(unknown)}; expected {', '.join(sorted(_OPTIONS))}",
                         pytrace=False)
+        failure = None
         try:
             result = check_model(
                 model, input_size, name=name, baseline=baseline,
                 update_baseline=request.config.getoption("flopcount_update_baseline"),
-                where=f"{_FIXTURE}({name})", warn=lambda message: warnings.warn(message, stacklevel=3), **options,
+                where=_FIXTURE, warn=lambda message: warnings.warn(message, stacklevel=3), **options,
             )
         except FlopcountError as error:
-            pytest.fail(f"{_FIXTURE}: {error}", pytrace=False)
+            failure = str(error) if str(error).startswith(_FIXTURE) else f"{_FIXTURE}: {error}"
+        if failure is not None:  # outside the except: a one-line failure, without the chained traceback
+            pytest.fail(failure, pytrace=False)
         calls.append(result)
         if not result.passed:
             pytest.fail(failure_message(result), pytrace=False)
