@@ -276,9 +276,13 @@ class ZooBench:
     threads: int
     device: str | None
 
-    def correlation(self, attr: str) -> float:
+    def correlation(self, attr: str, statistic: str = "median") -> float:
+        """Spearman of ``attr`` (paper_flops, flops, mac, roofline_time) with latency's ``statistic``.
+
+        ``min`` is the latency least disturbed by other processes on a shared machine.
+        """
         rows = [r for r in self.rows if getattr(r, attr) is not None]
-        return spearman([getattr(r, attr) for r in rows], [r.latency.median for r in rows])
+        return spearman([getattr(r, attr) for r in rows], [getattr(r.latency, statistic) for r in rows])
 
 
 def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, threads: int | None = None,

@@ -265,8 +265,8 @@ def render_bench(result, top: int | None, sort: BenchSort) -> list:
             rows = sorted(rows, key=key, reverse=True)
         shown = rows[:top] if top else rows
         out.append(_table(
-            f"Per layer (medians of {result.layers[0].repeats} hooked runs, sum {layer_total * 1e3:.3f} ms: hooks add "
-            f"overhead). Spearman over layers vs time: FLOPs {result.spearman_flops:.3f}, MAC {result.spearman_mac:.3f}"
+            f"Per layer (medians of {result.layers[0].repeats} runs with timing hooks, which add a little per call; "
+            f"sum {layer_total * 1e3:.3f} ms). Spearman over layers vs time: FLOPs {result.spearman_flops:.3f}, MAC {result.spearman_mac:.3f}"
             + (f"; showing {len(shown)} of {len(rows)}" if len(shown) < len(rows) else ""),
             ["layer", "op", "FLOPs", "% FLOPs", "MAC", "% MAC", "time us", "IQR us", "% time"], "llrrrrrrr",
             [[rec.name, rec.op, human(rec.flops), _pct(rec.flops / t.flops if t.flops else 0), human(rec.mac),
@@ -293,14 +293,11 @@ def render_zoo(z) -> list:
          + ([f"{r.roofline_time * 1e3:.2f}"] if predicted else [])
          + [f"{r.layer_spearman_flops:.2f}", f"{r.layer_spearman_mac:.2f}"] for r in rows],
     )
-    lines = [
-        f"Spearman rank correlation with measured latency over {len(z.rows)} models:",
-        f"  paper FLOPs (conv+linear)   {z.correlation('paper_flops'):.3f}",
-        f"  all-ops FLOPs               {z.correlation('flops'):.3f}",
-        f"  MAC (elements)              {z.correlation('mac'):.3f}",
-    ]
+    predictors = [("paper FLOPs (conv+linear)", "paper_flops"), ("all-ops FLOPs", "flops"), ("MAC (elements)", "mac")]
     if predicted:
-        lines.append(f"  roofline time ({z.device})  {z.correlation('roofline_time'):.3f}")
+        predictors.append((f"roofline time ({z.device})", "roofline_time"))
+    lines = [f"Spearman rank correlation with measured latency over {len(z.rows)} models (median / min latency):"]
+    lines += [f"  {label:<32} {z.correlation(attr):.3f} / {z.correlation(attr, 'min'):.3f}" for label, attr in predictors]
     lines.append("Layer columns: the same correlation over one model's layers (per-layer hooked timings).")
     return [table, Text("\n".join(lines))]
 
