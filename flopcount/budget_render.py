@@ -184,7 +184,8 @@ def to_github(result: BudgetResult) -> str:
             if check.line:
                 props.append(f"line={check.line}")
         props.append(f"title={_escape_property(f'flopcount budget: {check.model} {check.metric}')}")
-        message = (f"{check.model} {check.metric} = {fmt_value(check, check.value)}, budget "
+        message = (f"{check.model} {check.metric}: {check.detail}" if check.limit is None else
+                   f"{check.model} {check.metric} = {fmt_value(check, check.value)}, budget "
                    f"{fmt_value(check, check.limit)}: {check.detail}")
         lines.append(f"::{level} {','.join(props)}::{_escape_data(message)}")
     lines.append(f"::notice title=flopcount budgets::{_escape_data(summary(result))}")

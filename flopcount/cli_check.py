@@ -86,7 +86,7 @@ def _run(plan, path: Path, show_progress: bool):
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("analysing", total=len(plan))
-        return check_models(plan, path, lambda done: progress.update(task, advance=1, description=done))
+        return check_models(plan, path, lambda done: progress.update(task, advance=1, description=f"{done} done"))
 
 
 def _emit(result, output_format: CheckFormat, output: Path | None, width: int | None) -> None:

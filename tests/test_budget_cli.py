@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -151,6 +152,23 @@ def test_a_grown_model_fails_against_the_baseline_naming_the_grown_layers(tmp_pa
                                "2 (Conv2d) +65.54K (+50.0%)")
     assert checks["params vs baseline"]["status"] == "fail"  # 538 -> 714
     assert checks["mac vs baseline"]["value"] == tiny_counts(12)["mac"] == 85_748
+
+
+def test_a_model_missing_from_the_baseline_is_skipped_in_every_format(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # annotations name the file relative to the working directory
+    (tmp_path / "base.json").write_text('{"format": 1, "models": {}}')
+    path = write(tmp_path, 'baseline = "base.json"\nmax_regression_pct = 0\n' + tiny_budget())
+    result = check(path, "-f", "github")
+    assert result.exit_code == 0  # a new model is not a failure; the warning says how to record it
+    assert result.stdout.splitlines() == [
+        "::warning file=budgets.toml,line=3,title=flopcount budget%3A tiny baseline::tiny baseline: no baseline "
+        "entry yet: run flopcount check --update-baseline",
+        "::notice title=flopcount budgets::1 models, 1 checks: all passed, 1 skipped",
+    ]
+    assert ET.fromstring(check(path, "-f", "junit").stdout).get("skipped") == "1"
+    (row,) = json.loads(check(path, "-f", "json").stdout)["models"][0]["checks"]
+    assert (row["status"], row["value"], row["limit"]) == ("skip", None, None)
+    assert "1 skipped" in check(path, "-f", "markdown").stdout and "SKIP" in check(path, "--width", "150").stdout
 
 
 def test_update_baseline_needs_a_baseline_path(tmp_path):
@@ -322,7 +340,7 @@ def test_nothing_is_analysed_when_a_later_entry_is_broken(tmp_path):
 
 
 def test_the_projects_own_budget_file_passes():
-    result = check("configs/budgets.toml", "-f", "json")
+    result = check(Path(__file__).parents[1] / "configs" / "budgets.toml", "-f", "json")
     assert result.exit_code == 0, result.stdout
     data = json.loads(result.stdout)
     ids = [m["id"] for m in data["models"]]
