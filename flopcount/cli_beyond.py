@@ -42,6 +42,22 @@ def _table(title: str, headers: list[str], align: str, rows: list[list[str]], ca
     return table
 
 
+def _measure_records(name: str, input_size, kwargs, threads: int, repeats: int):
+    """A CPU analysis of the model and the measured seconds of each of its records (median of ``repeats``)."""
+    from flopcount.analysis import analyze
+    from flopcount.bench import make_inputs, measure_layers
+    from flopcount.errors import FlopcountError
+    from flopcount.loading import load_model, parse_kwargs
+
+    loaded = load_model(name, parse_kwargs(kwargs), "cpu")
+    args = make_inputs(resolve_inputs(loaded, input_size))
+    report = analyze(loaded.model, inputs=args, device="cpu", name=name)
+    measured = measure_layers(loaded.model, args, repeats=repeats, threads=threads)
+    if measured.names != [r.name for r in report.records]:
+        raise FlopcountError("timed layers do not match the analysis records")
+    return report, [t.median for t in measured.timings]
+
+
 # -- guidelines ---------------------------------------------------------------------------------------
 
 def render_guidelines(g, top: int, show_all: bool) -> list:
@@ -132,18 +148,7 @@ def guidelines(
 
         times = None
         if measure:
-            from flopcount.bench import make_inputs, measure_layers
-            from flopcount.analysis import analyze
-            from flopcount.errors import FlopcountError
-            from flopcount.loading import load_model, parse_kwargs
-
-            loaded = load_model(name, parse_kwargs(kwargs), "cpu")
-            args = make_inputs(resolve_inputs(loaded, input_size))
-            report = analyze(loaded.model, inputs=args, device="cpu", name=name)
-            measured = measure_layers(loaded.model, args, repeats=repeats, threads=threads)
-            if measured.names != [r.name for r in report.records]:
-                raise FlopcountError("timed layers do not match the analysis records")
-            times = [t.median for t in measured.timings]
+            report, times = _measure_records(name, input_size, kwargs, threads, repeats)
         else:
             report = load_and_analyze(name, input_size, kwargs, None)
         result = check(report, times=times, block_depth=block_depth)
@@ -175,6 +180,7 @@ def render_roofline(result, top: int | None, sort: RooflineSort) -> list:
     elif sort is RooflineSort.intensity:
         points = sorted(points, key=lambda p: p.intensity)
     shown = points[:top] if top else points
+    measured = result.measured_time
     header = Text(
         f"{d.name}: {d.description}\n"
         f"peak {d.peak_flops / 1e9:,.1f} GFLOP/s (2 FLOPs per multiply-add), bandwidth {d.bandwidth / 1e9:,.1f} GB/s, "
@@ -185,10 +191,15 @@ def render_roofline(result, top: int | None, sort: RooflineSort) -> list:
     table = _table(
         f"{result.model} on {d.name}: predicted {total * 1e3:.3f} ms; {n_mem} of {len(result.points)} layers memory bound "
         f"({_pct(by_bound['memory'] / total if total else 0)} of the time)"
+        + (f"; measured {measured * 1e3:.3f} ms (sum of layers)" if measured is not None else "")
         + (f", showing {len(shown)}" if len(shown) < len(points) else ""),
-        ["layer", "op", "FLOP", "MAC bytes", "FLOP/B", "bound", "time us", "% time"], "llrrrlrr",
+        ["layer", "op", "FLOP", "MAC bytes", "FLOP/B", "bound", "time us", "% time"]
+        + (["measured us", "roof/measured"] if measured is not None else []),
+        "llrrrlrr" + ("rr" if measured is not None else ""),
         [[p.name, p.op, human(p.flop), human_bytes(p.bytes), f"{p.intensity:.2f}", p.bound, f"{p.time * 1e6:.2f}",
-          _pct(p.time / total if total else 0)] for p in shown],
+          _pct(p.time / total if total else 0)]
+         + ([f"{p.measured * 1e6:.2f}", _pct(p.time / p.measured if p.measured else None)] if measured is not None else [])
+         for p in shown],
     )
     return [header, table]
 
@@ -201,6 +212,8 @@ def roofline(
     threads: ThreadsOption = 1,
     input_size: InputSizeOption = None,
     kwargs: KwargsOption = None,
+    measure: Annotated[bool, typer.Option("--measure", help="Also time every layer on this CPU (table column, hollow markers).")] = False,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed forwards with --measure.")] = 5,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Write the roofline chart here (PNG/SVG/PDF; needs matplotlib).")] = None,
     sort: Annotated[RooflineSort, typer.Option("--sort", help="Row order.")] = RooflineSort.time,
     top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show only the first K rows.")] = None,
@@ -225,8 +238,12 @@ def roofline(
         if name is None:
             raise UsageError("give a model name (or --measure-device NAME to profile this CPU)")
         profile = rl.load_device(device)
-        report = load_and_analyze(name, input_size, kwargs, None)
-        result = rl.roofline(report, profile)
+        times = None
+        if measure:
+            report, times = _measure_records(name, input_size, kwargs, threads, repeats)
+        else:
+            report = load_and_analyze(name, input_size, kwargs, None)
+        result = rl.roofline(report, profile, times)
         for renderable in render_roofline(result, top, sort):
             con.print(renderable)
         if plot is not None:

@@ -56,6 +56,7 @@ class RooflinePoint:
     intensity: float  # flop / bytes (inf when a layer moves nothing)
     bound: str  # "compute" or "memory"
     time: float  # seconds, max of the two roofs
+    measured: float | None = None  # seconds measured on this machine, when given
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class Roofline:
     @property
     def total_time(self) -> float:
         return sum(p.time for p in self.points)
+
+    @property
+    def measured_time(self) -> float | None:
+        if any(p.measured is None for p in self.points):
+            return None
+        return sum(p.measured for p in self.points)
 
     def time_by_bound(self) -> dict[str, float]:
         out = {"compute": 0.0, "memory": 0.0}
@@ -84,7 +91,12 @@ def bound_of(flop: float, nbytes: float, device: DeviceProfile) -> tuple[float, 
     return intensity, bound, max(compute_time, memory_time)
 
 
-def roofline(report: Report, device: DeviceProfile) -> Roofline:
+def roofline(report: Report, device: DeviceProfile, times=None) -> Roofline:
+    """Roofline point of every record with a cost; ``times`` (seconds per record) adds measured times."""
+    if times is not None and len(times) != len(report.records):
+        from flopcount.errors import UsageError
+
+        raise UsageError(f"times has {len(times)} entries for {len(report.records)} records")
     points, skipped = [], 0
     for r in report.records:
         if not r.counted or (r.flops == 0 and r.mac_bytes == 0):
@@ -92,7 +104,9 @@ def roofline(report: Report, device: DeviceProfile) -> Roofline:
             continue
         flop = FLOPS_PER_FMA * r.flops
         intensity, bound, seconds = bound_of(flop, r.mac_bytes, device)
-        points.append(RooflinePoint(r.index, r.name, r.op, r.category, flop, r.mac_bytes, intensity, bound, seconds))
+        measured = times[r.index] if times is not None else None
+        points.append(RooflinePoint(r.index, r.name, r.op, r.category, flop, r.mac_bytes, intensity, bound, seconds,
+                                    measured))
     return Roofline(report.model, device, points, skipped)
 
 
@@ -245,11 +259,17 @@ def plot_roofline(result: Roofline, path: str | Path, *, title: str | None = Non
         ax.scatter([p.intensity for p in group], [p.flop / p.time for p in group],
                    s=[12 + 200 * p.time / longest for p in group], alpha=0.6,
                    label=f"{category} ({len(group)})")
+    timed = [p for p in points if p.measured]
+    if timed:
+        ax.scatter([p.intensity for p in timed], [p.flop / p.measured for p in timed], s=14, facecolors="none",
+                   edgecolors="black", linewidths=0.6, alpha=0.7, label=f"measured on this machine ({len(timed)})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity, FLOP per byte of MAC (2 FLOPs per multiply-add)")
-    ax.set_ylabel("attainable FLOP/s (marker area ~ roofline time)")
-    ax.set_title(title or f"{result.model} on {device.name}: predicted {result.total_time * 1e3:.3g} ms")
+    ax.set_ylabel("FLOP/s (filled: attainable, area ~ roofline time)")
+    measured = result.measured_time
+    ax.set_title(title or f"{result.model} on {device.name}: predicted {result.total_time * 1e3:.3g} ms"
+                 + (f", measured {measured * 1e3:.3g} ms (sum of layers)" if measured is not None else ""))
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

@@ -52,6 +52,22 @@ def test_bound_at_the_ridge_and_totals():
     assert result.time_by_bound()["memory"] == pytest.approx(1_605_632 / 10e9)
 
 
+def test_measured_times_ride_along():
+    model = nn.Sequential(nn.Conv2d(64, 64, 3, padding=1, bias=False), nn.ReLU())
+    report = analyze(model, (1, 64, 56, 56), device="meta")
+    result = roofline(report, TOY, times=[0.004, 0.001])
+    assert [p.measured for p in result.points] == [0.004, 0.001]
+    assert result.measured_time == pytest.approx(0.005)
+    assert roofline(report, TOY).measured_time is None
+
+
+def test_plot_with_measured_points_is_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    report = analyze(nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU()), (1, 8, 16, 16), device="meta")
+    path = plot_roofline(roofline(report, TOY, times=[1e-4, 2e-5]), tmp_path / "measured.png")
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+
+
 def test_views_are_skipped():
     class Flat(nn.Module):
         def forward(self, x):
