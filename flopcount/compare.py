@@ -245,7 +245,8 @@ def one_line(error: BaseException) -> str:
 def _run_fvcore(model: nn.Module, args: tuple, kwargs: dict) -> tuple[ReferenceStatus, dict, dict]:
     """fvcore's own counts and unsupported ops per module path (op name -> count)."""
     try:
-        from fvcore.nn import FlopCountAnalysis  # imported here only: a heavy, optional reference
+        with _quiet_fvcore():  # its import warns about torch.jit.script's deprecation
+            from fvcore.nn import FlopCountAnalysis  # imported here only: a heavy, optional reference
     except ImportError:
         return ReferenceStatus(FVCORE, False, "fvcore is not installed (pip install fvcore)"), {}, {}
     if kwargs:
