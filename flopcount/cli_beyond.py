@@ -70,14 +70,23 @@ def render_guidelines(g, top: int, show_all: bool) -> list:
 
     out: list = [Text(f"{g.model}: total MAC {g.total_mac:,} elements, all-ops FLOPs {g.total_flops:,}. {_MAC_NOTE}")]
     totals = g.totals()
+
+    def share(mac: float) -> str:
+        return _pct(mac / g.total_mac if g.total_mac else 0)
+
+    n_branching = sum(b.branches > 1 for b in g.g3)
+    time_note = f" ({_pct(g.g4_time_share)} of time)" if g.g4_time_share is not None else ""
     out.append(_table(
         "Guidelines, MAC each accounts for (shares overlap: an add that joins branches is G3 and G4)",
         ["guideline", "what is counted", "MAC", "% of MAC"], "llrr",
-        [["G1 equal widths", f"{len(g.g1)} 1x1 convs with c1 != c2: MAC above the bound at equal FLOPs", _num(totals['G1']), _pct(totals['G1'] / g.total_mac if g.total_mac else 0)],
-         ["G2 groups", f"{len(g.g2)} group convs (1 < g < c1): outputs beyond g=1 at equal FLOPs", _num(totals['G2']), _pct(totals['G2'] / g.total_mac if g.total_mac else 0)],
-         ["G3 fragmentation", f"{sum(b.branches > 1 for b in g.g3)} of {len(g.g3)} blocks (depth {g.g3_depth}) branch: join ops", _num(totals['G3']), _pct(totals['G3'] / g.total_mac if g.total_mac else 0)],
-         ["G4 element-wise", "activations, element-wise, norms, copies", _num(totals['G4']), _pct(g.g4_share)
-          + (f" ({_pct(g.g4_time_share)} of time)" if g.g4_time_share is not None else "")]],
+        [["G1 equal widths", f"{len(g.g1)} 1x1 convs with c1 != c2: MAC above the bound at equal FLOPs",
+          _num(totals["G1"]), share(totals["G1"])],
+         ["G2 groups", f"{len(g.g2)} group convs (1 < g < c1): outputs beyond g=1 at equal FLOPs",
+          _num(totals["G2"]), share(totals["G2"])],
+         ["G3 fragmentation", f"{n_branching} of {len(g.g3)} blocks (depth {g.g3_depth}) branch: join ops",
+          _num(totals["G3"]), share(totals["G3"])],
+         ["G4 element-wise", "activations, element-wise, norms, copies", _num(totals["G4"]),
+          share(totals["G4"]) + time_note]],
     ))
     out.append(_table(
         f"Summary: findings ranked by share of total MAC (top {min(top, len(g.summary))} of {len(g.summary)})",
