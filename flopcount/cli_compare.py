@@ -53,7 +53,8 @@ def compare(
         elif output_format is CompareFormat.markdown:
             typer.echo(to_markdown(result, only_differences), nl=False)
         else:
-            console(width).print(renderable(result, only_differences))
+            out = console(width)
+            out.print(renderable(result, only_differences, out.width))
         if not result.ok:
             listed = ", ".join(f"{r.name} ({r.family})" for r in result.mismatches)
             typer.echo(f"flopcount: {len(result.mismatches)} conv/linear/matmul rows differ from a reference: {listed}",
@@ -62,6 +63,7 @@ def compare(
 
 
 # -- rendering ------------------------------------------------------------------------------------------
+_NUMERIC = ("flopcount", "fvcore", "FCM/2")
 _STATUS_STYLE = {"match": "green", "mismatch": "bold red", "explained": "yellow", "unexplained": "magenta"}
 
 
@@ -77,24 +79,28 @@ def _delta(value: float | None) -> str:
     return "=" if value == 0 else f"{value:+,}"
 
 
-def _columns(result: Comparison) -> list[str]:
-    from flopcount.conventions import LABELS
-
+def _columns(result: Comparison, deltas: bool = True) -> list[str]:
     refs = list(result.references)
     return (["layer", "op", "family", "flopcount"] + [_ref_header(c) for c in refs]
-            + [f"Δ {LABELS[c]}" for c in refs] + ["status", "reason"])
+            + ([f"Δ {_short(c)}" for c in refs] if deltas else []) + ["status", "reason"])
+
+
+def _short(counter: str) -> str:
+    from flopcount.conventions import FCM, LABELS
+
+    return "FCM" if counter == FCM else LABELS[counter]
 
 
 def _ref_header(counter: str) -> str:
     from flopcount.conventions import FCM, LABELS
 
-    return "FlopCounterMode/2" if counter == FCM else LABELS[counter]
+    return "FCM/2" if counter == FCM else LABELS[counter]
 
 
-def _cells(row: Row) -> list[str]:
+def _cells(row: Row, deltas: bool = True) -> list[str]:
     refs = list(row.references)
     return ([row.name, row.op, row.family, _count(row.ours)] + [_count(row.references[c]) for c in refs]
-            + [_delta(row.difference(c)) for c in refs] + [row.status, row.reason])
+            + ([_delta(row.difference(c)) for c in refs] if deltas else []) + [row.status, row.reason])
 
 
 def _rows(result: Comparison, only_differences: bool) -> list[Row]:
@@ -105,7 +111,7 @@ def _family_lines(result: Comparison) -> tuple[list[str], list[list[str]]]:
     from flopcount.conventions import FAMILIES, FLOPCOUNT, LABELS
 
     refs = list(result.references)
-    headers = ["family", "paper total", "flopcount"] + [_ref_header(c) for c in refs] + [f"{LABELS[c]} convention" for c in refs]
+    headers = ["family", "paper total", "flopcount"] + [_ref_header(c) for c in refs] + [f"{_short(c)} convention" for c in refs]
     body = []
     for family, values in result.by_family.items():
         rules = FAMILIES[family].rules
@@ -124,10 +130,10 @@ def _totals_lines(result: Comparison) -> tuple[list[str], list[list[str]]]:
     return headers, body
 
 
-def _summary(result: Comparison) -> str:
+def _summary(result: Comparison, deltas: bool = True) -> str:
     inputs = ", ".join(str(i) for i in result.inputs)
-    return (f"{result.model} on {inputs}: {result.note}. FLOPs are multiply-adds; FlopCounterMode counts 2 per "
-            f"multiply-add and is halved; Δ = reference − flopcount.")
+    return (f"{result.model} on {inputs}: {result.note}. FLOPs are multiply-adds; FCM is torch's FlopCounterMode, "
+            f"which counts 2 per multiply-add, halved here" + ("; Δ = reference − flopcount." if deltas else "."))
 
 
 def _verdict(result: Comparison) -> list[str]:
@@ -152,26 +158,28 @@ def _verdict(result: Comparison) -> list[str]:
     return lines
 
 
-def renderable(result: Comparison, only_differences: bool = False):
+def renderable(result: Comparison, only_differences: bool = False, width: int = 200):
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
+    # Below 200 columns the difference columns give way to the reason: the status column still says
+    # whether the numbers agree.
+    deltas = width >= 200
     table = Table(header_style="bold", expand=False)
-    for column in _columns(result):
-        numeric = column in ("flopcount", "fvcore", "FlopCounterMode/2") or column.startswith("Δ")
-        table.add_column(column, justify="right" if numeric else "left",
-                         overflow="fold", no_wrap=numeric)
+    for column in _columns(result, deltas):
+        numeric = column in _NUMERIC or column.startswith("Δ")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric,
+                         max_width=24 if column in ("layer", "op") else None)
     for row in _rows(result, only_differences):
-        cells = _cells(row)
+        cells = _cells(row, deltas)
         cells[-2] = Text(row.status, style=_STATUS_STYLE[row.status])
         table.add_row(*[c if isinstance(c, Text) else Text(c) for c in cells])
 
     families = Table(title="by family", header_style="bold", expand=False)
     headers, body = _family_lines(result)
     for h in headers:
-        families.add_column(h, justify="right" if h in ("flopcount", "fvcore", "FlopCounterMode/2") else "left",
-                            overflow="fold")
+        families.add_column(h, justify="right" if h in _NUMERIC else "left", overflow="fold", no_wrap=h in _NUMERIC)
     for line in body:
         families.add_row(*line)
 
@@ -184,7 +192,7 @@ def renderable(result: Comparison, only_differences: bool = False):
 
     verdict = [Text(line, style="bold red" if line.startswith("MISMATCH") else "green" if line.startswith("OK")
                     else "") for line in _verdict(result)]
-    return Group(Text(_summary(result)), table, families, totals, *verdict)
+    return Group(Text(_summary(result, deltas)), table, families, totals, *verdict)
 
 
 def to_markdown(result: Comparison, only_differences: bool = False) -> str:

@@ -398,7 +398,7 @@ def test_cli_json_and_markdown():
     result = runner.invoke(app, ["compare", "mobilenet_v2", "-i", "1x3x64x64", "--format", "markdown",
                                  "--only-differences"])
     assert result.exit_code == 0, result.output
-    assert "| layer | op | family | flopcount | fvcore | FlopCounterMode/2 |" in result.stdout
+    assert "| layer | op | family | flopcount | fvcore | FCM/2 | Δ fvcore | Δ FCM | status | reason |" in result.stdout
     assert "| match |" not in result.stdout  # only the rows that differ
     assert "fvcore counts batch_norm; paper total does not" in result.stdout
 
