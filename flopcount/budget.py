@@ -719,7 +719,7 @@ def check_models(plan: list[Planned], path: Path | None = None,
     results = []
     for item in plan:
         entry = item.budget
-        loaded = load_model(item.reference, entry.kwargs, None)
+        loaded = load_model(item.reference, entry.kwargs, _build_device(entry))
         cpu_model = None
         if entry.max_latency_ms is not None:
             cpu_model = loaded.model if loaded.device == "cpu" else load_model(item.reference, entry.kwargs, "cpu").model
@@ -729,6 +729,12 @@ def check_models(plan: list[Planned], path: Path | None = None,
         if progress is not None:
             progress(entry.id)
     return BudgetResult(path, results)
+
+
+def _build_device(entry: ModelBudget) -> str | None:
+    """Where to build the model: where it is analysed, except that meta analyses need no meta build (a
+    user's model is built on cpu by default and analysed through meta stand-ins of its weights)."""
+    return None if entry.device == "meta" else entry.device
 
 
 def find_budget_file(directory: Path) -> Path | None:
@@ -778,7 +784,7 @@ def check_model(model: Any, input_size: Any = None, *, name: str, max_params: An
         base = load_baseline(baseline_path).get(name)
     if isinstance(model, str):
         plan = resolve(budget_file, None)[0]
-        loaded = load_model(plan.reference, entry.kwargs, None)
+        loaded = load_model(plan.reference, entry.kwargs, _build_device(entry))
         module, sizes = loaded.model, plan.input_size
         cpu_model = None
         if entry.max_latency_ms is not None:

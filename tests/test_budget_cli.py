@@ -101,6 +101,19 @@ def test_latency_is_measured_only_when_asked(tmp_path):
     assert json.loads(check(path, "-f", "json").stdout)["models"][0]["latency_ms"] is None
 
 
+def test_device_cpu_runs_a_real_forward_with_the_same_counts(tmp_path):
+    c = tiny_counts(8)
+    path = write(tmp_path, tiny_budget(max_flops=c["flops"], device="cpu") + "[models.squeezenet1_1]\n"
+                 'max_params = "1.3M"\ndevice = "cpu"\ninput_size = "1x3x64x64"\n')
+    result = check(path, "-f", "json")
+    assert result.exit_code == 0, result.output
+    tiny, squeeze = json.loads(result.stdout)["models"]
+    assert tiny["totals"]["flops"] == 352_416 and tiny["totals"]["mac"] == c["mac"]
+    assert squeeze["totals"]["params"] == 1_235_496  # a zoo model built on cpu, not on meta
+    path.write_text(path.read_text().replace('device = "cpu"\ninput', 'device = "tpu9"\ninput'))
+    assert "models.squeezenet1_1.device: unknown device 'tpu9'" in check(path).stderr
+
+
 def test_zoo_model_with_layer_limits(tmp_path):
     # mobilenet_v2: classifier = Linear(1280, 1000): 1,281,000 params; features.2 (the largest block) 29,202,432
     path = write(tmp_path, """
