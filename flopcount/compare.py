@@ -276,8 +276,13 @@ def _run_flop_counter_mode(model: nn.Module, args: tuple, kwargs: dict) -> tuple
     cumulative: dict[str, dict[str, float]] = {}
     for key, ops in counter.get_flop_counts().items():
         if key == root or key.startswith(root + "."):
-            cumulative[key[len(root) + 1:]] = {str(op): _number(n / 2) for op, n in ops.items()}
+            cumulative[key[len(root) + 1:]] = {str(op): _halve(n) for op, n in ops.items()}
     return ReferenceStatus(FCM, True), _own(cumulative), {}
+
+
+def _halve(count: int) -> float:
+    # Exact for counts beyond 2**53, where a float division would round.
+    return count // 2 if count % 2 == 0 else count / 2
 
 
 def _number(value: float) -> float:
