@@ -108,7 +108,7 @@ def _rows(result: Comparison, only_differences: bool) -> list[Row]:
 
 
 def _family_lines(result: Comparison) -> tuple[list[str], list[list[str]]]:
-    from flopcount.conventions import FAMILIES, FLOPCOUNT, LABELS
+    from flopcount.conventions import FAMILIES, FLOPCOUNT
 
     refs = list(result.references)
     headers = ["family", "paper total", "flopcount"] + [_ref_header(c) for c in refs] + [f"{_short(c)} convention" for c in refs]

@@ -45,88 +45,88 @@ def _family(name: str, paper: bool, strict: bool, ops: str, flopcount: Rule, fvc
     return Family(name, paper, strict, frozenset(ops.split()), {FLOPCOUNT: flopcount, FVCORE: fvcore, FCM: fcm})
 
 
-C, I, X = Status.COUNTS, Status.IGNORES, Status.CANNOT
+COUNTS, IGNORES, CANNOT = Status.COUNTS, Status.IGNORES, Status.CANNOT
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     _family(
         "conv", True, True,
         "conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d convolution _convolution conv "
         "mkldnn_convolution cudnn_convolution",
-        Rule(C, "k·k·c_in/g per output element (transposed: per input element); bias adds free"),
-        Rule(C, "aten::_convolution, the same formula"),
-        Rule(C, "aten.convolution, 2 per multiply-add (halved here)"),
+        Rule(COUNTS, "k·k·c_in/g per output element (transposed: per input element); bias adds free"),
+        Rule(COUNTS, "aten::_convolution, the same formula"),
+        Rule(COUNTS, "aten.convolution, 2 per multiply-add (halved here)"),
     ),
     _family(
         "linear", True, True, "linear bilinear _trilinear",
-        Rule(C, "c_in per output element, every leading dim a row; bias adds free"),
-        Rule(C, "aten::linear / aten::addmm; no handle for aten::bilinear"),
-        Rule(C, "aten.addmm / aten.mm, 2 per multiply-add (halved here); no formula for nn.Bilinear's kernel"),
+        Rule(COUNTS, "c_in per output element, every leading dim a row; bias adds free"),
+        Rule(COUNTS, "aten::linear / aten::addmm; no handle for aten::bilinear"),
+        Rule(COUNTS, "aten.addmm / aten.mm, 2 per multiply-add (halved here); no formula for nn.Bilinear's kernel"),
     ),
     _family(
         "matmul", True, True, "matmul mm bmm addmm baddbmm einsum __matmul__ __rmatmul__",
-        Rule(C, "output elements x contraction length"),
-        Rule(C, "aten::matmul / mm / bmm / einsum"),
-        Rule(C, "aten.mm / bmm / baddbmm (einsum lowers to bmm), 2 per multiply-add (halved here)"),
+        Rule(COUNTS, "output elements x contraction length"),
+        Rule(COUNTS, "aten::matmul / mm / bmm / einsum"),
+        Rule(COUNTS, "aten.mm / bmm / baddbmm (einsum lowers to bmm), 2 per multiply-add (halved here)"),
     ),
     _family(
         "attention", True, False,
         "scaled_dot_product_attention _native_multi_head_attention multi_head_attention_forward "
         "_scaled_dot_product_flash_attention _scaled_dot_product_flash_attention_for_cpu "
         "_scaled_dot_product_efficient_attention",
-        Rule(C, "Q·Kᵀ and weights·V (+ nn.MultiheadAttention's projections); softmax left out"),
-        Rule(X, "has no handle for scaled_dot_product_attention or the fused nn.MultiheadAttention kernel"),
-        Rule(X, "has no formula for the fused CPU attention kernels (counts flash/efficient SDPA on GPU)"),
+        Rule(COUNTS, "Q·Kᵀ and weights·V (+ nn.MultiheadAttention's projections); softmax left out"),
+        Rule(CANNOT, "has no handle for scaled_dot_product_attention or the fused nn.MultiheadAttention kernel"),
+        Rule(CANNOT, "has no formula for the fused CPU attention kernels (counts flash/efficient SDPA on GPU)"),
     ),
     _family(
         "norm", False, False, "batch_norm layer_norm group_norm instance_norm native_batch_norm native_layer_norm",
-        Rule(C, "eval BatchNorm 1 per element (+1 affine); Layer/Group/InstanceNorm 4 (+1 affine); all-ops only"),
-        Rule(C, "eval batch_norm 1 per element (+1 affine); layer/group_norm 4 (+1 affine)"),
-        Rule(X, "has no formula for norms"),
+        Rule(COUNTS, "eval BatchNorm 1 per element (+1 affine); Layer/Group/InstanceNorm 4 (+1 affine); all-ops only"),
+        Rule(COUNTS, "eval batch_norm 1 per element (+1 affine); layer/group_norm 4 (+1 affine)"),
+        Rule(CANNOT, "has no formula for norms"),
     ),
     _family(
         "activation", False, False,
         "relu relu6 hardtanh leaky_relu prelu hardswish hardsigmoid silu gelu sigmoid tanh elu mish softplus celu "
         "selu clamp clip exp softmax log_softmax _softmax",
-        Rule(C, "1 per element (softmax 3); all-ops only"),
-        Rule(I, "treats relu and clamp as free and has no handle for other activations"),
-        Rule(X, "has no formula for activations"),
+        Rule(COUNTS, "1 per element (softmax 3); all-ops only"),
+        Rule(IGNORES, "treats relu and clamp as free and has no handle for other activations"),
+        Rule(CANNOT, "has no formula for activations"),
     ),
     _family(
         "pool", False, False,
         "max_pool1d max_pool2d max_pool3d avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d "
         "adaptive_avg_pool3d adaptive_max_pool1d adaptive_max_pool2d adaptive_max_pool3d "
         "max_pool2d_with_indices mean_pool",
-        Rule(C, "window pools k·k per output element; adaptive pools 1 per input element"),
-        Rule(C, "adaptive_avg_pool2d 1 per input element; no handle for max/avg_pool2d"),
-        Rule(X, "has no formula for pooling"),
+        Rule(COUNTS, "window pools k·k per output element; adaptive pools 1 per input element"),
+        Rule(COUNTS, "adaptive_avg_pool2d 1 per input element; no handle for max/avg_pool2d"),
+        Rule(CANNOT, "has no formula for pooling"),
     ),
     _family(
         "resample", False, False,
         "interpolate upsample_nearest1d upsample_nearest2d upsample_nearest3d upsample_bilinear2d upsample_linear1d "
         "upsample_trilinear3d upsample_bicubic2d grid_sampler",
-        Rule(C, "per output element, the points blended (1 nearest, 4 bilinear, 16 bicubic)"),
-        Rule(C, "upsample_nearest2d 1, upsample_bilinear2d 4 per output element; no handle for the others"),
-        Rule(X, "has no formula for resampling"),
+        Rule(COUNTS, "per output element, the points blended (1 nearest, 4 bilinear, 16 bicubic)"),
+        Rule(COUNTS, "upsample_nearest2d 1, upsample_bilinear2d 4 per output element; no handle for the others"),
+        Rule(CANNOT, "has no formula for resampling"),
     ),
     _family(
         "elementwise", False, False,
         "add sub mul div true_divide rsub maximum minimum pow remainder fmod addcmul addcdiv lerp where neg abs "
         "sqrt rsqrt log reciprocal square erf sin cos masked_fill",
-        Rule(C, "1 per output element; all-ops only"),
-        Rule(X, "has no handle for element-wise arithmetic"),
-        Rule(X, "has no formula for element-wise ops"),
+        Rule(COUNTS, "1 per output element; all-ops only"),
+        Rule(CANNOT, "has no handle for element-wise arithmetic"),
+        Rule(CANNOT, "has no formula for element-wise ops"),
     ),
     _family(
         "reduction", False, False, "mean sum amax amin var std norm logsumexp max min prod argmax argmin cumsum",
-        Rule(C, "1 per input element"),
-        Rule(X, "has no handle for reductions (treats max as free)"),
-        Rule(X, "has no formula for reductions"),
+        Rule(COUNTS, "1 per input element"),
+        Rule(CANNOT, "has no handle for reductions (treats max as free)"),
+        Rule(CANNOT, "has no formula for reductions"),
     ),
     _family(
         "embedding", False, False, "embedding embedding_bag",
-        Rule(C, "0 FLOPs (a lookup); MAC only"),
-        Rule(X, "has no handle for embedding"),
-        Rule(I, "treats a lookup as free"),
+        Rule(COUNTS, "0 FLOPs (a lookup); MAC only"),
+        Rule(CANNOT, "has no handle for embedding"),
+        Rule(IGNORES, "treats a lookup as free"),
     ),
     _family(
         "movement", False, False,
@@ -135,15 +135,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         "tensor_split type_as to float half double bfloat16 cat concat concatenate stack hstack vstack clone repeat "
         "roll flip tile gather index_select masked_select pad constant_pad_nd copy dropout feature_dropout "
         "channel_shuffle pixel_shuffle slice split_with_sizes _unsafe_view alias",
-        Rule(C, "0 FLOPs; MAC where data moves"),
-        Rule(I, "treats data movement as free"),
-        Rule(I, "treats data movement as free"),
+        Rule(COUNTS, "0 FLOPs; MAC where data moves"),
+        Rule(IGNORES, "treats data movement as free"),
+        Rule(IGNORES, "treats data movement as free"),
     ),
     _family(
         "other", False, False, "",
-        Rule(X, "has no formula for ops outside this map"),
-        Rule(X, "has no handle for it"),
-        Rule(X, "has no formula for it"),
+        Rule(CANNOT, "has no formula for ops outside this map"),
+        Rule(CANNOT, "has no handle for it"),
+        Rule(CANNOT, "has no formula for it"),
     ),
 )}
 
