@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 _STEPS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K"))
 
 
@@ -31,13 +33,15 @@ def parse_count(text: str | int | float) -> int:
     if isinstance(text, (int, float)):
         value = float(text)
     else:
-        s = text.strip().upper().removesuffix("B") if text.strip().upper().endswith(("GB", "MB", "KB", "TB")) else text.strip().upper()
+        s = text.strip().upper()
+        if s.endswith(("KB", "MB", "GB", "TB")):
+            s = s[:-1]  # "2GB" of MAC bytes reads as 2G
         unit = s[-1] if s and s[-1] in "KMGT" else ""
         number = s[:-1] if unit else s
         try:
             value = float(number) * _UNIT_VALUES[unit]
         except ValueError:
             raise ValueError(f"not a count: {text!r} (expected e.g. 300M, 3.5M, 2G)") from None
-    if value < 0 or value != value:
-        raise ValueError(f"not a count: {text!r} (must be >= 0)")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"not a count: {text!r} (must be a finite number >= 0)")
     return round(value)
