@@ -170,6 +170,8 @@ def _conv_shape(r: LayerRecord) -> tuple[int, int, int, tuple[int, ...]] | None:
     """(c1, c2, groups, output spatial dims) of a conv record, or None if it is not an N C ... conv."""
     if r.category != "conv" or "kernel" not in r.attrs or not r.inputs or not r.outputs:
         return None
+    if "transpose" in r.op.lower():  # its FLOPs follow the input size: the seed's algebra does not apply
+        return None
     x, y = r.inputs[0].shape, r.outputs[0].shape
     if len(x) < 3 or len(y) != len(x):
         return None

@@ -58,8 +58,9 @@ def test_g1_generalises_to_groups():
     assert f.bound == pytest.approx(50_432)
 
 
-def test_g1_ignores_kxk_convs():
+def test_g1_ignores_kxk_and_transposed_convs():
     assert guidelines(meta(nn.Conv2d(16, 64, 3, padding=1, bias=False), (1, 16, 28, 28))).g1 == []
+    assert guidelines(meta(nn.ConvTranspose2d(16, 64, 1, bias=False), (1, 16, 28, 28))).g1 == []
 
 
 # -- G2 ----------------------------------------------------------------------------------------------
