@@ -285,6 +285,45 @@ class ZooBench:
         return spearman([getattr(r, attr) for r in rows], [getattr(r.latency, statistic) for r in rows])
 
 
+@dataclass(frozen=True)
+class Band:
+    """Models of similar paper FLOPs, and how each predictor ranks their latency among themselves."""
+
+    names: list[str]
+    low: int
+    high: int
+    rho_flops: float
+    rho_mac: float
+    rho_roofline: float | None
+
+
+def flop_bands(zoo: ZooBench, factor: float = 1.2, min_size: int = 4) -> list[Band]:
+    """Group models whose paper FLOPs lie within ``factor`` of the group's smallest (greedy, ascending).
+
+    Across the whole zoo FLOPs span three orders of magnitude and rank latency well almost by
+    construction; among models of the same FLOPs, the paper's question is whether MAC does better.
+    """
+    rows = sorted(zoo.rows, key=lambda r: r.paper_flops)
+    groups: list[list[ZooRow]] = []
+    for row in rows:
+        if groups and row.paper_flops <= groups[-1][0].paper_flops * factor:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    bands = []
+    for group in groups:
+        if len(group) < min_size:
+            continue
+        latency = [r.latency.median for r in group]
+        roof = None
+        if all(r.roofline_time is not None for r in group):
+            roof = spearman([r.roofline_time for r in group], latency)
+        bands.append(Band([r.name for r in group], group[0].paper_flops, group[-1].paper_flops,
+                          spearman([r.paper_flops for r in group], latency), spearman([r.mac for r in group], latency),
+                          roof))
+    return bands
+
+
 def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, threads: int | None = None,
               device=None, layers: bool = True, on_model: Callable[[str], None] | None = None) -> ZooBench:
     """Latency of each named zoo model (default input) beside its FLOPs, MAC and roofline prediction."""

@@ -325,7 +325,20 @@ def render_zoo(z) -> list:
     lines = [f"Spearman rank correlation with measured latency over {len(z.rows)} models (median / min latency):"]
     lines += [f"  {label:<32} {z.correlation(attr):.3f} / {z.correlation(attr, 'min'):.3f}" for label, attr in predictors]
     lines.append("Layer columns: the same correlation over one model's layers (per-layer hooked timings).")
-    return [table, Text("\n".join(lines))]
+    out = [table, Text("\n".join(lines))]
+    from flopcount.bench import flop_bands
+
+    bands = flop_bands(z)
+    if bands:
+        out.append(_table(
+            "Among models of similar FLOPs (paper FLOPs within 1.2x of the band's smallest, 4+ models): "
+            "Spearman with median latency",
+            ["paper FLOPs", "models", "rho paper FLOPs", "rho MAC"] + (["rho roofline"] if predicted else []),
+            "llrr" + ("r" if predicted else ""),
+            [[f"{human(b.low)}-{human(b.high)}", ", ".join(b.names), f"{b.rho_flops:.2f}", f"{b.rho_mac:.2f}"]
+             + ([f"{b.rho_roofline:.2f}"] if predicted and b.rho_roofline is not None else []) for b in bands],
+        ))
+    return out
 
 
 @app.command()

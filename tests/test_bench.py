@@ -39,6 +39,21 @@ def test_timing_summary():
     assert t.spread == pytest.approx(1.5 / 2.5)
 
 
+def test_flop_bands_group_similar_flops_and_correlate_within():
+    from flopcount.bench import ZooBench, ZooRow, flop_bands
+
+    def row(name, flops, mac, ms):
+        return ZooRow(name, flops, flops, mac, 4 * mac, None, Timing.of([ms]), float("nan"), float("nan"))
+
+    # a band 100-115 (within 1.2x of 100) where latency follows MAC and runs against FLOPs, then a lone 1000
+    rows = [row("a", 100, 40, 4.0), row("b", 105, 30, 3.0), row("c", 110, 20, 2.0), row("d", 115, 10, 1.0),
+            row("big", 1000, 50, 9.0)]
+    (band,) = flop_bands(ZooBench(rows, 1, None))
+    assert band.names == ["a", "b", "c", "d"] and (band.low, band.high) == (100, 115)
+    assert band.rho_flops == pytest.approx(-1.0) and band.rho_mac == pytest.approx(1.0)
+    assert band.rho_roofline is None
+
+
 def tiny():
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 4))
 
