@@ -239,6 +239,10 @@ def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, r
 
     from flopcount.analysis import analyze
 
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        from flopcount.errors import UsageError
+
+        raise UsageError("bench needs real weights: build the model on cpu, not meta")
     model = model.to("cpu").eval()
     args = make_inputs(input_size)
     report = analyze(model, inputs=args, device="cpu", name=name)

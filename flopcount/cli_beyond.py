@@ -237,7 +237,7 @@ def roofline(
         con = console(width)
         if measure_device:
             profile = rl.measure_device(measure_device, threads=threads)
-            target = rl.devices_dirs()[-1] / f"{measure_device}.toml"
+            target = rl.measured_profile_path(measure_device)
             rl.write_device(profile, target)
             con.print(f"wrote {target}: peak {profile.peak_flops / 1e9:,.1f} GFLOP/s, "
                       f"bandwidth {profile.bandwidth / 1e9:,.1f} GB/s ({profile.description})")

@@ -118,6 +118,12 @@ def devices_dirs() -> list[Path]:
     return list(dict.fromkeys(d for d in dirs))
 
 
+def measured_profile_path(name: str) -> Path:
+    """Where ``--measure-device NAME`` writes: the source checkout's configs/devices, else ./configs/devices."""
+    checkout = Path(__file__).resolve().parent.parent / "configs" / "devices"
+    return (checkout if checkout.is_dir() else Path.cwd() / "configs" / "devices") / f"{name}.toml"
+
+
 def list_devices() -> list[str]:
     names = set()
     for d in devices_dirs():

@@ -83,6 +83,15 @@ def test_measure_layers_times_ops_outside_modules():
     assert all(t.median > 0 for t in measured.timings)
 
 
+def test_bench_refuses_a_meta_model():
+    from flopcount.errors import UsageError
+
+    with torch.device("meta"):
+        model = tiny()
+    with pytest.raises(UsageError, match="real weights"):
+        bench(model, (1, 3, 8, 8))
+
+
 def test_threads_must_be_positive():
     from flopcount.errors import UsageError
 
