@@ -51,14 +51,15 @@ def analyze(
         if target.type == "meta":
             args, kwargs = _to_meta((args, kwargs))
 
-    walker = Walker(model, registry, fast=fast and target.type == "meta")
+    stand_ins = _meta_state(model) if target.type == "meta" and model_device.type != "meta" else None
+    walker = Walker(model, registry, fast=fast and target.type == "meta", state=(stand_ins or {}).values())
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
     restore = _protect_state(model, target)
     walker.attach()
     try:
         with torch.no_grad(), walker:
-            if target.type == "meta" and model_device.type != "meta":
-                torch.func.functional_call(model, _meta_state(model), args, kwargs, strict=False)
+            if stand_ins is not None:
+                torch.func.functional_call(model, stand_ins, args, kwargs, strict=False)
             else:
                 model(*args, **kwargs)
     except Exception as error:  # the user's forward may raise anything: report it in one line

@@ -117,50 +117,6 @@ def time_model(model, args: tuple, *, warmup: int = 3, repeats: int = 20, thread
     return Timing.of(samples)
 
 
-def _timing_walker_class():
-    from flopcount.walker import _IGNORED, Walker
-
-    class TimingWalker(Walker):
-        """The analysis walker, also timing each call it records (module call, or op outside one)."""
-
-        def __init__(self, model, registry) -> None:
-            super().__init__(model, registry, fast=False)
-            self.times: dict[int, float] = {}
-            self._starts: list[float | None] = []
-
-        # The base hooks skip modules that are not the model's; a change in the walker's stack tells
-        # whether this call was one of ours.
-        def _pre_hook(self, module, args):
-            depth, before = self._formula_depth, len(self._stack)
-            super()._pre_hook(module, args)
-            if len(self._stack) > before:
-                outermost = depth == 0 and self._formula_depth == 1
-                self._starts.append(time.perf_counter() if outermost else None)
-
-        def _post_hook(self, module, args, kwargs, output):
-            end = time.perf_counter()
-            before, records = len(self._stack), len(self.records)
-            super()._post_hook(module, args, kwargs, output)
-            if len(self._stack) < before:
-                start = self._starts.pop()
-                if start is not None and len(self.records) > records:
-                    self.times[len(self.records) - 1] = end - start
-
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            kwargs = kwargs or {}
-            if self._formula_depth or func in _IGNORED or getattr(func, "__name__", None) == "__get__":
-                return super().__torch_function__(func, types, args, kwargs)
-            found = self.registry.for_function(func)
-            start = time.perf_counter()
-            out = func(*args, **kwargs)
-            elapsed = time.perf_counter() - start
-            self._record_op(func, found, args, kwargs, out)
-            self.times[len(self.records) - 1] = elapsed
-            return out
-
-    return TimingWalker
-
-
 @dataclass(frozen=True)
 class LayerTimes:
     names: list[str]  # record names, in record order, to check alignment with a report
@@ -173,12 +129,13 @@ def measure_layers(model, args: tuple, *, warmup: int = 1, repeats: int = 5, thr
     import torch
 
     from flopcount.formulas import REGISTRY
+    from flopcount.walker import Walker
 
-    walker_class = _timing_walker_class()
     runs: list[tuple[list[str], dict[int, float]]] = []
     with num_threads(threads), torch.no_grad():
         for i in range(warmup + repeats):
-            walker = walker_class(model, registry or REGISTRY)
+            # The analysis walker itself, timing each call it records (a module, or an op outside one).
+            walker = Walker(model, registry or REGISTRY, clock=time.perf_counter)
             walker.attach()
             try:
                 with walker:

@@ -39,7 +39,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
-from flopcount.records import LayerRecord, TensorSpec
+from flopcount.records import FROM_INPUT, FROM_STATE, LayerRecord
 from flopcount.report import Report
 
 G4_CATEGORIES = ("activation", "elementwise", "norm", "movement")
@@ -234,13 +234,11 @@ class BlockGraph:
     join_mac: int
 
 
-def block_graph(records: Sequence[LayerRecord], consumers: dict[int, set[int]],
-                model_inputs: Sequence[TensorSpec] = ()) -> BlockGraph:
+def block_graph(records: Sequence[LayerRecord], consumers: dict[int, set[int]]) -> BlockGraph:
     """Branches (input-to-output paths), kernels and join MAC of the records of one block.
 
     ``consumers`` maps each record index to the indices of the records that read its outputs (over the
     whole report), so that a record feeding something outside the block is seen as an output.
-    ``model_inputs`` (``report.inputs``) tells the model's inputs from parameters, both produced by -1.
     """
     inside = {r.index for r in records}
     paths: dict[int, int] = {}
@@ -248,10 +246,9 @@ def block_graph(records: Sequence[LayerRecord], consumers: dict[int, set[int]],
     for r in sorted(records, key=lambda r: r.index):  # record order is execution order: producers first
         preds = {p for p in r.input_from if p in inside}
         from_outside = any(p >= 0 and p not in inside for p in r.input_from)
-        # -1 is a model input or a parameter read by a function (a layer scale): only the first starts a
-        # path, unless nothing in the block feeds the record at all.
-        from_model = any(p == -1 and spec in model_inputs for p, spec in zip(r.input_from, r.inputs))
-        entry = from_outside or from_model or (not preds and -1 in r.input_from)
+        # A model input starts a path; a parameter read by a function (a layer scale) only when nothing
+        # in the block feeds the record at all.
+        entry = from_outside or FROM_INPUT in r.input_from or (not preds and FROM_STATE in r.input_from)
         paths[r.index] = int(entry) + sum(paths[p] for p in preds)
         if len(preds) + int(entry) > 1:
             join_mac += r.mac
@@ -288,7 +285,7 @@ def _g3(report: Report, depth: int | None, total_mac: int) -> tuple[list[G3Block
     def at(d: int) -> list[G3Block]:
         out = []
         for path, records in _blocks_at(report, d).items():
-            graph = block_graph(records, consumers, report.inputs)
+            graph = block_graph(records, consumers)
             typ = report.module_types.get(path, records[0].op)
             out.append(G3Block(path or "(root)", typ, graph.branches, graph.kernels, graph.join_mac,
                                sum(r.mac for r in records), sum(r.flops for r in records),

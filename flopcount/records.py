@@ -10,6 +10,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+# LayerRecord.input_from for a tensor that no record produced: a model input (or a constant made in
+# forward), or a parameter or buffer of the model.
+FROM_INPUT = -1
+FROM_STATE = -2
+
 # Categories whose FLOPs make up the "paper total" that papers and torchvision's `_ops` quote.
 PAPER_CATEGORIES = frozenset({"conv", "linear", "matmul", "attention"})
 
@@ -85,7 +90,7 @@ class LayerRecord:
     attrs: dict[str, Any] = field(default_factory=dict)
     call: int = 0  # 0 for the first call of this module (or op at this path), 1 for the second...
     counted: bool = True  # False: no formula for this op; flops/mac are not known
-    input_from: tuple[int, ...] = ()  # index of the record that produced each tensor input, -1 if none
+    input_from: tuple[int, ...] = ()  # index of the record that produced each tensor input, or FROM_*
 
     @property
     def name(self) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -23,7 +23,7 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.overrides import TorchFunctionMode
 
 from flopcount.formulas import REGISTRY, FormulaRegistry
-from flopcount.records import Cost, LayerRecord, TensorSpec
+from flopcount.records import FROM_INPUT, FROM_STATE, Cost, LayerRecord, TensorSpec
 
 # Queries of metadata and creation of constants: no model computation, never recorded.
 _IGNORED = frozenset(
@@ -95,10 +95,22 @@ class _ModuleInfo:
 
 
 class Walker(TorchFunctionMode):
-    def __init__(self, model: nn.Module, registry: FormulaRegistry = REGISTRY, fast: bool = False):
+    """Records one forward pass of ``model``: ``attach()``, run the forward inside ``with walker:``,
+    ``detach()`` in a ``finally``.
+
+    ``state`` lists the tensors that stand for the model's parameters and buffers when they are not the
+    model's own (a CPU model analysed through meta stand-ins). ``clock`` (e.g. ``time.perf_counter``)
+    makes the walker time each recorded call too, into ``times[record index]``, for ``flopcount bench``.
+    """
+
+    def __init__(self, model: nn.Module, registry: FormulaRegistry = REGISTRY, fast: bool = False,
+                 state: Iterable[torch.Tensor] = (), clock: Callable[[], float] | None = None):
         super().__init__()
         self.registry = registry
         self.fast = fast
+        self.clock = clock
+        self.times: dict[int, float] = {}
+        self._starts: list[float | None] = []
         self.records: list[LayerRecord] = []
         self.uncounted: Counter[str] = Counter()
         self.counted_from_ops: dict[str, str] = {}  # path -> module type, for formula-less leaf modules
@@ -109,8 +121,8 @@ class Walker(TorchFunctionMode):
         self._calls: Counter[tuple[str, str]] = Counter()
         self._producers: dict[int, tuple[weakref.ref, int]] = {}
         self._seen_params: set[int] = set()
+        self._state_ids = {id(t) for t in (*model.parameters(), *model.buffers(), *state)}
         self._handles: list[Any] = []
-        self._model = model
 
     # -- hooks ---------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -132,12 +144,17 @@ class Walker(TorchFunctionMode):
         self._stack.append(info)
         if info.formula is not None:
             self._formula_depth += 1
+        if self.clock is not None:
+            timed = info.formula is not None and self._formula_depth == 1  # a call that gets a record
+            self._starts.append(self.clock() if timed else None)
 
     def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         entry = self._infos.get(id(module))
         if entry is None or entry[1] is not module:
             return
+        end = self.clock() if self.clock is not None else 0.0
         info = self._stack.pop()
+        start = self._starts.pop() if self.clock is not None else None
         if info.formula is None:
             return
         self._formula_depth -= 1
@@ -153,6 +170,8 @@ class Walker(TorchFunctionMode):
                     params += p.numel()
             self._add_record(info.path, info.type_name, "module", inputs, output, cost, params,
                              info.weight_elems, info.weight_bytes)
+        if start is not None:
+            self.times[len(self.records) - 1] = end - start
 
     # -- functions -----------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -164,7 +183,12 @@ class Walker(TorchFunctionMode):
         if self.fast and found is not None and found.meta_rule is not None:
             out = found.meta_rule(*args, **kwargs)
         if out is None:
-            out = func(*args, **kwargs)
+            if self.clock is not None and self._formula_depth == 0:
+                start = self.clock()
+                out = func(*args, **kwargs)
+                self.times[len(self.records)] = self.clock() - start  # the index the record gets next
+            else:
+                out = func(*args, **kwargs)
         if self._formula_depth == 0:
             self._record_op(func, found, args, kwargs, out)
         return out
@@ -226,4 +250,4 @@ class Walker(TorchFunctionMode):
         entry = self._producers.get(id(t))
         if entry is not None and entry[0]() is t:
             return entry[1]
-        return -1
+        return FROM_STATE if id(t) in self._state_ids else FROM_INPUT

@@ -158,7 +158,7 @@ def test_block_graph_counts_paths_through_a_diamond_inside_a_residual():
             return self.b(y) + self.c(y) + x
 
     report = meta(Diamond(), (1, 4, 2, 2))
-    assert block_graph(report.records, consumers_of(report.records), report.inputs).branches == 3
+    assert block_graph(report.records, consumers_of(report.records)).branches == 3
     assert guidelines(report, block_depth=0).g3[0].branches == 3
 
 

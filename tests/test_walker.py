@@ -220,3 +220,39 @@ def test_transformer_encoder_layer_in_eval_is_counted_not_fused_away():
     feed_forward = 2 * n * L * E * F_
     assert report.totals.paper_flops == attention + feed_forward == 1_008_640
     assert report.complete
+
+
+def test_input_from_tells_model_inputs_from_parameters():
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gamma = nn.Parameter(torch.ones(4))
+
+        def forward(self, x):
+            return x * self.gamma  # a parameter read by a function, not by a module
+
+    from flopcount.records import FROM_INPUT, FROM_STATE
+
+    for device in ("cpu", "meta"):  # on meta the parameters are stand-ins: still known as state
+        [mul] = analyze(Scale(), (2, 4), device=device).records
+        assert mul.input_from == (FROM_INPUT, FROM_STATE)
+
+
+def test_walker_clock_times_every_record():
+    from itertools import count
+
+    from flopcount.walker import Walker
+
+    ticks = count()
+    model = Functional()
+    walker = Walker(model, clock=lambda: float(next(ticks)))
+    walker.attach()
+    try:
+        with torch.no_grad(), walker:
+            model(torch.zeros(1, 4, 8, 8))
+    finally:
+        walker.detach()
+    assert sorted(walker.times) == list(range(len(walker.records)))
+    # a fake clock that ticks once per reading: each op is read twice around its call (1 tick apart);
+    # the conv module's span also covers the clock reads of the hooks inside it.
+    assert all(t >= 1 for t in walker.times.values())
