@@ -121,7 +121,9 @@ class Walker(TorchFunctionMode):
         self._calls: Counter[tuple[str, str]] = Counter()
         self._producers: dict[int, tuple[weakref.ref, int]] = {}
         self._seen_params: set[int] = set()
-        self._state_ids = {id(t) for t in (*model.parameters(), *model.buffers(), *state)}
+        self._state_ids = {id(t) for t in state}
+        for _, module in self.modules:
+            self._state_ids.update(id(t) for t in (*module._parameters.values(), *module._buffers.values()))
         self._handles: list[Any] = []
 
     # -- hooks ---------------------------------------------------------------------------------
