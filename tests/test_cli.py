@@ -14,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from flopcount.cli import app
+from flopcount.zoo import list_models
+from flopcount.zoo.references import load_references
 
 runner = CliRunner()
 
@@ -148,3 +150,12 @@ def test_installed_executable_runs_and_help_does_not_import_torch():
 def test_python_dash_m():
     out = subprocess.run([sys.executable, "-m", "flopcount", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("flopcount ")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_analyze_works_for_every_bundled_model(name):
+    result = invoke("analyze", name, "--format", "json")
+    assert result.exit_code == 0, result.output
+    totals = json.loads(result.output)["totals"]
+    reference = load_references()[name]
+    assert (totals["params"], totals["paper_flops"]) == (reference["params"], reference["flops"])
