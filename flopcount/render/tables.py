@@ -62,11 +62,15 @@ def layer_table(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_
     return table
 
 
+def _input_text(spec) -> str:
+    return str(spec) if spec.dtype == "float32" else f"{spec}:{spec.dtype}"
+
+
 def totals_panel(report: Report, flops_per_mac: int = 1) -> Panel:
     t = report.totals
     unit = "multiply-adds" if flops_per_mac == 1 else "FLOPs, 2 per multiply-add"
     lines = [
-        f"model           {report.model}   input {', '.join(str(i) for i in report.inputs)}   device {report.device}",
+        f"model           {report.model}   input {', '.join(_input_text(i) for i in report.inputs)}   device {report.device}",
         f"params          {t.params:,} ({human(t.params)}), trainable {t.trainable_params:,}",
         f"paper FLOPs     {t.paper_flops * flops_per_mac:,} ({human(t.paper_flops * flops_per_mac)})  conv+linear+matmul, {unit}",
         f"all-ops FLOPs   {t.flops * flops_per_mac:,} ({human(t.flops * flops_per_mac)})  + norms, activations, pools, element-wise",
