@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from flopcount.errors import ForwardError, UsageError
+from flopcount.errors import FlopcountError, ForwardError, UsageError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
 from flopcount.report import Report, Totals
@@ -62,6 +62,8 @@ def analyze(
                 torch.func.functional_call(model, stand_ins, args, kwargs, strict=False)
             else:
                 model(*args, **kwargs)
+    except FlopcountError:
+        raise
     except Exception as error:  # the user's forward may raise anything: report it in one line
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ForwardError(f"forward of {name or type(model).__name__} failed on input {described} ({target.type}): "

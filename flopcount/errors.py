@@ -47,5 +47,9 @@ class ForwardError(FlopcountError):
     """The model's forward failed on the given input."""
 
 
+class FormulaError(FlopcountError):
+    """A formula raised on a call it should have counted: a bug in flopcount, reported as such."""
+
+
 class DuplicateRegistrationError(ValueError):
     """A formula or model was registered twice under the same key."""

@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
+from flopcount.errors import FormulaError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.records import FROM_INPUT, FROM_STATE, Cost, LayerRecord, TensorSpec
 
@@ -67,6 +68,14 @@ def spec_of(t: torch.Tensor) -> TensorSpec:
 
 def op_name(func: Any) -> str:
     return getattr(func, "__name__", None) or repr(func)
+
+
+def _apply(formula: Callable[..., Cost | None], name: str, *args: Any, **kwargs: Any) -> Cost | None:
+    try:
+        return formula(*args, **kwargs)
+    except Exception as error:  # a formula bug must not pass for a failure of the user's forward
+        raise FormulaError(f"the formula for {name} failed on this call ({type(error).__name__}: {error}); "
+                           "please report it") from error
 
 
 class _ModuleInfo:
@@ -164,7 +173,7 @@ class Walker(TorchFunctionMode):
             return  # inside another formula module, which accounts for this call
         with torch._C.DisableTorchFunction():
             inputs = (*args, *kwargs.values()) if kwargs else args
-            cost = info.formula.cost(module, inputs, output)
+            cost = _apply(info.formula.cost, info.type_name, module, inputs, output)
             params = 0
             for p in info.weights:
                 if id(p) not in self._seen_params:
@@ -182,7 +191,7 @@ class Walker(TorchFunctionMode):
             return func(*args, **kwargs)
         found = self.registry.for_function(func)
         out = None
-        if self.fast and found is not None and found.meta_rule is not None:
+        if self.fast and found is not None and found.meta_rule is not None and kwargs.get("out") is None:
             out = found.meta_rule(*args, **kwargs)
         if out is None:
             if self.clock is not None and self._formula_depth == 0:
@@ -202,7 +211,7 @@ class Walker(TorchFunctionMode):
         if info is not None and info.childless and info.formula is None:
             self.counted_from_ops[path] = info.type_name
         # A formula may return None for a call it cannot count (an einsum with '...'): uncounted too.
-        cost = found.cost(out, *args, **kwargs) if found is not None else None
+        cost = _apply(found.cost, name, out, *args, **kwargs) if found is not None else None
         if cost is None:
             self.uncounted[name] += 1
         self._add_record(path, name, "op", (args, kwargs), out, cost, 0, 0, 0)

@@ -274,3 +274,23 @@ def test_setitem_moves_the_assigned_elements():
     report = analyze_meta(Assign(), (4, 3), (4,))
     setitem = report.records[-1]
     assert setitem.op == "__setitem__" and setitem.mac == 4 + 4
+
+
+def test_layered_registry_overrides_without_touching_the_defaults():
+    from flopcount.formulas import REGISTRY
+
+    registry = REGISTRY.layered()
+
+    @registry.register(nn.ReLU)
+    def free_relu(module, inputs, output):
+        return Cost(0, "activation")
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 1, bias=False), nn.ReLU())
+    assert only_record_named(analyze_meta(model, (1, 1, 3, 3), registry=registry), "1").flops == 0
+    assert only_record_named(analyze_meta(model, (1, 1, 3, 3)), "1").flops == 2 * 9  # defaults unchanged
+    assert registry.for_module(nn.Conv2d(1, 1, 1)) is REGISTRY.for_module(nn.Conv2d(1, 1, 1))
+
+
+def only_record_named(report, name):
+    [record] = [r for r in report.records if r.name == name]
+    return record

@@ -256,3 +256,30 @@ def test_walker_clock_times_every_record():
     # a fake clock that ticks once per reading: each op is read twice around its call (1 tick apart);
     # the conv module's span also covers the clock reads of the hooks inside it.
     assert all(t >= 1 for t in walker.times.values())
+
+
+def test_functions_called_with_out_keyword():
+    # torch passes `out=` through to formulas; it must not collide with the formula's own arguments.
+    class WithOut(nn.Module):
+        def forward(self, x):
+            buffer = torch.empty_like(x)
+            torch.add(x, x, out=buffer)
+            return F.normalize(buffer, dim=1)  # F.normalize forwards out=None itself
+
+    for device in ("cpu", "meta"):
+        report = analyze(WithOut(), (2, 3), device=device)
+        assert [(r.op, r.flops) for r in report.records] == [("add", 6), ("normalize", 2 * 6)]
+
+
+def test_a_failing_formula_is_reported_as_a_formula_bug():
+    from flopcount.errors import FormulaError
+    from flopcount.formulas import REGISTRY
+
+    registry = REGISTRY.layered()  # the defaults, with one broken formula over them
+
+    @registry.register(nn.ReLU)
+    def broken(module, inputs, output):
+        raise ZeroDivisionError("oops")
+
+    with pytest.raises(FormulaError, match="the formula for ReLU failed on this call"):
+        analyze(nn.Sequential(nn.ReLU()), (1, 2), registry=registry)

@@ -53,16 +53,16 @@ _IN_PLACE = (
 
 
 @formula(*_OUT_OF_PLACE, meta_rule=_unary_meta)
-def activation_function(out, input, *args, **kwargs) -> Cost:
-    return Cost(out.numel(), "activation")
+def activation_function(result, input, *args, **kwargs) -> Cost:
+    return Cost(result.numel(), "activation")
 
 
 @formula(*_IN_PLACE, meta_rule=_inplace_meta)
-def inplace_activation_function(out, input, *args, **kwargs) -> Cost:
-    return Cost(out.numel(), "activation")
+def inplace_activation_function(result, input, *args, **kwargs) -> Cost:
+    return Cost(result.numel(), "activation")
 
 
 @formula(F.softmax, F.log_softmax, torch.softmax, torch.Tensor.softmax, torch.log_softmax, torch.Tensor.log_softmax,
          meta_rule=_softmax_meta)
-def softmax_function(out, input, *args, **kwargs) -> Cost:
-    return Cost(SOFTMAX_FLOPS_PER_ELEMENT * out.numel(), "activation")
+def softmax_function(result, input, *args, **kwargs) -> Cost:
+    return Cost(SOFTMAX_FLOPS_PER_ELEMENT * result.numel(), "activation")

@@ -47,6 +47,6 @@ def _sdpa_meta(query, key, value, *args, **kwargs):
 
 
 @formula(F.scaled_dot_product_attention, meta_rule=_sdpa_meta)
-def sdpa_function(out, query, key, value, *args, **kwargs) -> Cost:
+def sdpa_function(result, query, key, value, *args, **kwargs) -> Cost:
     batch = prod(query.shape[:-2])
     return Cost(sdpa_flops(batch, query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]), "attention")

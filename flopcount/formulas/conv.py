@@ -65,11 +65,11 @@ def _conv_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
 
 
 @formula(torch.conv1d, torch.conv2d, torch.conv3d, meta_rule=_conv_meta)
-def conv_function(out, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Cost:
+def conv_function(result, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Cost:
     n = weight.dim() - 2
     attrs = _attrs(weight.shape[2:], ntuple(stride, n), padding if isinstance(padding, str) else ntuple(padding, n),
                    ntuple(dilation, n), groups)
-    return Cost(conv_flops(out.numel(), weight.shape[1], tuple(weight.shape[2:])), "conv", attrs=attrs)
+    return Cost(conv_flops(result.numel(), weight.shape[1], tuple(weight.shape[2:])), "conv", attrs=attrs)
 
 
 def _conv_transpose_meta(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -86,7 +86,7 @@ def _conv_transpose_meta(input, weight, bias=None, stride=1, padding=0, output_p
 
 
 @formula(torch.conv_transpose1d, torch.conv_transpose2d, torch.conv_transpose3d, meta_rule=_conv_transpose_meta)
-def conv_transpose_function(out, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Cost:
+def conv_transpose_function(result, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Cost:
     # weight is (c_in, c_out / g, k...)
     n = weight.dim() - 2
     attrs = _attrs(weight.shape[2:], ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n), groups)

@@ -40,25 +40,26 @@ def _inplace_meta(input, *args, **kwargs):
 
 
 @formula(*_OUT_OF_PLACE, meta_rule=_binary_meta)
-def binary_function(out, input, other, *args, **kwargs) -> Cost:
-    return Cost(out.numel(), "elementwise")
+def binary_function(result, input, other, *args, **kwargs) -> Cost:
+    return Cost(result.numel(), "elementwise")
 
 
 @formula(*_IN_PLACE, meta_rule=_inplace_meta)
-def inplace_binary_function(out, input, other, *args, **kwargs) -> Cost:
-    return Cost(out.numel(), "elementwise")
+def inplace_binary_function(result, input, other, *args, **kwargs) -> Cost:
+    return Cost(result.numel(), "elementwise")
 
 
 @formula(*torch_and_tensor("addcmul", "addcdiv", "lerp", "where", "neg", "abs", "sqrt", "rsqrt", "log", "reciprocal",
                    "square", "erf", "sin", "cos", "__neg__", "masked_fill", "masked_fill_", "eq", "ne", "gt", "ge", "lt",
                    "le", "__eq__", "__ne__", "__gt__", "__ge__", "__lt__", "__le__", "logical_and", "logical_or",
-                   "logical_not", "__and__", "__or__", "__invert__", "sign", "floor", "ceil", "round", "trunc"))
-def other_elementwise_function(out, *args, **kwargs) -> Cost:
-    return Cost(out.numel(), "elementwise")
+                   "logical_not", "__and__", "__or__", "__invert__", "sign", "floor", "ceil", "round", "trunc",
+                           "clamp_min", "clamp_max", "clamp_min_", "clamp_max_", "tril", "triu"))
+def other_elementwise_function(result, *args, **kwargs) -> Cost:
+    return Cost(result.numel(), "elementwise")
 
 
 @formula(*torch_and_tensor("mean", "sum", "amax", "amin", "var", "std", "norm", "logsumexp", "max", "min", "prod", "argmax",
                    "argmin", "cumsum"))
-def reduction_function(out, input, *args, **kwargs) -> Cost:
+def reduction_function(result, input, *args, **kwargs) -> Cost:
     # Each input element enters the reduction once. `max`/`min` without a dim fold too.
     return Cost(input.numel(), "reduction")

@@ -22,5 +22,5 @@ def embedding_module(module: nn.Embedding, inputs: tuple, output: torch.Tensor) 
 
 
 @formula(F.embedding)
-def embedding_function(out, input, weight, *args, **kwargs) -> Cost:
-    return embedding_cost(input.numel(), out.numel())
+def embedding_function(result, input, weight, *args, **kwargs) -> Cost:
+    return embedding_cost(input.numel(), result.numel())

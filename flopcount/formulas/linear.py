@@ -34,8 +34,8 @@ def _linear_meta(input, weight, bias=None):
 
 
 @formula(torch._C._nn.linear, meta_rule=_linear_meta)
-def linear_function(out, input, weight, bias=None) -> Cost:
-    return Cost(linear_flops(out.numel(), weight.shape[-1]), "linear")
+def linear_function(result, input, weight, bias=None) -> Cost:
+    return Cost(linear_flops(result.numel(), weight.shape[-1]), "linear")
 
 
 @formula(nn.Bilinear)
@@ -49,20 +49,20 @@ def _contraction_length(a: torch.Tensor) -> int:
 
 
 @formula(torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.mm, torch.Tensor.mm, torch.bmm, torch.Tensor.bmm)
-def matmul_function(out, input, other, *, out_=None) -> Cost:
-    return Cost(out.numel() * _contraction_length(input), "matmul")
+def matmul_function(result, input, other, *, out=None) -> Cost:
+    return Cost(result.numel() * _contraction_length(input), "matmul")
 
 
 @formula(torch.Tensor.__rmatmul__)
-def rmatmul_function(out, input, other) -> Cost:
+def rmatmul_function(result, input, other) -> Cost:
     # a.__rmatmul__(b) computes b @ a
-    return Cost(out.numel() * _contraction_length(other), "matmul")
+    return Cost(result.numel() * _contraction_length(other), "matmul")
 
 
 @formula(torch.addmm, torch.Tensor.addmm, torch.baddbmm, torch.Tensor.baddbmm)
-def addmm_function(out, input, mat1, mat2, *, beta=1, alpha=1) -> Cost:
+def addmm_function(result, input, mat1, mat2, *, beta=1, alpha=1) -> Cost:
     # The add of `input` is a bias add: not counted, as for Linear.
-    return Cost(out.numel() * mat1.shape[-1], "matmul")
+    return Cost(result.numel() * mat1.shape[-1], "matmul")
 
 
 def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
@@ -90,7 +90,7 @@ def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
 
 
 @formula(torch.einsum)
-def einsum_function(out, equation, *operands) -> Cost | None:
+def einsum_function(result, equation, *operands) -> Cost | None:
     if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
         operands = tuple(operands[0])
     flops = einsum_flops(equation, [tuple(t.shape) for t in operands])

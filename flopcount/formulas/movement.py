@@ -30,8 +30,8 @@ def aliases(output, source: torch.Tensor | None) -> bool:
     return all(isinstance(o, torch.Tensor) and (o is source or _storage_root(o) is root) for o in outputs)
 
 
-def movement_cost(out, source: torch.Tensor | None) -> Cost:
-    if aliases(out, source):
+def movement_cost(result, source: torch.Tensor | None) -> Cost:
+    if aliases(result, source):
         return Cost(0, "movement", reads=0, writes=0)
     return Cost(0, "movement")
 
@@ -46,13 +46,14 @@ _VIEWS_OR_COPIES = torch_and_tensor(
 
 
 @formula(*_VIEWS_OR_COPIES)
-def view_or_copy_function(out, input, *args, **kwargs) -> Cost:
-    return movement_cost(out, first_tensor(input))
+def view_or_copy_function(result, input, *args, **kwargs) -> Cost:
+    return movement_cost(result, first_tensor(input))
 
 
 @formula(*torch_and_tensor("cat", "concat", "concatenate", "stack", "hstack", "vstack", "clone", "repeat", "roll", "flip",
-                   "tile", "gather", "index_select", "masked_select", "fill_", "zero_"), F.pad, torch.Tensor.copy_)
-def copy_function(out, *args, **kwargs) -> Cost:
+                   "tile", "gather", "index_select", "masked_select", "fill_", "zero_", "repeat_interleave"),
+         F.pad, torch.Tensor.copy_)
+def copy_function(result, *args, **kwargs) -> Cost:
     return Cost(0, "movement")
 
 
@@ -64,12 +65,12 @@ def free_module(module: nn.Module, inputs: tuple, output) -> Cost:
 
 
 @formula(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout)
-def dropout_function(out, input, *args, **kwargs) -> Cost:
-    return movement_cost(out, input)
+def dropout_function(result, input, *args, **kwargs) -> Cost:
+    return movement_cost(result, input)
 
 
 @formula(torch.Tensor.__setitem__)
-def setitem_function(out, input, index, value) -> Cost:
+def setitem_function(result, input, index, value) -> Cost:
     # x[index] = value writes the selected region: read the value, write as many elements.
     n = value.numel() if isinstance(value, torch.Tensor) else 1
     return Cost(0, "movement", reads=n, writes=n)

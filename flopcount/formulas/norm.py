@@ -39,23 +39,29 @@ def statistics_norm_module(module: nn.Module, inputs: tuple, output: torch.Tenso
 
 
 @formula(F.batch_norm, meta_rule=_same_as_input)
-def batch_norm_function(out, input, running_mean, running_var, weight=None, bias=None, training=False,
+def batch_norm_function(result, input, running_mean, running_var, weight=None, bias=None, training=False,
                         momentum=0.1, eps=1e-5) -> Cost:
     uses_batch_stats = training or running_mean is None
-    return Cost(norm_flops(out.numel(), weight is not None, uses_batch_stats), "norm")
+    return Cost(norm_flops(result.numel(), weight is not None, uses_batch_stats), "norm")
 
 
 @formula(F.layer_norm, meta_rule=_same_as_input)
-def layer_norm_function(out, input, normalized_shape, weight=None, bias=None, eps=1e-5) -> Cost:
-    return Cost(norm_flops(out.numel(), weight is not None, True), "norm")
+def layer_norm_function(result, input, normalized_shape, weight=None, bias=None, eps=1e-5) -> Cost:
+    return Cost(norm_flops(result.numel(), weight is not None, True), "norm")
 
 
 @formula(F.group_norm, meta_rule=_same_as_input)
-def group_norm_function(out, input, num_groups, weight=None, bias=None, eps=1e-5) -> Cost:
-    return Cost(norm_flops(out.numel(), weight is not None, True), "norm")
+def group_norm_function(result, input, num_groups, weight=None, bias=None, eps=1e-5) -> Cost:
+    return Cost(norm_flops(result.numel(), weight is not None, True), "norm")
 
 
 @formula(F.instance_norm, meta_rule=_same_as_input)
-def instance_norm_function(out, input, running_mean=None, running_var=None, weight=None, bias=None,
+def instance_norm_function(result, input, running_mean=None, running_var=None, weight=None, bias=None,
                            use_input_stats=True, momentum=0.1, eps=1e-5) -> Cost:
-    return Cost(norm_flops(out.numel(), weight is not None, use_input_stats), "norm")
+    return Cost(norm_flops(result.numel(), weight is not None, use_input_stats), "norm")
+
+
+@formula(F.normalize)
+def normalize_function(result, input, p=2.0, dim=1, eps=1e-12, out=None) -> Cost:
+    # The norm (one multiply-add per element) and the division (one per element).
+    return Cost(2 * result.numel(), "norm")

@@ -71,9 +71,9 @@ def _avg_pool_meta(n: int):
     return rule
 
 
-def _window_pool_cost(out, input, kernel_size, *args, **kwargs) -> Cost:
+def _window_pool_cost(result, input, kernel_size, *args, **kwargs) -> Cost:
     k = ntuple(kernel_size, input.dim() - 2)
-    output = out[0] if isinstance(out, tuple) else out
+    output = result[0] if isinstance(result, tuple) else result
     return Cost(output.numel() * prod(k), "pool")
 
 
@@ -95,7 +95,7 @@ def _adaptive_meta(input, output_size, *args, **kwargs):
 
 @formula(F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, F.adaptive_max_pool1d,
          F.adaptive_max_pool2d, F.adaptive_max_pool3d, meta_rule=_adaptive_meta)
-def adaptive_pool_function(out, input, output_size, *args, **kwargs) -> Cost:
+def adaptive_pool_function(result, input, output_size, *args, **kwargs) -> Cost:
     return Cost(input.numel(), "pool")
 
 
@@ -109,5 +109,10 @@ def upsample_module(module: nn.Upsample, inputs: tuple, output: torch.Tensor) ->
 
 
 @formula(F.interpolate)
-def interpolate_function(out, input, size=None, scale_factor=None, mode="nearest", *args, **kwargs) -> Cost:
-    return Cost(resample_flops(out.numel(), mode), "resample", attrs={"mode": mode})
+def interpolate_function(result, input, size=None, scale_factor=None, mode="nearest", *args, **kwargs) -> Cost:
+    return Cost(resample_flops(result.numel(), mode), "resample", attrs={"mode": mode})
+
+
+@formula(F.grid_sample)
+def grid_sample_function(result, input, grid, mode="bilinear", *args, **kwargs) -> Cost:
+    return Cost(resample_flops(result.numel(), mode), "resample", attrs={"mode": mode})

@@ -3,7 +3,7 @@
 A formula is a pure function of shapes (it reads ``.shape`` and module hyper-parameters, never data):
 
 * module formula ``fn(module, inputs: tuple, output) -> Cost``, registered with a module class;
-* function formula ``fn(out, *args, **kwargs) -> Cost | None``, registered with torch functions; its
+* function formula ``fn(result, *args, **kwargs) -> Cost | None``, registered with torch functions; its
   parameters carry the torch function's own names, so Python binds the call's arguments for us. None
   means "this call cannot be counted" and is reported as uncounted.
 
@@ -31,9 +31,16 @@ class Formula:
 
 
 class FormulaRegistry:
-    def __init__(self) -> None:
+    """Formulas by target. A registry made by :meth:`layered` looks in its own formulas first and in
+    its parent's after: per-run overrides over the defaults, without touching them."""
+
+    def __init__(self, parent: FormulaRegistry | None = None) -> None:
+        self.parent = parent
         self._formulas: dict[Any, Formula] = {}
         self._module_cache: dict[type, Formula | None] = {}
+
+    def layered(self) -> FormulaRegistry:
+        return FormulaRegistry(parent=self)
 
     def register(self, *targets: Any, meta_rule: Callable[..., Any] | None = None):
         """Decorator: register ``fn`` for every target; a target registered twice is refused."""
@@ -50,7 +57,16 @@ class FormulaRegistry:
         return decorate
 
     def for_function(self, func: Any) -> Formula | None:
-        return self._formulas.get(func)
+        found = self._formulas.get(func)
+        if found is None and self.parent is not None:
+            return self.parent.for_function(func)
+        return found
+
+    def _own_or_parent(self, target: Any) -> Formula | None:
+        found = self._formulas.get(target)
+        if found is None and self.parent is not None:
+            return self.parent._own_or_parent(target)
+        return found
 
     def for_module(self, module: nn.Module) -> Formula | None:
         """The formula of the module's class or of the nearest registered base class.
@@ -67,13 +83,14 @@ class FormulaRegistry:
         for base in cls.__mro__:
             if base is nn.Module:
                 return None
-            found = self._formulas.get(base)
+            found = self._own_or_parent(base)
             if found is not None:
                 return found if getattr(cls, "forward") is getattr(base, "forward") else None
         return None
 
     def targets(self) -> list[Any]:
-        return list(self._formulas)
+        inherited = self.parent.targets() if self.parent is not None else []
+        return list(dict.fromkeys([*self._formulas, *inherited]))
 
 
 def _target_name(target: Any) -> str:
