@@ -169,7 +169,21 @@ for _module in _COMMAND_MODULES:
 
 
 def main() -> None:
-    app()
+    """Console entry point: like ``app()``, but a usage error is one line too, like our own errors."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as error:
+        # typer's (vendored click's) usage errors: duck-typed, as their classes are not public API
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `flopcount`: the help, as click does
+            typer.echo(error.format_message(), err=True)
+            sys.exit(2)
+        if getattr(error, "exit_code", None) == 2 and hasattr(error, "format_message"):
+            ctx = getattr(error, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"flopcount: error: {error.format_message()}{hint}", err=True)
+            sys.exit(2)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

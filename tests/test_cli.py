@@ -159,3 +159,14 @@ def test_analyze_works_for_every_bundled_model(name):
     totals = json.loads(result.output)["totals"]
     reference = load_references()[name]
     assert (totals["params"], totals["paper_flops"]) == (reference["params"], reference["flops"])
+
+
+def test_usage_errors_from_the_executable_are_one_line():
+    exe = shutil.which("flopcount")
+    out = subprocess.run([exe, "analyze", "mobilenet_v2", "--flops-per-mac", "3"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "flopcount: error: Invalid value for '--flops-per-mac': Input should be less than or equal to 2 "
+        "(see flopcount analyze --help)"]
+    out = subprocess.run([exe, "frobnicate"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith("flopcount: error: No such command 'frobnicate'")
