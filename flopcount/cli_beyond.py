@@ -149,6 +149,7 @@ def guidelines(
     top: Annotated[int, typer.Option("--top", min=1, help="Rows per table.")] = 12,
     show_all: Annotated[bool, typer.Option("--all", help="Every finding, not only the top rows.")] = False,
     width: WidthOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print every finding as JSON instead of tables.")] = False,
     debug: DebugOption = False,
 ) -> None:
     """ShuffleNet V2's guidelines G1-G4 checked layer by layer and block by block, costs in MAC."""
@@ -161,6 +162,11 @@ def guidelines(
         else:
             report = load_and_analyze(name, input_size, kwargs, None)
         result = check(report, times=times, block_depth=block_depth)
+        if as_json:
+            import json
+
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+            return
         con = console(width)
         for renderable in render_guidelines(result, top, show_all):
             con.print(renderable)

@@ -36,7 +36,7 @@ Shares can overlap: an ``add`` that joins two branches is G3's join cost and a G
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 from flopcount.records import FROM_INPUT, FROM_STATE, LayerRecord
@@ -144,6 +144,14 @@ class Guidelines:
         if self.total_time is None:
             return None
         return _share(sum(r.time or 0.0 for r in self.g4), self.total_time)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable: every finding, the per-guideline totals and shares of total MAC."""
+        data = asdict(self)
+        data["totals"] = self.totals()
+        data["shares"] = {g: _share(mac, self.total_mac) for g, mac in self.totals().items()}
+        data["g4_share"], data["g4_time_share"] = self.g4_share, self.g4_time_share
+        return data
 
     def totals(self) -> dict[str, float]:
         """MAC each guideline accounts for (G3: join ops of multi-branch blocks)."""
