@@ -95,6 +95,7 @@ FORWARD_CASES = {
     "alexnet": ("alexnet", 64),
     "vgg": ("vgg16", 32),
     "resnet": ("resnet50", 64),
+    "vit": ("vit_b_16", 224),  # its position embedding fixes the input size
 }
 
 

@@ -13,6 +13,7 @@ from flopcount.zoo import (  # noqa: E402,F401
     shufflenet_v2,
     squeezenet,
     vgg,
+    vit,
     xception,
 )
 
