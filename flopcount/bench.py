@@ -178,15 +178,10 @@ def make_inputs(input_size: Any) -> tuple:
     """CPU tensors for an input size: random floats (seeded), zeros for integer inputs (valid token ids)."""
     import torch
 
-    from flopcount.inputs import normalize_input_size
+    from flopcount.inputs import make_tensor, normalize_input_size
 
     generator = torch.Generator().manual_seed(0)
-    out = []
-    for spec in normalize_input_size(input_size):
-        dtype = getattr(torch, spec.dtype)
-        out.append(torch.randn(spec.shape, dtype=dtype, generator=generator) if dtype.is_floating_point
-                   else torch.zeros(spec.shape, dtype=dtype))
-    return tuple(out)
+    return tuple(make_tensor(spec, "cpu", generator) for spec in normalize_input_size(input_size))
 
 
 def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, repeats: int = 20,

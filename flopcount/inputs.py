@@ -60,11 +60,14 @@ def normalize_input_size(input_size: Any) -> list[InputSpec]:
     return specs
 
 
-def make_tensor(spec: InputSpec, device: Any):
+def make_tensor(spec: InputSpec, device: Any, generator: Any = None):
+    """An input tensor: empty on meta; zeros (deterministic, and valid token ids for an embedding), or
+    seeded random floats when a ``torch.Generator`` is given (for timing, where data may matter)."""
     import torch
 
     dtype = getattr(torch, spec.dtype)
     if str(device) == "meta":
         return torch.empty(spec.shape, dtype=dtype, device="meta")
-    # Zeros: deterministic, and valid token ids for an embedding.
+    if generator is not None and dtype.is_floating_point:
+        return torch.randn(spec.shape, dtype=dtype, generator=generator).to(device)
     return torch.zeros(spec.shape, dtype=dtype, device=device)

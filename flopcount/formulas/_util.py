@@ -22,10 +22,6 @@ def empty_meta(shape: Iterable[int], like: torch.Tensor) -> torch.Tensor:
     return torch.empty(tuple(shape), dtype=like.dtype, device="meta")
 
 
-def all_meta(*tensors: Any) -> bool:
-    return all(t.device.type == "meta" for t in tensors if isinstance(t, torch.Tensor))
-
-
 def first_tensor(value: Any) -> torch.Tensor | None:
     if isinstance(value, torch.Tensor):
         return value

@@ -64,9 +64,11 @@ def _window_pool_meta(n: int):
 
 
 def _avg_pool_meta(n: int):
+    window_rule = _window_pool_meta(n)
+
     def rule(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
              divisor_override=None):
-        return _window_pool_meta(n)(input, kernel_size, stride, padding, 1, ceil_mode)
+        return window_rule(input, kernel_size, stride, padding, 1, ceil_mode)
 
     return rule
 
