@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from flopcount.errors import ConfigError, FlopcountError
-from flopcount.render.units import human, parse_count
+from flopcount.units import human, parse_count
 
 COUNT_METRICS = ("params", "flops", "mac")
 METRIC_MEANING = {

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from flopcount.budget import COUNT_METRICS, METRIC_MEANING, BudgetResult, Check
-from flopcount.render.units import human
+from flopcount.units import human
 
 CONVENTIONS = ("flops = paper total (multiply-adds of conv + linear + matmul + attention); "
                "mac = memory access cost in elements read + written; params = parameter elements")

@@ -63,7 +63,7 @@ def _measure_records(name: str, input_size, kwargs, threads: int, repeats: int):
 def render_guidelines(g, top: int, show_all: bool) -> list:
     from rich.text import Text
 
-    from flopcount.render.units import human
+    from flopcount.units import human
 
     def cut(rows: list) -> list:
         return rows if show_all else rows[:top]
@@ -184,7 +184,7 @@ class RooflineSort(str, Enum):
 def render_roofline(result, top: int | None, sort: RooflineSort) -> list:
     from rich.text import Text
 
-    from flopcount.render.units import human, human_bytes
+    from flopcount.units import human, human_bytes
 
     d = result.device
     total = result.total_time
@@ -278,7 +278,7 @@ class BenchSort(str, Enum):
 def render_bench(result, top: int | None, sort: BenchSort) -> list:
     from rich.text import Text
 
-    from flopcount.render.units import human
+    from flopcount.units import human
 
     r, w = result.report, result.whole
     t = r.totals
@@ -311,7 +311,7 @@ def render_bench(result, top: int | None, sort: BenchSort) -> list:
 def render_zoo(z) -> list:
     from rich.text import Text
 
-    from flopcount.render.units import human
+    from flopcount.units import human
 
     predicted = z.device is not None
     rows = sorted(z.rows, key=lambda r: r.latency.median)

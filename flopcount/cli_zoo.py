@@ -53,7 +53,7 @@ def list_command(
 
 
 def _render(rows: list[dict], output_format: OutputFormat, width: int | None) -> None:
-    from flopcount.render.units import human
+    from flopcount.units import human
 
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(rows, indent=2))

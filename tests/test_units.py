@@ -1,6 +1,6 @@
 import pytest
 
-from flopcount.render.units import human, human_bytes, parse_count
+from flopcount.units import human, human_bytes, parse_count
 
 
 @pytest.mark.parametrize("text, value", [

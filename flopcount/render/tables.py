@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from flopcount.records import LayerRecord
-from flopcount.render.units import human, human_bytes
+from flopcount.units import human, human_bytes
 from flopcount.report import Report, Rollup
 
 

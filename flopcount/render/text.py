@@ -8,7 +8,7 @@ import json
 from typing import Iterable
 
 from flopcount.records import LayerRecord
-from flopcount.render.units import human
+from flopcount.units import human
 from flopcount.report import Report, Rollup
 
 _COLUMNS = ("name", "type", "calls", "inputs", "outputs", "params", "flops", "paper_flops", "mac", "mac_bytes")

@@ -1,4 +1,4 @@
-"""One formatter for counts: K/M/G/T with two decimals in tables, exact integers elsewhere."""
+"""Counts and byte sizes: K/M/G/T formatting and parsing. A leaf module: it imports nothing of flopcount."""
 
 from __future__ import annotations
 
