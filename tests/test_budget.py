@@ -185,10 +185,19 @@ def test_latency_passes_fails_and_skips_when_not_measured():
 def test_measure_latency_is_the_median_of_the_timed_repeats_after_warmup():
     import torch
 
-    ticks = iter([0, 100, 0, 100,  # two warm-up forwards: 100 s each, not counted
-                  0, 0.003, 0, 0.001, 0, 0.002, 0, 0.050, 0, 0.004])  # timed: 3, 1, 2, 50, 4 ms
-    ms = measure_latency(torch.nn.Linear(4, 2), (1, 4), warmup=2, repeats=5, timer=lambda: next(ticks))
+    calls = []
+
+    class Counted(torch.nn.Linear):
+        def forward(self, x):
+            calls.append(torch.get_num_threads())
+            return super().forward(x)
+
+    # the clock is read only around the timed forwards: the two warm-ups are run, not timed
+    ticks = iter([0, 0.003, 0, 0.001, 0, 0.002, 0, 0.050, 0, 0.004])  # timed: 3, 1, 2, 50, 4 ms
+    ms = measure_latency(Counted(4, 2), (1, 4), warmup=2, repeats=5, timer=lambda: next(ticks))
     assert ms == pytest.approx(3.0)  # median of 1, 2, 3, 4, 50
+    assert len(calls) == 2 + 5  # warm-up + timed
+    assert set(calls) == {1}  # one intra-op thread, as flopcount bench: not torch's default pool
 
 
 def test_layer_limits_match_module_subtrees_and_op_names():
