@@ -68,6 +68,15 @@ def test_bad_limits_name_the_key(value, message):
     assert message in str(info.value)
 
 
+def test_a_byte_unit_on_a_count_is_refused_not_read_as_a_count():
+    # "3 MB" of max_flops used to be read as 3M multiply-adds; a count takes no byte unit
+    text = '[models.net]\nmax_flops = "3 MB"\n'
+    with pytest.raises(ConfigError) as info:
+        parse_budget({"models": {"net": {"max_flops": "3 MB"}}}, PATH, text)
+    assert str(info.value) == ("budgets.toml:2: models.net.max_flops: not a count: '3 MB' is a byte size; counts "
+                               "take K, M, G, T without B (e.g. \"3M\")")
+
+
 def test_latency_and_percent_must_be_positive_numbers():
     with pytest.raises(ConfigError, match=r"models\.net\.max_latency_ms: must be a positive number"):
         budget({"max_latency_ms": 0})

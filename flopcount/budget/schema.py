@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from flopcount import tomlio
 from flopcount.budget.locate import locate, quote_key
 from flopcount.errors import ConfigError
-from flopcount.units import parse_count
+from flopcount.units import ByteUnitError, parse_count
 
 COUNT_METRICS = ("params", "flops", "mac")
 METRIC_MEANING = {
@@ -199,6 +199,8 @@ def _count(table: Mapping[str, Any], key: str, keys: tuple[str, ...], ctx: Conte
         raise ctx.error(keys, f"must be a count like \"300M\", \"3.5M\", \"2G\" or an integer, got {value!r}", key)
     try:
         return parse_count(value)
+    except ByteUnitError as error:
+        raise ctx.error(keys, str(error), key) from None
     except (ValueError, OverflowError):
         if isinstance(value, (int, float)) and value < 0:
             raise ctx.error(keys, f"must not be negative, got {value!r}", key) from None
@@ -235,7 +237,9 @@ def read_text(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: {what} is not UTF-8 text (byte {error.start}: {error.reason})") from None
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: {what} is not UTF-8 text (byte {error.start}: {error.reason}); "
+                          f"save it as UTF-8") from None
     except OSError as error:
         raise ConfigError(f"cannot read {what} {path}: {error.strerror or error}") from None
 
