@@ -94,3 +94,12 @@ def test_update_baseline_writes_the_counts_then_checks_growth_against_them(tmp_p
     (failure,) = [c for c in grown.failures if c.metric == "flops vs baseline"]
     assert failure.value == 9_280 and failure.limit == 7_424
     assert "+25.0% vs baseline" in failure.detail  # 9,280 / 7,424 = 1.25
+
+
+def test_an_unwritable_baseline_is_one_line_not_a_traceback(tmp_path):
+    from flopcount.budget import write_baseline
+    from flopcount.errors import FlopcountError
+
+    (tmp_path / "taken").write_text("a file where the baseline's directory should be")
+    with pytest.raises(FlopcountError, match="taken/b.json: cannot write the baseline"):
+        write_baseline(tmp_path / "taken" / "b.json", {})

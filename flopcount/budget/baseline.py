@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from flopcount.budget.schema import COUNT_METRICS, METRIC_MEANING
-from flopcount.errors import ConfigError
+from flopcount.errors import ConfigError, FlopcountError
 
 if TYPE_CHECKING:
     from flopcount.budget.measure import Measurement
@@ -91,8 +91,11 @@ def write_baseline(path: Path, entries: Mapping[str, dict[str, Any]]) -> None:
         "conventions": {m: METRIC_MEANING[m] for m in COUNT_METRICS},
         "models": {k: models[k] for k in sorted(models)},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dump_baseline(data), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump_baseline(data), encoding="utf-8")
+    except OSError as error:
+        raise FlopcountError(f"{path}: cannot write the baseline: {error.strerror or error}") from None
 
 
 _FLAT_OBJECT = re.compile(r'\{\n\s*("[^"\n]*": -?\d+(?:,\n\s*"[^"\n]*": -?\d+)*)\n\s*\}')

@@ -73,7 +73,8 @@ def prepare_check(file: str | Path | None = None, *, only: str | None = None, ba
 
 
 def run_check(prepared: PreparedCheck, progress: Callable[[str], None] | None = None) -> BudgetResult:
-    """Measure and evaluate every planned model; with ``update_baseline``, rewrite the baseline first."""
+    """Measure and evaluate every planned model; with ``update_baseline``, then write the measured counts
+    into the baseline and re-check against them (:func:`update_baseline`)."""
     result = check_models(prepared.plan, prepared.budget_file.path, progress)
     if prepared.update_baseline and prepared.baseline is not None:
         update_baseline(prepared.baseline, result.models)
