@@ -20,9 +20,11 @@ import torch
 from torch import nn
 
 from flopcount import analyze
-from flopcount.bench import make_inputs, time_model
+from flopcount.bench import make_inputs
+from flopcount.timing import time_model
 from flopcount.render.text import markdown_table
-from flopcount.roofline import _cpu_name, load_device, roofline
+from flopcount.devices import cpu_name, load_device
+from flopcount.roofline import roofline
 
 DEVICE = load_device("cpu_measured")  # this machine's roofs, for the "roofline ms" column
 
@@ -93,7 +95,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
-    print(f"CPU: {_cpu_name()} ({platform.machine()}), {args.threads} thread(s), torch {torch.__version__}, "
+    print(f"CPU: {cpu_name()} ({platform.machine()}), {args.threads} thread(s), torch {torch.__version__}, "
           f"batch 1, {SIZE}x{SIZE}, median of {args.repeats} forwards after {args.warmup} warm-ups\n")
     for setup in G1_SETUPS:
         print(f"G1, 10 blocks of 1x1 convs c1 -> c2 -> c1, {setup}\n")

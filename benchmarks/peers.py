@@ -14,21 +14,15 @@ import argparse
 import contextlib
 import io
 import logging
-import statistics
-import time
 import warnings
 
 import torch
 
+from flopcount.timing import time_calls
+
 
 def median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return 1000 * time_calls(fn, warmup=1, repeats=repeats).median
 
 
 def quiet(fn):

@@ -7,114 +7,19 @@ clock, so every timed row is exactly one analysis record. Hooks add overhead to 
 per-layer times sum to more than the plain forward; compare layers with each other, and the whole model
 with the plain forward.
 
-``spearman`` is the rank correlation used to ask the ShuffleNet V2 paper's question: does FLOPs or MAC
-better predict measured time?
+``spearman`` (from :mod:`flopcount.timing`, like the statistics) is the rank correlation used to ask the
+ShuffleNet V2 paper's question: does FLOPs or MAC better predict measured time?
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
-import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from flopcount.report import Report
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Seconds of ``repeats`` runs, summarised."""
-
-    median: float
-    p25: float
-    p75: float
-    min: float
-    max: float
-    repeats: int
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> "Timing":
-        if not samples:
-            raise ValueError("no timing samples")
-        s = sorted(samples)
-        return cls(statistics.median(s), _quantile(s, 0.25), _quantile(s, 0.75), s[0], s[-1], len(s))
-
-    @property
-    def spread(self) -> float:
-        """Interquartile range relative to the median."""
-        return (self.p75 - self.p25) / self.median if self.median else 0.0
-
-
-def _quantile(sorted_samples: Sequence[float], q: float) -> float:
-    pos = (len(sorted_samples) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_samples[lo] + (sorted_samples[hi] - sorted_samples[lo]) * (pos - lo)
-
-
-def ranks(values: Sequence[float]) -> list[float]:
-    """1-based ranks, ties sharing the mean of the ranks they span."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
-
-
-def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation (Pearson of the tie-averaged ranks); nan if either side is constant."""
-    if len(x) != len(y):
-        raise ValueError("spearman needs two sequences of the same length")
-    if len(x) < 2:
-        return float("nan")
-    rx, ry = ranks(x), ranks(y)
-    mx, my = statistics.fmean(rx), statistics.fmean(ry)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    sxx = sum((a - mx) ** 2 for a in rx)
-    syy = sum((b - my) ** 2 for b in ry)
-    if sxx == 0 or syy == 0:
-        return float("nan")
-    return sxy / math.sqrt(sxx * syy)
-
-
-@contextlib.contextmanager
-def num_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads (None: leave torch's setting), restoring it afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        if threads < 1:
-            from flopcount.errors import UsageError
-
-            raise UsageError(f"--threads must be >= 1, got {threads}")
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def time_model(model, args: tuple, *, warmup: int = 3, repeats: int = 20, threads: int | None = None) -> Timing:
-    """Median and spread of a plain forward of ``model(*args)`` (eval, no_grad, no hooks)."""
-    import torch
-
-    with num_threads(threads), torch.no_grad():
-        for _ in range(warmup):
-            model(*args)
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(*args)
-            samples.append(time.perf_counter() - start)
-    return Timing.of(samples)
+# Timing, ranks, spearman and time_model are re-exported: bench's public names since before timing.py existed.
+from flopcount.timing import Timing, num_threads, ranks, spearman, threads_in_use, time_model  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -187,8 +92,6 @@ def make_inputs(input_size: Any) -> tuple:
 def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, repeats: int = 20,
           threads: int | None = None, layers: bool = True, layer_repeats: int | None = None) -> BenchResult:
     """Analyse ``model`` on CPU, then time it whole and (``layers``) per record."""
-    import torch
-
     from flopcount.analysis import analyze
 
     if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
@@ -208,9 +111,7 @@ def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, r
         per_layer = measured.timings
     else:
         per_layer = []
-    with num_threads(threads):
-        used = torch.get_num_threads()
-    return BenchResult(report, whole, per_layer, used)
+    return BenchResult(report, whole, per_layer, threads_in_use(threads))
 
 
 @dataclass(frozen=True)

@@ -10,39 +10,28 @@ Conventions, stated once:
 * Roofline time of a layer = max(flop / peak_flops, mac_bytes / bandwidth). A layer is *memory bound*
   when its intensity is below the device's ridge point ``peak_flops / bandwidth``, else compute bound.
 
-Device profiles are small TOML files (``configs/devices/*.toml``) naming their source; ``measure_device``
-writes one for the machine it runs on from a matmul and a large copy.
+Device profiles (peak, bandwidth, memory size, source) are read and measured by :mod:`flopcount.devices`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import platform
-import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from flopcount.errors import ConfigError
+# Device profiles live in flopcount.devices; their names stay importable from here, where they began.
+from flopcount.devices import (  # noqa: F401
+    DeviceProfile,
+    device_toml,
+    list_devices,
+    load_device,
+    measure_device,
+    measured_profile_path,
+    user_devices_dir,
+    write_device,
+)
 from flopcount.report import Report
 
 FLOPS_PER_FMA = 2  # vendors' FLOP/s count a fused multiply-add as 2; flopcount's FLOPs count it as 1
-_REQUIRED = ("name", "peak_flops", "bandwidth", "source")
-
-
-@dataclass(frozen=True)
-class DeviceProfile:
-    name: str
-    peak_flops: float  # FLOP/s, 2 per fused multiply-add
-    bandwidth: float  # bytes/s
-    source: str
-    description: str = ""
-    dtype: str = "float32"
-
-    @property
-    def ridge(self) -> float:
-        """Intensity (FLOP per byte) at which the memory roof meets the compute roof."""
-        return self.peak_flops / self.bandwidth
 
 
 @dataclass(frozen=True)
@@ -108,127 +97,6 @@ def roofline(report: Report, device: DeviceProfile, times=None) -> Roofline:
         points.append(RooflinePoint(r.index, r.name, r.op, r.category, flop, r.mac_bytes, intensity, bound, seconds,
                                     measured))
     return Roofline(report.model, device, points, skipped)
-
-
-# -- device profiles ---------------------------------------------------------------------------------
-
-def devices_dirs() -> list[Path]:
-    """Where profiles are looked up: ./configs/devices, then the source checkout's configs/devices."""
-    dirs = [Path.cwd() / "configs" / "devices", Path(__file__).resolve().parent.parent / "configs" / "devices"]
-    return list(dict.fromkeys(d for d in dirs))
-
-
-def measured_profile_path(name: str) -> Path:
-    """Where ``--measure-device NAME`` writes: the source checkout's configs/devices, else ./configs/devices."""
-    checkout = Path(__file__).resolve().parent.parent / "configs" / "devices"
-    return (checkout if checkout.is_dir() else Path.cwd() / "configs" / "devices") / f"{name}.toml"
-
-
-def list_devices() -> list[str]:
-    names = set()
-    for d in devices_dirs():
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.toml"))
-    return sorted(names)
-
-
-def load_device(name_or_path: str) -> DeviceProfile:
-    """A profile by name (``h100``) or by path to a ``.toml`` file."""
-    path = Path(name_or_path)
-    if not (name_or_path.endswith(".toml") and path.is_file()):
-        found = [d / f"{name_or_path}.toml" for d in devices_dirs() if (d / f"{name_or_path}.toml").is_file()]
-        if not found:
-            known = ", ".join(list_devices()) or "none found"
-            raise ConfigError(f"unknown device profile '{name_or_path}' (known: {known}; or give a path to a .toml)")
-        path = found[0]
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read device profile: {error}") from None
-    missing = [k for k in _REQUIRED if k not in data]
-    if missing:
-        raise ConfigError(f"{path}: device profile lacks {', '.join(missing)}")
-    try:
-        peak, bandwidth = float(data["peak_flops"]), float(data["bandwidth"])
-    except (TypeError, ValueError):
-        raise ConfigError(f"{path}: peak_flops and bandwidth must be numbers") from None
-    if peak <= 0 or bandwidth <= 0:
-        raise ConfigError(f"{path}: peak_flops and bandwidth must be > 0")
-    return DeviceProfile(name=str(data["name"]), peak_flops=peak, bandwidth=bandwidth, source=str(data["source"]),
-                         description=str(data.get("description", "")), dtype=str(data.get("dtype", "float32")))
-
-
-def device_toml(profile: DeviceProfile, note: str = "") -> str:
-    def q(s: str) -> str:
-        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    lines = [f"# {line}" for line in note.splitlines()]
-    lines += [
-        f"name = {q(profile.name)}",
-        f"description = {q(profile.description)}",
-        f"dtype = {q(profile.dtype)}",
-        f"peak_flops = {profile.peak_flops:.6g}  # FLOP/s, 2 FLOPs per fused multiply-add",
-        f"bandwidth = {profile.bandwidth:.6g}  # bytes/s",
-        f"source = {q(profile.source)}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def measure_device(name: str, *, threads: int | None = None, matmul_n: int = 2048, copy_mib: int = 256,
-                   repeats: int = 5) -> DeviceProfile:
-    """Measure this CPU: best-of-``repeats`` fp32 matmul FLOP/s and large-copy bandwidth.
-
-    The matmul (n x n by n x n, 2 n^3 FLOP) approaches the compute roof that a good BLAS reaches; the
-    copy (read + write of ``copy_mib`` MiB, far larger than any cache) gives the sustained DRAM bandwidth.
-    Both are what a layer can hope for, not what the silicon's data sheet says.
-    """
-    import torch
-
-    from flopcount.bench import num_threads
-
-    with num_threads(threads), torch.no_grad():
-        a = torch.randn(matmul_n, matmul_n)
-        b = torch.randn(matmul_n, matmul_n)
-        c = torch.empty(matmul_n, matmul_n)
-        torch.mm(a, b, out=c)  # warm-up: BLAS threads and page faults
-        best_mm = min(_timed(lambda: torch.mm(a, b, out=c)) for _ in range(repeats))
-        numel = copy_mib * 2**20 // 4
-        src = torch.randn(numel)
-        dst = torch.empty_like(src)
-        dst.copy_(src)
-        best_copy = min(_timed(lambda: dst.copy_(src)) for _ in range(repeats))
-        used_threads = torch.get_num_threads()
-    peak = 2 * matmul_n**3 / best_mm
-    bandwidth = 2 * numel * 4 / best_copy
-    cpu = _cpu_name()
-    today = _dt.date.today().isoformat()
-    source = (f"measured {today} by `flopcount roofline --measure-device {name}` on {cpu}, {used_threads} thread(s), "
-              f"torch {torch.__version__}: best of {repeats} fp32 {matmul_n}x{matmul_n} matmuls (2n^3 FLOP) and "
-              f"{copy_mib} MiB tensor copies (read + write)")
-    return DeviceProfile(name=name, peak_flops=peak, bandwidth=bandwidth, source=source,
-                         description=f"{cpu}, {used_threads} thread(s), measured")
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def write_device(profile: DeviceProfile, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(device_toml(profile))
-    return path
 
 
 # -- chart -------------------------------------------------------------------------------------------

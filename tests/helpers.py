@@ -1,4 +1,8 @@
-"""Shared test helpers: analyse a module and pick out its records."""
+"""Shared test helpers: analyse a module and pick out its records.
+
+Imported as `helpers`: tests/ is not a package, and pytest's default import mode puts this directory on
+sys.path while it imports each test module.
+"""
 
 from __future__ import annotations
 

@@ -68,6 +68,15 @@ def test_bad_limits_name_the_key(value, message):
     assert message in str(info.value)
 
 
+def test_a_byte_unit_on_a_count_is_refused_not_read_as_a_count():
+    # "3 MB" of max_flops used to be read as 3M multiply-adds; a count takes no byte unit
+    text = '[models.net]\nmax_flops = "3 MB"\n'
+    with pytest.raises(ConfigError) as info:
+        parse_budget({"models": {"net": {"max_flops": "3 MB"}}}, PATH, text)
+    assert str(info.value) == ("budgets.toml:2: models.net.max_flops: not a count: '3 MB' is a byte size; counts "
+                               "take K, M, G, T without B (e.g. \"3M\")")
+
+
 def test_latency_and_percent_must_be_positive_numbers():
     with pytest.raises(ConfigError, match=r"models\.net\.max_latency_ms: must be a positive number"):
         budget({"max_latency_ms": 0})
@@ -185,10 +194,19 @@ def test_latency_passes_fails_and_skips_when_not_measured():
 def test_measure_latency_is_the_median_of_the_timed_repeats_after_warmup():
     import torch
 
-    ticks = iter([0, 100, 0, 100,  # two warm-up forwards: 100 s each, not counted
-                  0, 0.003, 0, 0.001, 0, 0.002, 0, 0.050, 0, 0.004])  # timed: 3, 1, 2, 50, 4 ms
-    ms = measure_latency(torch.nn.Linear(4, 2), (1, 4), warmup=2, repeats=5, timer=lambda: next(ticks))
+    calls = []
+
+    class Counted(torch.nn.Linear):
+        def forward(self, x):
+            calls.append(torch.get_num_threads())
+            return super().forward(x)
+
+    # the clock is read only around the timed forwards: the two warm-ups are run, not timed
+    ticks = iter([0, 0.003, 0, 0.001, 0, 0.002, 0, 0.050, 0, 0.004])  # timed: 3, 1, 2, 50, 4 ms
+    ms = measure_latency(Counted(4, 2), (1, 4), warmup=2, repeats=5, timer=lambda: next(ticks))
     assert ms == pytest.approx(3.0)  # median of 1, 2, 3, 4, 50
+    assert len(calls) == 2 + 5  # warm-up + timed
+    assert set(calls) == {1}  # one intra-op thread, as flopcount bench: not torch's default pool
 
 
 def test_layer_limits_match_module_subtrees_and_op_names():

@@ -19,7 +19,7 @@ from torch import nn
 from typer.testing import CliRunner
 
 from flopcount.cli import app
-from flopcount.compare import _own, compare
+from flopcount.compare import compare, own_counts
 from flopcount.conventions import (
     FAMILIES,
     FCM,
@@ -349,7 +349,7 @@ def test_nearest_counted_ancestor_owns_the_rest():
     # FlopCounterMode leaves a module without a count when a grandparent calls its child directly
     cumulative = {"": {"mm": 10}, "a.b": {"mm": 4}, "c": {"mm": 6}, "c.d": {"mm": 6}}
     # the root's own count is 10 - 4 - 6 = 0 and "c" owns nothing but its child: zeros are dropped
-    assert _own(cumulative) == {"": {}, "a.b": {"mm": 4}, "c": {}, "c.d": {"mm": 6}}
+    assert own_counts(cumulative) == {"": {}, "a.b": {"mm": 4}, "c": {}, "c.d": {"mm": 6}}
 
 
 # -- the convention map ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -90,6 +91,28 @@ def test_shipped_profiles_load_with_their_sources():
         assert load_device(name).source
 
 
+def test_shipped_profiles_carry_their_memory_size():
+    assert load_device("h100").memory_bytes == 80 * 2**30  # 85,899,345,920: five 16 GiB HBM3 stacks
+    assert load_device("phone").memory_bytes == 8 * 2**30  # 8,589,934,592
+    assert load_device("cpu_measured").memory_bytes == 25_276_510_208  # `free -b` total of the measured machine
+
+
+def test_user_profiles_come_first_and_measured_ones_go_there(tmp_path, monkeypatch):
+    from flopcount.roofline import measured_profile_path, user_devices_dir, write_device
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert user_devices_dir() == tmp_path / "flopcount" / "devices"
+    mine = DeviceProfile("h100", 1e12, 1e11, "my own measurement", memory_bytes=2**30)
+    target = measured_profile_path("h100")
+    assert write_device(mine, target) == tmp_path / "flopcount" / "devices" / "h100.toml"
+    assert load_device("h100").peak_flops == 1e12  # the user's h100 shadows the shipped one
+    assert load_device("h100").memory_bytes == 2**30
+    assert "phone" in list_devices() and load_device("phone").peak_flops == pytest.approx(161.6e9)  # shipped
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_devices_dir() == tmp_path / "home" / ".config" / "flopcount" / "devices"
+
+
 def test_bad_profiles_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown device profile"):
         load_device("no_such_device")
@@ -100,6 +123,11 @@ def test_bad_profiles_are_config_errors(tmp_path):
     broken.write_text('name = "x"\npeak_flops = -1\nbandwidth = 1\nsource = "s"\n')
     with pytest.raises(ConfigError, match="> 0"):
         load_device(str(broken))
+    broken.write_text('name = "x"\npeak_flops = 1\nbandwidth = 1\nsource = "s"\nmemory_bytes = "8GB"\n')
+    with pytest.raises(ConfigError, match="memory_bytes must be a positive integer number of bytes, got '8GB'"):
+        load_device(str(broken))
+    with pytest.raises(ConfigError, match="cannot read device profile"):
+        load_device(str(tmp_path / "absent.toml"))
 
 
 def test_measure_device_writes_a_profile_that_loads(tmp_path):
@@ -109,6 +137,7 @@ def test_measure_device_writes_a_profile_that_loads(tmp_path):
     path.write_text(device_toml(profile))
     loaded = load_device(str(path))
     assert loaded.name == "here" and loaded.peak_flops == pytest.approx(profile.peak_flops, rel=1e-5)
+    assert loaded.memory_bytes == profile.memory_bytes == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def test_plot_is_a_png(tmp_path):

@@ -1,4 +1,4 @@
-"""Every bundled model against its recorded counts (configs/references.toml).
+"""Every bundled model against its recorded counts (flopcount/data/references.toml).
 
 Exact params and conv + linear multiply-adds of the implementation each model follows, the papers' own
 figures within the recorded tolerance, and one real CPU forward per family.
@@ -6,21 +6,14 @@ figures within the recorded tolerance, and one real CPU forward per family.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from flopcount import analyze
 from flopcount.zoo import get_model, get_spec, list_models
+from flopcount.zoo.references import load_references
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
-REFERENCES_PATH = Path(__file__).resolve().parents[1] / "configs" / "references.toml"
-REFERENCES = tomllib.loads(REFERENCES_PATH.read_text(encoding="utf-8"))
+REFERENCES = load_references()
 MODELS = list_models()
 
 

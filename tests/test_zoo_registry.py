@@ -3,7 +3,7 @@
 import pytest
 
 from flopcount.errors import DuplicateRegistrationError, UnknownModelError
-from flopcount.zoo import get_spec, list_models, register_model
+from flopcount.zoo import get_spec, list_models, register_family, register_model
 
 
 def test_wildcards_and_families():
@@ -37,3 +37,19 @@ def test_every_family_and_variant_of_the_seed_is_registered():
     }
     assert expected <= names
     assert get_spec("xception").input_size == (1, 3, 299, 299)
+
+
+def test_a_family_table_registers_its_variants_in_order_with_their_kwargs():
+    # shufflenet_v2 is one register_family call over its table of widths
+    assert list_models(family="shufflenet_v2") == ["shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+                                                   "shufflenet_v2_x2_0"]
+    spec = get_spec("shufflenet_v2_x1_5")
+    assert (spec.family, spec.kwargs, spec.description) == ("shufflenet_v2", {"width": "1.5"}, "ShuffleNet V2 1.5x")
+    assert get_spec("mobilenet_v3_small_w0.75").kwargs == {"arch": "small", "width_mult": 0.75}
+    assert get_spec("mobilenet_v2").kwargs == {}
+
+
+def test_a_family_table_with_a_taken_name_is_refused():
+    builder = get_spec("squeezenet1_1").builder
+    with pytest.raises(DuplicateRegistrationError, match="squeezenet1_1"):
+        register_family("squeezenet", builder, [("squeezenet1_1", "again", {"version": "1_1"})])

@@ -1,6 +1,6 @@
 """Bundled reference networks: the lightweight CNNs of the seed tutorial and their baselines."""
 
-from flopcount.zoo._registry import ModelSpec, get_model, get_spec, list_models, register_model
+from flopcount.zoo._registry import ModelSpec, get_model, get_spec, list_models, register_family, register_model
 
 # Importing a family module registers its variants.
 from flopcount.zoo import (  # noqa: E402,F401
@@ -17,4 +17,4 @@ from flopcount.zoo import (  # noqa: E402,F401
     xception,
 )
 
-__all__ = ["ModelSpec", "get_model", "get_spec", "list_models", "register_model"]
+__all__ = ["ModelSpec", "get_model", "get_spec", "list_models", "register_family", "register_model"]

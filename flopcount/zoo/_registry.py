@@ -1,6 +1,7 @@
 """One registry of bundled models: names, builders, default input sizes.
 
-Family modules register their variants with :func:`register_model`; a name registered twice is refused.
+Family modules register their variants with :func:`register_family` (a table of variants, one call) or
+:func:`register_model` (one model); a name registered twice is refused.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from flopcount.errors import DuplicateRegistrationError, UnknownModelError
 
@@ -43,6 +44,19 @@ def register_model(
     spec = ModelSpec(name, family, builder, tuple(input_size), dict(kwargs), description)
     _MODELS[name] = spec
     return spec
+
+
+def register_family(
+    family: str,
+    builder: Callable[..., Any],
+    variants: Iterable[tuple[str, str, Mapping[str, Any]]],
+    *,
+    input_size: tuple[int, ...] = (1, 3, 224, 224),
+) -> list[ModelSpec]:
+    """Register every variant of one family from a table of ``(name, description, builder kwargs)`` rows,
+    in the table's order (the order ``list_models`` shows)."""
+    return [register_model(name, family=family, builder=builder, input_size=input_size, description=description,
+                           **kwargs) for name, description, kwargs in variants]
 
 
 def _load_families() -> None:

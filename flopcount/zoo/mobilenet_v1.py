@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from flopcount.zoo._layers import ConvBNAct, make_divisible
-from flopcount.zoo._registry import register_model
+from flopcount.zoo._registry import register_family
 
 _STEM_CHANNELS = 32
 # (output channels, repeats, first stride): the paper's Table 1, grouped by stage as timm does.
@@ -57,12 +57,7 @@ def mobilenet_v1(*, width_mult: float = 1.0, num_classes: int = 1000) -> MobileN
     return MobileNetV1(width_mult=width_mult, num_classes=num_classes)
 
 
-register_model("mobilenet_v1", family="mobilenet_v1", builder=mobilenet_v1, description="MobileNet V1 1.0x")
-for _width in (0.75, 0.5, 0.25):
-    register_model(
-        f"mobilenet_v1_w{_width}",
-        family="mobilenet_v1",
-        builder=mobilenet_v1,
-        width_mult=_width,
-        description=f"MobileNet V1 {_width}x",
-    )
+register_family("mobilenet_v1", mobilenet_v1, [
+    ("mobilenet_v1", "MobileNet V1 1.0x", {}),
+    *((f"mobilenet_v1_w{width}", f"MobileNet V1 {width}x", {"width_mult": width}) for width in (0.75, 0.5, 0.25)),
+])

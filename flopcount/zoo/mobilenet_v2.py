@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from flopcount.zoo._layers import ConvBNAct, make_divisible
-from flopcount.zoo._registry import register_model
+from flopcount.zoo._registry import register_family
 
 # (expansion t, output channels c, repeats n, first stride s): the paper's Table 2.
 _INVERTED_RESIDUAL_SETTING = (
@@ -67,12 +67,7 @@ def mobilenet_v2(*, width_mult: float = 1.0, num_classes: int = 1000) -> MobileN
     return MobileNetV2(width_mult=width_mult, num_classes=num_classes)
 
 
-register_model("mobilenet_v2", family="mobilenet_v2", builder=mobilenet_v2, description="MobileNet V2 1.0x")
-for _width in (1.4, 0.75, 0.5, 0.35):
-    register_model(
-        f"mobilenet_v2_w{_width}",
-        family="mobilenet_v2",
-        builder=mobilenet_v2,
-        width_mult=_width,
-        description=f"MobileNet V2 {_width}x",
-    )
+register_family("mobilenet_v2", mobilenet_v2, [
+    ("mobilenet_v2", "MobileNet V2 1.0x", {}),
+    *((f"mobilenet_v2_w{width}", f"MobileNet V2 {width}x", {"width_mult": width}) for width in (1.4, 0.75, 0.5, 0.35)),
+])

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from flopcount.zoo._layers import ConvBNAct, make_divisible
-from flopcount.zoo._registry import register_model
+from flopcount.zoo._registry import register_family
 
 # (kernel, expansion ratio, output channels, squeeze-excite, activation, stride). Ratios as timm writes
 # them; at width 1.0 they give the paper's "exp size" column exactly (e.g. 3.67 x 24 -> 88).
@@ -134,19 +134,9 @@ def mobilenet_v3(*, arch: str = "large", width_mult: float = 1.0, num_classes: i
     return MobileNetV3(arch=arch, width_mult=width_mult, num_classes=num_classes)
 
 
-for _arch in _CONFIGS:
-    register_model(
-        f"mobilenet_v3_{_arch}",
-        family="mobilenet_v3",
-        builder=mobilenet_v3,
-        arch=_arch,
-        description=f"MobileNet V3 {_arch.capitalize()} 1.0x",
-    )
-    register_model(
-        f"mobilenet_v3_{_arch}_w0.75",
-        family="mobilenet_v3",
-        builder=mobilenet_v3,
-        arch=_arch,
-        width_mult=0.75,
-        description=f"MobileNet V3 {_arch.capitalize()} 0.75x",
-    )
+register_family("mobilenet_v3", mobilenet_v3, [
+    row
+    for arch in _CONFIGS
+    for row in ((f"mobilenet_v3_{arch}", f"MobileNet V3 {arch.capitalize()} 1.0x", {"arch": arch}),
+                (f"mobilenet_v3_{arch}_w0.75", f"MobileNet V3 {arch.capitalize()} 0.75x", {"arch": arch, "width_mult": 0.75}))
+])

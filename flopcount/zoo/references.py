@@ -1,4 +1,4 @@
-"""The zoo's reference counts (configs/references.toml), and how far an analysis is from them."""
+"""The zoo's reference counts (flopcount/data/references.toml), and how far an analysis is from them."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from flopcount import tomlio
 
 
 @lru_cache(maxsize=1)
 def load_references() -> dict[str, dict[str, Any]]:
-    text = resources.files("flopcount.zoo").joinpath("references.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    text = resources.files("flopcount.data").joinpath("references.toml").read_text(encoding="utf-8")
+    return tomlio.loads(text)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from flopcount.zoo._layers import channel_shuffle
-from flopcount.zoo._registry import register_model
+from flopcount.zoo._registry import register_family
 
 _STEM_CHANNELS = 24
 _STAGE_REPEATS = (4, 8, 4)
@@ -96,23 +96,11 @@ def shufflenet_v1(*, groups: int = 3, width_mult: float = 1.0, num_classes: int 
     return ShuffleNetV1(groups=groups, width_mult=width_mult, num_classes=num_classes)
 
 
-for _groups in _STAGE_CHANNELS:
-    register_model(
-        f"shufflenet_v1_g{_groups}",
-        family="shufflenet_v1",
-        builder=shufflenet_v1,
-        groups=_groups,
-        description=f"ShuffleNet V1 1.0x, g={_groups}",
-    )
 # Narrower widths only for g=3, the paper's headline setting. Under the scaled-stem rule g=2, 4 and 8 do
 # not build there: their groups do not divide the widths (g=2 at 0.5x: 100 / 4 = 25 channels in 2 groups).
 # g=1 builds, but no reference count was recorded for it.
-for _width in (0.5, 0.25):
-    register_model(
-        f"shufflenet_v1_g3_w{_width}",
-        family="shufflenet_v1",
-        builder=shufflenet_v1,
-        groups=3,
-        width_mult=_width,
-        description=f"ShuffleNet V1 {_width}x, g=3",
-    )
+register_family("shufflenet_v1", shufflenet_v1, [
+    *((f"shufflenet_v1_g{groups}", f"ShuffleNet V1 1.0x, g={groups}", {"groups": groups}) for groups in _STAGE_CHANNELS),
+    *((f"shufflenet_v1_g3_w{width}", f"ShuffleNet V1 {width}x, g=3", {"groups": 3, "width_mult": width})
+      for width in (0.5, 0.25)),
+])

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from flopcount.zoo._layers import channel_shuffle
-from flopcount.zoo._registry import register_model
+from flopcount.zoo._registry import register_family
 
 _STAGE_REPEATS = (4, 8, 4)
 # Stem, stages 2-4, last conv (paper, Table 5).
@@ -97,11 +97,7 @@ def shufflenet_v2(*, width: str = "1.0", num_classes: int = 1000) -> ShuffleNetV
     return ShuffleNetV2(width=width, num_classes=num_classes)
 
 
-for _width in _STAGE_CHANNELS:
-    register_model(
-        f"shufflenet_v2_x{_width.replace('.', '_')}",
-        family="shufflenet_v2",
-        builder=shufflenet_v2,
-        width=_width,
-        description=f"ShuffleNet V2 {_width}x",
-    )
+register_family("shufflenet_v2", shufflenet_v2, [
+    (f"shufflenet_v2_x{width.replace('.', '_')}", f"ShuffleNet V2 {width}x", {"width": width})
+    for width in _STAGE_CHANNELS
+])

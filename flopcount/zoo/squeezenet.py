@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from flopcount.zoo._registry import register_model
+from flopcount.zoo._registry import register_family
 
 # A fire module is (squeeze, expand 1x1, expand 3x3) channels; "M" is a 3x3 stride-2 max pool.
 # Version 1.1 moves the pools earlier and uses a 3x3 stem: same accuracy, 2.4x fewer multiply-adds.
@@ -90,13 +90,8 @@ def squeezenet(*, version: str = "1_0", bypass: bool = False, num_classes: int =
     return SqueezeNet(version=version, bypass=bypass, num_classes=num_classes)
 
 
-register_model("squeezenet1_0", family="squeezenet", builder=squeezenet, version="1_0", description="SqueezeNet 1.0")
-register_model("squeezenet1_1", family="squeezenet", builder=squeezenet, version="1_1", description="SqueezeNet 1.1")
-register_model(
-    "squeezenet1_0_bypass",
-    family="squeezenet",
-    builder=squeezenet,
-    version="1_0",
-    bypass=True,
-    description="SqueezeNet 1.0 with the paper's simple bypass",
-)
+register_family("squeezenet", squeezenet, [
+    ("squeezenet1_0", "SqueezeNet 1.0", {"version": "1_0"}),
+    ("squeezenet1_1", "SqueezeNet 1.1", {"version": "1_1"}),
+    ("squeezenet1_0_bypass", "SqueezeNet 1.0 with the paper's simple bypass", {"version": "1_0", "bypass": True}),
+])

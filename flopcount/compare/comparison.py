@@ -14,8 +14,6 @@ tolerance) with every available reference: :attr:`Comparison.mismatches` lists t
 from __future__ import annotations
 
 import contextlib
-import logging
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -24,6 +22,7 @@ import torch
 from torch import nn
 
 from flopcount.analysis import analyze
+from flopcount.compare.counters import ReferenceStatus, as_number, run_flop_counter_mode, run_fvcore
 from flopcount.conventions import (
     FAMILIES,
     FCM,
@@ -45,13 +44,6 @@ from flopcount.walker import spec_of, tensors_in
 
 _DENSE = ("linear", "matmul")
 RUN_NOTE = "ran on CPU with real tensors (fvcore traces with torch.jit), model in eval mode, under torch.no_grad"
-
-
-@dataclass(frozen=True)
-class ReferenceStatus:
-    name: str
-    available: bool
-    reason: str = ""  # why it is unavailable, one line
 
 
 @dataclass
@@ -176,9 +168,9 @@ def compare(
         report = analyze(model, inputs=kwargs if kwargs else args, registry=registry, name=name)
         found: dict[str, tuple[ReferenceStatus, dict, dict]] = {}
         if FVCORE in references:
-            found[FVCORE] = _run_fvcore(model, args, kwargs)
+            found[FVCORE] = run_fvcore(model, args, kwargs)
         if FCM in references:
-            found[FCM] = _run_flop_counter_mode(model, args, kwargs)
+            found[FCM] = run_flop_counter_mode(model, args, kwargs)
 
     rows, by_family = _align(report, found, tolerance)
     paper = {f for f, fam in FAMILIES.items() if fam.paper}
@@ -199,7 +191,7 @@ def compare(
     )
 
 
-# -- running the counters ------------------------------------------------------------------------------
+# -- the model and its inputs ---------------------------------------------------------------------
 def _inputs(value: Any) -> tuple[tuple, dict]:
     if any(True for _ in tensors_in(value)):
         if any(t.device.type != "cpu" for t in tensors_in(value)):
@@ -221,104 +213,12 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
-@contextlib.contextmanager
-def _quiet_fvcore() -> Iterator[None]:
-    # fvcore logs every unsupported op and uncalled module, and the tracer warns about Python control
-    # flow; compare turns all of that into its reason column instead.
-    logger = logging.getLogger("fvcore")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-def one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _run_fvcore(model: nn.Module, args: tuple, kwargs: dict) -> tuple[ReferenceStatus, dict, dict]:
-    """fvcore's own counts and unsupported ops per module path (op name -> count)."""
-    try:
-        with _quiet_fvcore():  # its import warns about torch.jit.script's deprecation
-            from fvcore.nn import FlopCountAnalysis  # imported here only: a heavy, optional reference
-    except ImportError:
-        return ReferenceStatus(FVCORE, False, "fvcore is not installed (pip install fvcore)"), {}, {}
-    if kwargs:
-        return ReferenceStatus(FVCORE, False, "fvcore traces positional tensor inputs only"), {}, {}
-    try:
-        with _quiet_fvcore():
-            analysis = FlopCountAnalysis(model, args if len(args) != 1 else args[0])
-            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-            cumulative = {path: dict(ops) for path, ops in analysis.by_module_and_operator().items()}
-            unsupported = {path: dict(analysis.unsupported_ops(path)) for path in cumulative}
-    except Exception as error:  # a model fvcore cannot trace: say why and go on with the other reference
-        return ReferenceStatus(FVCORE, False, one_line(error)), {}, {}
-    return ReferenceStatus(FVCORE, True), _own(cumulative), _own(unsupported)
-
-
-def _run_flop_counter_mode(model: nn.Module, args: tuple, kwargs: dict) -> tuple[ReferenceStatus, dict, dict]:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    try:
-        with counter:
-            model(*args, **kwargs)
-    except Exception as error:
-        return ReferenceStatus(FCM, False, one_line(error)), {}, {}
-    # Keys are 'RootType', 'RootType.child.grandchild' and 'Global'; counts are 2 per multiply-add.
-    root = type(model).__name__
-    cumulative: dict[str, dict[str, float]] = {}
-    for key, ops in counter.get_flop_counts().items():
-        if key == root or key.startswith(root + "."):
-            cumulative[key[len(root) + 1:]] = {str(op): _halve(n) for op, n in ops.items()}
-    return ReferenceStatus(FCM, True), _own(cumulative), {}
-
-
-def _halve(count: int) -> float:
-    # Exact for counts beyond 2**53, where a float division would round.
-    return count // 2 if count % 2 == 0 else count / 2
-
-
-def _number(value: float) -> float:
-    return int(value) if float(value).is_integer() else float(value)
-
-
-def _own(cumulative: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Each module's own counts, from counts that include its descendants'.
-
-    A module's count is reduced by those of its nearest descendants that have a count of their own: a
-    module called directly by a grandparent leaves its parent without one in FlopCounterMode.
-    """
-    present = {path for path, ops in cumulative.items() if any(ops.values())}
-    own = {path: dict(ops) for path, ops in cumulative.items() if path in present}
-    for path in present:
-        parent = _nearest_ancestor(path, present)
-        if parent is None:
-            continue
-        for op, n in cumulative[path].items():
-            own[parent][op] = _number(own[parent].get(op, 0) - n)
-    return {path: {op: n for op, n in ops.items() if n} for path, ops in own.items()}
-
-
-def _nearest_ancestor(path: str, present: set[str]) -> str | None:
-    while path:
-        path = path.rpartition(".")[0]
-        if path in present:
-            return path
-    return None
-
-
 def _sum_families(by_family: dict[str, dict[str, float | None]], counter: str, families: set[str]) -> float | None:
     values = [by_family[f].get(counter) for f in by_family if f in families]
     if any(v is None for v in values):
         return None
-    return _number(sum(values))
+    return as_number(sum(values))
+
 
 
 # -- aligning -------------------------------------------------------------------------------------------
@@ -332,7 +232,7 @@ class _Cell:
     def observation(self, available: bool = True) -> Observation:
         if not available:
             return Observation(None)
-        return Observation(_number(self.value), tuple(self.ops), tuple(self.unsupported), tuple(self.outside))
+        return Observation(as_number(self.value), tuple(self.ops), tuple(self.unsupported), tuple(self.outside))
 
 
 def _align(report: Report, found: dict[str, tuple[ReferenceStatus, dict, dict]], tolerance: float):
@@ -388,7 +288,7 @@ def _align(report: Report, found: dict[str, tuple[ReferenceStatus, dict, dict]],
     for counter, cells in refs.items():
         for (path, family), cell in cells.items():
             by_family[family][counter] += cell.value
-    by_family = {f: {c: (None if v is None else _number(v)) for c, v in t.items()} for f, t in by_family.items()
+    by_family = {f: {c: (None if v is None else as_number(v)) for c, v in t.items()} for f, t in by_family.items()
                  if any(t.values())}
 
     keys = list(ours) + [k for cells in refs.values() for k in cells if k not in ours]
@@ -407,7 +307,7 @@ def _align(report: Report, found: dict[str, tuple[ReferenceStatus, dict, dict]],
 
 def _row(key: tuple[str, str], mine: _Cell, seen: dict[str, Observation], tolerance: float) -> Row:
     path, family = key
-    ours = _number(mine.value)
+    ours = as_number(mine.value)
     agree = {c: o.value is None or _close(ours, o.value, tolerance) for c, o in seen.items()}
     if mine.unsupported:
         # flopcount could not count an op that a reference counted: never a match

@@ -1,0 +1,1 @@
+"""Files shipped inside the package (read with importlib.resources): device profiles, the zoo's references."""
