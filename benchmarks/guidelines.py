@@ -21,7 +21,7 @@ from torch import nn
 
 from flopcount import analyze
 from flopcount.bench import make_inputs, time_model
-from flopcount.render.text import markdown_table
+from flopcount.render.common import markdown_table
 from flopcount.roofline import _cpu_name, load_device, roofline
 
 DEVICE = load_device("cpu_measured")  # this machine's roofs, for the "roofline ms" column
