@@ -132,3 +132,10 @@ def simple_table(title: str | None, headers: Sequence[str], align: str, rows: Se
     columns = [Column(h, "right" if a == "r" else "left", text=h in text, drop=drops.get(h, 0))
                for h, a in zip(headers, align)]
     return fit_table(columns, rows, width, title=title, caption=caption)
+
+
+def output_schema() -> dict:
+    """The JSON Schema (draft 2020-12) of every ``-f json`` document, shipped in the package."""
+    from importlib.resources import files
+
+    return json.loads(files("flopcount").joinpath("data/schema/output.schema.json").read_text(encoding="utf-8"))
