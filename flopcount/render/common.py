@@ -82,12 +82,21 @@ def _longest_word(cell: Any) -> int:
     return max((len(w) for w in plain.split()), default=0)
 
 
-def _needed(column: Column, cells: list[Any]) -> int:
+def _fold_header(header: str) -> str:
+    """A multi-word header on two lines, split where the longer line is shortest."""
+    words = header.split()
+    if len(words) < 2:
+        return header
+    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+    return "\n".join(min(splits, key=lambda pair: max(len(pair[0]), len(pair[1]))))
+
+
+def _needed(column: Column, header: str, cells: list[Any]) -> int:
     if column.text:
-        header = max((len(w) for w in column.header.split()), default=0)
-        return max(header, min(_TEXT_MIN, max((_cell_width(c) for c in cells), default=0)),
+        longest_header_word = max((len(w) for w in header.split()), default=0)
+        return max(longest_header_word, min(_TEXT_MIN, max((_cell_width(c) for c in cells), default=0)),
                    max((_longest_word(c) for c in cells), default=0))
-    return max([len(column.header)] + [_cell_width(c) for c in cells])
+    return max([len(line) for line in header.splitlines()] + [_cell_width(c) for c in cells])
 
 
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, *, title: str | None = None,
@@ -96,10 +105,16 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: i
     from rich.table import Table
 
     keep = list(range(len(columns)))
-    needed = [_needed(c, [row[i] for row in rows]) for i, c in enumerate(columns)]
+    headers = [c.header for c in columns]
+    cells = [[row[i] for row in rows] for i in range(len(columns))]
+    needed = [_needed(c, h, col) for c, h, col in zip(columns, headers, cells)]
 
     def total() -> int:  # one border and two padding characters per column, plus the closing border
         return sum(needed[i] + 3 for i in keep) + 1
+
+    if total() > width:  # first fold multi-word headers onto two lines, then drop columns
+        headers = [h if c.text else _fold_header(h) for c, h in zip(columns, headers)]
+        needed = [_needed(c, h, col) for c, h, col in zip(columns, headers, cells)]
 
     dropped: list[str] = []
     while total() > width:
@@ -117,9 +132,9 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: i
     for i in keep:
         c = columns[i]
         if c.text:
-            table.add_column(c.header, justify=c.justify, overflow="fold", style=c.style)
+            table.add_column(headers[i], justify=c.justify, overflow="fold", style=c.style)
         else:
-            table.add_column(c.header, justify=c.justify, no_wrap=True, min_width=needed[i], style=c.style)
+            table.add_column(headers[i], justify=c.justify, no_wrap=True, min_width=needed[i], style=c.style)
     for index, row in enumerate(rows):
         table.add_row(*[row[i] for i in keep], end_section=index in end_sections)
     return table

@@ -66,24 +66,33 @@ def _input_text(spec) -> str:
 
 def totals_panel(report: Report, flops_per_mac: int = 1):
     from rich.panel import Panel
+    from rich.table import Table
 
     t = report.totals
     unit = "multiply-adds" if flops_per_mac == 1 else "FLOPs, 2 per multiply-add"
     lines = [
-        f"model           {report.model}   input {', '.join(_input_text(i) for i in report.inputs)}   device {report.device}",
-        f"params          {t.params:,} ({human(t.params)}), trainable {t.trainable_params:,}",
-        f"paper FLOPs     {t.paper_flops * flops_per_mac:,} ({human(t.paper_flops * flops_per_mac)})  conv+linear+matmul, {unit}",
-        f"all-ops FLOPs   {t.flops * flops_per_mac:,} ({human(t.flops * flops_per_mac)})  + norms, activations, pools, element-wise",
-        f"MAC             {t.mac:,} elements ({human(t.mac)}), {human_bytes(t.mac_bytes)}  memory read + written",
+        ("model", f"{report.model}   input {', '.join(_input_text(i) for i in report.inputs)}   device {report.device}"),
+        ("params", f"{t.params:,} ({human(t.params)}), trainable {t.trainable_params:,}"),
+        ("paper FLOPs", f"{t.paper_flops * flops_per_mac:,} ({human(t.paper_flops * flops_per_mac)})  "
+                        f"conv+linear+matmul, {unit}"),
+        ("all-ops FLOPs", f"{t.flops * flops_per_mac:,} ({human(t.flops * flops_per_mac)})  "
+                          "+ norms, activations, pools, element-wise"),
+        ("MAC", f"{t.mac:,} elements ({human(t.mac)}), {human_bytes(t.mac_bytes)}  memory read + written"),
     ]
     if report.complete:
-        lines.append("complete        every op had a formula")
+        lines.append(("complete", "every op had a formula"))
     else:
         missing = ", ".join(f"{op} x{n}" for op, n in sorted(report.uncounted.items()))
-        lines.append(f"[yellow]lower bound     no formula for: {missing}[/yellow]")
+        lines.append(("[yellow]lower bound[/yellow]", f"[yellow]no formula for: {missing}[/yellow]"))
     if report.counted_from_ops:
-        lines.append("counted from ops " + ", ".join(f"{p} ({typ})" for p, typ in report.counted_from_ops.items()))
-    return Panel("\n".join(lines), title="totals", expand=False)
+        lines.append(("counted from ops", ", ".join(f"{p} ({typ})" for p, typ in report.counted_from_ops.items())))
+    # A grid: labels never wrap, values fold at spaces under their own column on a narrow terminal.
+    grid = Table.grid(padding=(0, 3))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in lines:
+        grid.add_row(label, value)
+    return Panel(grid, title="totals", expand=False)
 
 
 def report_renderable(report: Report, rows, flops_per_mac: int = 1, width: int = 200):
