@@ -113,7 +113,8 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: i
         return sum(needed[i] + 3 for i in keep) + 1
 
     if total() > width:  # first fold multi-word headers onto two lines, then drop columns
-        headers = [h if c.text else _fold_header(h) for c, h in zip(columns, headers)]
+        headers = [_fold_header(h) if not c.text and len(h) > max(map(_cell_width, col), default=0) else h
+                   for c, h, col in zip(columns, headers, cells)]
         needed = [_needed(c, h, col) for c, h, col in zip(columns, headers, cells)]
 
     dropped: list[str] = []

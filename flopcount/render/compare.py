@@ -112,16 +112,23 @@ def renderable(result: Comparison, only_differences: bool = False, width: int = 
     from rich.text import Text
 
     # Below 200 columns the difference columns give way to the reason: the status column still says
-    # whether the numbers agree. The reason folds at spaces; names and counts never break.
+    # whether the numbers agree. Below 120 the reasons, a handful of distinct sentences, become numbered
+    # notes under the table, so that no row grows to a column of one-word lines.
     deltas = width >= 200
+    legend: dict[str, int] = {}
     drops = {"family": 3, "op": 2}
     columns = [Column(h, "right" if h in _NUMERIC or h.startswith("Δ") else "left", text=h == "reason",
                       drop=drops.get(h, 0)) for h in _columns(result, deltas)]
+    if width < 120:
+        columns[-1] = Column("note", "right")
     body = []
     for row in _rows(result, only_differences):
         cells = [Text(c) for c in _cells(row, deltas)]
         cells[-2] = Text(row.status, style=_STATUS_STYLE[row.status])
+        if width < 120 and row.reason:
+            cells[-1] = Text(f"[{legend.setdefault(row.reason, len(legend) + 1)}]")
         body.append(cells)
+    notes = [Text(f"[{n}] {reason}") for reason, n in legend.items()]
     table = fit_table(columns, body, width, header_style="bold")
 
     headers, lines = _family_lines(result)
@@ -132,7 +139,7 @@ def renderable(result: Comparison, only_differences: bool = False, width: int = 
                        width, title="totals", header_style="bold")
     verdict = [Text(line, style="bold red" if line.startswith("MISMATCH") else "green" if line.startswith("OK")
                     else "") for line in _verdict(result)]
-    return Group(Text(_summary(result, deltas)), table, families, totals, *verdict)
+    return Group(Text(_summary(result, deltas)), table, *notes, families, totals, *verdict)
 
 
 def to_json(result: Comparison) -> str:
