@@ -66,7 +66,7 @@ def bench(
 
 
 def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_format, width) -> None:
-    from flopcount.bench import bench_zoo
+    from flopcount.bench import bench_zoo, flop_bands
     from flopcount.errors import UsageError
     from flopcount.render import zoo_bench as R
     from flopcount.zoo import list_models
@@ -90,7 +90,8 @@ def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_fo
 
         result = bench_zoo(names, warmup=warmup, repeats=repeats, threads=threads, device=device, layers=layers,
                            on_model=on_model)
+    bands = flop_bands(result)
     emit(output_format, {
-        "table": lambda w: R.renderables(result, w), "json": lambda: R.to_json(result),
+        "table": lambda w: R.renderables(result, bands, w), "json": lambda: R.to_json(result, bands),
         "csv": lambda: R.to_csv(result), "markdown": lambda: R.to_markdown(result),
     }, width=width)

@@ -44,16 +44,14 @@ def _correlation_lines(z) -> list[str]:
     return lines
 
 
-def renderables(z, width: int = 200) -> list:
+def renderables(z, bands: list, width: int = 200) -> list:
+    """``bands``: :func:`flopcount.bench.flop_bands` of ``z``, models of similar FLOPs ranked among themselves."""
     from rich.text import Text
-
-    from flopcount.bench import flop_bands
 
     predicted = z.device is not None
     title, headers, align, body = _model_table(z)
     drops = {"all-ops FLOPs": 4, "IQR ms": 3, "layers rho FLOPs": 2, "layers rho MAC": 1}
     out = [simple_table(title, headers, align, body, width, drops=drops), Text("\n".join(_correlation_lines(z)))]
-    bands = flop_bands(z)
     if bands:
         out.append(simple_table(
             "Among models of similar FLOPs (paper FLOPs within 1.2x of the band's smallest, 4+ models): "
@@ -67,9 +65,11 @@ def renderables(z, width: int = 200) -> list:
     return out
 
 
-def to_json(z) -> str:
+def to_json(z, bands: list) -> str:
     return json_document("bench_zoo", {
         "threads": z.threads, "device": z.device, "models": [_flat(r) for r in z.rows],
+        "bands": [{k: number_or_none(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(b).items()}
+                  for b in bands],
         "correlations": {attr: {"median": number_or_none(z.correlation(attr)),
                                 "min": number_or_none(z.correlation(attr, "min"))} for _, attr in _predictors(z)},
     })
