@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from flopcount.cli.emit import emit
+from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, OptionalModelArgument,
                                    OutputFormat, ProfileOption, RepeatsOption, ThreadsOption, TopOption, WidthOption)
 from flopcount.cli.runtime import load, progress, run_command, user_code
@@ -57,12 +57,7 @@ def bench(
         with user_code(f"timing the forward of {name}"):
             result = b.bench(loaded.model, specs, name=name, warmup=warmup, repeats=repeats, threads=threads,
                              layers=layers)
-        emit(output_format, {
-            "table": lambda w: R.renderables(result, top, sort.value, w),
-            "json": lambda: R.to_json(result, top, sort.value),
-            "csv": lambda: R.to_csv(result, top, sort.value),
-            "markdown": lambda: R.to_markdown(result, top, sort.value),
-        }, width=width)
+        emit(output_format, standard(R, result, top, sort.value), width=width)
 
 
 def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_format, width) -> None:
@@ -90,8 +85,4 @@ def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_fo
 
         result = bench_zoo(names, warmup=warmup, repeats=repeats, threads=threads, device=device, layers=layers,
                            on_model=on_model)
-    bands = flop_bands(result)
-    emit(output_format, {
-        "table": lambda w: R.renderables(result, bands, w), "json": lambda: R.to_json(result, bands),
-        "csv": lambda: R.to_csv(result), "markdown": lambda: R.to_markdown(result),
-    }, width=width)
+    emit(output_format, standard(R, result, flop_bands(result)), width=width)

@@ -13,6 +13,17 @@ from flopcount.cli.runtime import console
 Renderers = Mapping[str, Callable[..., Any]]
 
 
+def standard(render_module, *args) -> dict[str, Callable[..., Any]]:
+    """The four renderers of a ``flopcount.render`` module whose functions all take ``args``:
+    ``renderables(*args, width)``, ``to_json(*args)``, ``to_csv(*args)``, ``to_markdown(*args)``."""
+    return {
+        "table": lambda width: render_module.renderables(*args, width=width),
+        "json": lambda: render_module.to_json(*args),
+        "csv": lambda: render_module.to_csv(*args),
+        "markdown": lambda: render_module.to_markdown(*args),
+    }
+
+
 def emit(fmt: str, renderers: Renderers, *, width: int | None = None, output: Path | None = None) -> None:
     """Print the result as ``fmt`` (a key of ``renderers``); with ``output``, write it to that file instead."""
     from flopcount.errors import UsageError

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from flopcount.cli.emit import emit
+from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import DebugOption, FormatOption, OutputFormat, WidthOption
 from flopcount.cli.runtime import progress, run_command
 
@@ -48,9 +48,4 @@ def list_models(
                 totals = analyze(model, spec.input_size, name=name).totals
                 rows.append(R.row(name, spec, totals, deviation(name, totals.params, totals.paper_flops)))
                 step(name)
-        emit(output_format, {
-            "table": lambda w: R.table(rows, w),
-            "json": lambda: R.to_json(rows),
-            "csv": lambda: R.to_csv(rows),
-            "markdown": lambda: R.to_markdown(rows),
-        }, width=width)
+        emit(output_format, standard(R, rows), width=width)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from flopcount.cli.emit import emit
+from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, MeasureOption,
                                    OptionalModelArgument, OutputFormat, ProfileOption, RepeatsOption, ThreadsOption,
                                    TopOption, WidthOption)
@@ -66,11 +66,6 @@ def roofline(
         else:
             report = load_and_analyze(name, input_size, kwargs)
         result = rl.roofline(report, device, times)
-        emit(output_format, {
-            "table": lambda w: R.renderables(result, top, sort.value, w),
-            "json": lambda: R.to_json(result, top, sort.value),
-            "csv": lambda: R.to_csv(result, top, sort.value),
-            "markdown": lambda: R.to_markdown(result, top, sort.value),
-        }, width=width)
+        emit(output_format, standard(R, result, top, sort.value), width=width)
         if plot is not None:
             typer.echo(f"chart written to {rl.plot_roofline(result, plot)}", err=True)

@@ -42,7 +42,7 @@ def to_markdown(rows: list[dict]) -> str:
     return markdown_table(HEADERS, _cells(rows), "llrrrrrrr")
 
 
-def table(rows: list[dict], width: int = 200):
+def renderables(rows: list[dict], width: int = 200):
     from rich.text import Text
 
     # The gaps to the implementation are the checked ones; the paper gaps and the input size give way first.

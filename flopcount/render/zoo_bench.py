@@ -75,10 +75,10 @@ def to_json(z, bands: list) -> str:
     })
 
 
-def to_csv(z) -> str:
+def to_csv(z, bands: list | None = None) -> str:
     return csv_text((_flat(r) for r in z.rows), MODEL_COLUMNS)
 
 
-def to_markdown(z) -> str:
+def to_markdown(z, bands: list | None = None) -> str:
     title, headers, align, body = _model_table(z)
     return f"{title}\n\n{markdown_table(headers, body, align)}\n\n" + "\n".join(_correlation_lines(z)) + "\n"
