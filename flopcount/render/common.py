@@ -62,6 +62,7 @@ class Column:
     text: bool = False  # True: free text that may fold at spaces; False: a token that never breaks
     drop: int = 0  # 0: always shown; on a narrow terminal the highest rank goes first
     style: str | None = None
+    min_width: int = 0
 
 
 _TEXT_MIN = 12  # a folding column still gets this many characters (or its longest word)
@@ -96,11 +97,12 @@ def _needed(column: Column, header: str, cells: list[Any]) -> int:
         longest_header_word = max((len(w) for w in header.split()), default=0)
         return max(longest_header_word, min(_TEXT_MIN, max((_cell_width(c) for c in cells), default=0)),
                    max((_longest_word(c) for c in cells), default=0))
-    return max([len(line) for line in header.splitlines()] + [_cell_width(c) for c in cells])
+    return max([column.min_width] + [len(line) for line in header.splitlines()] + [_cell_width(c) for c in cells])
 
 
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: int, *, title: str | None = None,
-              caption: str | None = None, end_sections: Sequence[int] = (), **table_options):
+              caption: str | None = None, end_sections: Sequence[int] = (), title_justify: str = "center",
+              **table_options):
     """A rich Table of ``rows`` that fits ``width`` columns by dropping low-priority columns, with a note."""
     from rich.table import Table
 
@@ -129,7 +131,7 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: i
         note = (f"Hidden at {width} columns: {', '.join(reversed(dropped))} "
                 "(widen with --width, or use -f csv / -f json for every column).")
         caption = f"{caption}\n{note}" if caption else note
-    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left", **table_options)
+    table = Table(title=title, title_justify=title_justify, caption=caption, caption_justify="left", **table_options)
     for i in keep:
         c = columns[i]
         if c.text:
@@ -147,7 +149,7 @@ def simple_table(title: str | None, headers: Sequence[str], align: str, rows: Se
     drops = drops or {}
     columns = [Column(h, "right" if a == "r" else "left", text=h in text, drop=drops.get(h, 0))
                for h, a in zip(headers, align)]
-    return fit_table(columns, rows, width, title=title, caption=caption)
+    return fit_table(columns, rows, width, title=title, caption=caption, title_justify="left")
 
 
 def output_schema() -> dict:

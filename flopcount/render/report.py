@@ -44,8 +44,9 @@ def layer_table(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_
         middle = (Column("output", drop=4),)
     else:
         middle = (Column("kernel/stride/groups", drop=5), Column("input → output", drop=4))
-    columns = (Column("name"), Column("type", drop=3), *middle, Column("params", "right", drop=2),
-               Column("FLOPs", "right"), Column("MAC", "right"), Column("% FLOPs", "right", drop=1))
+    columns = (Column("name"), Column("type", drop=3), *middle, Column("params", "right", drop=2, min_width=7),
+               Column("FLOPs", "right", min_width=7), Column("MAC", "right", min_width=7),
+               Column("% FLOPs", "right", drop=1))
     body = []
     for row in rows:
         share = f"{100 * row.flops / total_flops:.2f}"
