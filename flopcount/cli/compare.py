@@ -37,11 +37,11 @@ def compare(
         from flopcount.compare import compare as run_compare
         from flopcount.render import compare as R
 
-        with progress(1, "comparing") as step:
+        with progress(1, f"comparing {name} with fvcore and FlopCounterMode") as step:
             loaded, specs = load(name, input_size, kwargs, "cpu")
             with user_code(f"running the forward of {name}"):
                 result = run_compare(loaded.model, specs, name=name, tolerance=tolerance)
-            step(name)
+            step("done")
         emit(output_format, {
             "table": lambda w: R.renderable(result, only_differences, w),
             "json": lambda: R.to_json(result),
