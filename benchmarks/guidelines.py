@@ -22,7 +22,7 @@ from torch import nn
 from flopcount import analyze
 from flopcount.bench import make_inputs
 from flopcount.timing import time_model
-from flopcount.render.text import markdown_table
+from flopcount.render.common import markdown_table
 from flopcount.devices import cpu_name, load_device
 from flopcount.roofline import roofline
 

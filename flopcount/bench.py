@@ -207,3 +207,16 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
                            result.spearman_mac if layers else float("nan")))
         del loaded, result
     return ZooBench(rows, used, device.name if device is not None else None)
+
+
+def measure_records(model, args: tuple, *, repeats: int = 5, threads: int | None = None,
+                    name: str | None = None) -> tuple[Report, list[float]]:
+    """A CPU analysis of ``model(*args)`` and the median seconds of each of its records (``repeats`` runs)."""
+    from flopcount.analysis import analyze
+    from flopcount.errors import FlopcountError
+
+    report = analyze(model, inputs=args, device="cpu", name=name)
+    measured = measure_layers(model, args, repeats=repeats, threads=threads)
+    if measured.names != [r.name for r in report.records]:
+        raise FlopcountError("timed layers do not match the analysis records")
+    return report, [t.median for t in measured.timings]

@@ -116,7 +116,7 @@ def device_toml(profile: DeviceProfile, note: str = "") -> str:
 
 
 def measured_profile_path(name: str) -> Path:
-    """Where ``--measure-device NAME`` writes: the user's profile directory (see :func:`user_devices_dir`)."""
+    """Where ``--measure-profile NAME`` writes: the user's profile directory (see :func:`user_devices_dir`)."""
     return user_devices_dir() / f"{name}.toml"
 
 
@@ -158,7 +158,7 @@ def measure_device(name: str, *, threads: int | None = None, matmul_n: int = 204
     bandwidth = 2 * numel * 4 / best_copy
     cpu = cpu_name()
     today = _dt.date.today().isoformat()
-    source = (f"measured {today} by `flopcount roofline --measure-device {name}` on {cpu}, {used_threads} thread(s), "
+    source = (f"measured {today} by `flopcount roofline --measure-profile {name}` on {cpu}, {used_threads} thread(s), "
               f"torch {torch.__version__}: best of {repeats} fp32 {matmul_n}x{matmul_n} matmuls (2n^3 FLOP) and "
               f"{copy_mib} MiB tensor copies (read + write); memory_bytes: the machine's physical RAM")
     return DeviceProfile(name=name, peak_flops=peak, bandwidth=bandwidth, source=source,

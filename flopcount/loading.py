@@ -90,3 +90,14 @@ def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | No
     if not isinstance(model, torch.nn.Module):
         raise ModelBuildError(f"{name} returned {type(model).__name__}, not a torch.nn.Module")
     return LoadedModel(model.eval(), name, defaults, device)
+
+
+def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None) -> list[InputSpec]:
+    """The inputs to analyse ``loaded`` on: the given sizes, else the bundled model's default."""
+    from flopcount.inputs import parse_input_spec
+
+    if input_size:
+        return [parse_input_spec(text) for text in input_size]
+    if loaded.default_inputs is None:
+        raise UsageError(f"{loaded.name}: give --input-size (e.g. --input-size 1x3x224x224)")
+    return loaded.default_inputs

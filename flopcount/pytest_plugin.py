@@ -64,7 +64,7 @@ def flopcount_budget(request: pytest.FixtureRequest):
         from pathlib import Path
 
         from flopcount.budget import check_model
-        from flopcount.budget_render import failure_message
+        from flopcount.render.budget import failure_message
         from flopcount.errors import FlopcountError
 
         options = {**defaults, **limits}

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-import textwrap
 
 import pytest
 import torch
 from torch import nn
-from typer.testing import CliRunner
 
 from flopcount.bench import Timing, bench, measure_layers, num_threads, ranks, spearman
-from flopcount.cli import app
 
-runner = CliRunner()
 
 
 def test_ranks_average_ties():
@@ -98,33 +94,3 @@ def test_threads_must_be_positive():
     with pytest.raises(UsageError):
         with num_threads(0):
             pass
-
-
-def test_cli_bench_user_model(tmp_path):
-    source = tmp_path / "tiny_model.py"
-    source.write_text(textwrap.dedent("""
-        from torch import nn
-
-        def build():
-            return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1))
-    """))
-    result = runner.invoke(app, ["bench", f"{source}:build", "-i", "1x3x16x16", "--repeats", "3", "--warmup", "1",
-                                 "--width", "200"])
-    assert result.exit_code == 0, result.output
-    assert "median" in result.output and "Spearman" in result.output
-    # 3*3*3*8*256 = 55,296 multiply-adds in the first conv
-    assert "55.30K" in result.output
-
-
-def test_cli_bench_zoo_subset_reports_correlations():
-    result = runner.invoke(app, ["bench", "--zoo", "--models", "shufflenet_v2_x0_5,mobilenet_v2_w0.35",
-                                 "--repeats", "1", "--warmup", "0", "--no-layers", "--device-profile", "h100",
-                                 "--width", "200"])
-    assert result.exit_code == 0, result.output
-    for line in ("paper FLOPs (conv+linear)", "MAC (elements)", "roofline time (h100)"):
-        assert line in result.output
-
-
-def test_cli_bench_usage_errors_exit_2():
-    assert runner.invoke(app, ["bench"]).exit_code == 2
-    assert runner.invoke(app, ["bench", "--zoo", "--models", "nope"]).exit_code == 2

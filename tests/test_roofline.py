@@ -7,15 +7,12 @@ import sys
 
 import pytest
 from torch import nn
-from typer.testing import CliRunner
 
 from flopcount import analyze
-from flopcount.cli import app
 from flopcount.errors import ConfigError, FlopcountError
 from flopcount.roofline import (DeviceProfile, bound_of, device_toml, list_devices, load_device, measure_device,
                                 plot_roofline, roofline)
 
-runner = CliRunner()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # ridge = 100e9 / 10e9 = 10 FLOP per byte
 TOY = DeviceProfile(name="toy", peak_flops=100e9, bandwidth=10e9, source="made up for the test")
@@ -153,18 +150,3 @@ def test_plot_without_matplotlib_is_one_clear_error(tmp_path, monkeypatch):
     report = analyze(nn.Linear(4, 4), (1, 4), device="meta")
     with pytest.raises(FlopcountError, match="needs matplotlib"):
         plot_roofline(roofline(report, TOY), tmp_path / "x.png")
-
-
-def test_cli_roofline_table_and_plot(tmp_path):
-    pytest.importorskip("matplotlib")
-    out = tmp_path / "roofline.png"
-    result = runner.invoke(app, ["roofline", "mobilenet_v2", "--device", "h100", "--top", "5", "--plot", str(out),
-                                 "--width", "200"])
-    assert result.exit_code == 0, result.output
-    assert "ridge 19.97 FLOP/byte" in result.output and "memory" in result.output
-    assert out.read_bytes()[:8] == PNG_SIGNATURE
-
-
-def test_cli_roofline_errors_exit_2():
-    assert runner.invoke(app, ["roofline", "mobilenet_v2", "--device", "nope"]).exit_code == 2
-    assert runner.invoke(app, ["roofline"]).exit_code == 2

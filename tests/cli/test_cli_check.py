@@ -353,7 +353,7 @@ def test_nothing_is_analysed_when_a_later_entry_is_broken(tmp_path):
 
 
 def test_the_projects_own_budget_file_passes():
-    result = check(Path(__file__).parents[1] / "configs" / "budgets.toml", "-f", "json")
+    result = check(Path(__file__).parents[2] / "configs" / "budgets.toml", "-f", "json")
     assert result.exit_code == 0, result.stdout
     data = json.loads(result.stdout)
     ids = [m["id"] for m in data["models"]]

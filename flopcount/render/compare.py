@@ -1,68 +1,17 @@
-"""`flopcount compare`: flopcount beside fvcore and torch's FlopCounterMode, layer by layer.
+"""A Comparison rendered: flopcount beside fvcore and FlopCounterMode per module path, by family, in total.
 
-The command parses, calls :func:`flopcount.compare.compare`, renders, and exits 1 when a conv, linear
-or matmul row differs from an available reference (so CI can run it). The renderers below only format a
-:class:`~flopcount.compare.Comparison`; every reason they print comes from :mod:`flopcount.conventions`.
+Every reason printed comes from :mod:`flopcount.conventions`; nothing is computed here.
 """
 
 from __future__ import annotations
 
-import json
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING
 
-import typer
-
-from flopcount.cli import DebugOption, InputSizeOption, KwargsOption, app, console, resolve_inputs, run_command
+from flopcount.render.common import Column, csv_text, fit_table, json_document, markdown_table
 
 if TYPE_CHECKING:
     from flopcount.compare import Comparison, Row
 
-
-class CompareFormat(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
-
-
-@app.command()
-def compare(
-    name: Annotated[str, typer.Argument(help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")],
-    input_size: InputSizeOption = None,
-    kwargs: KwargsOption = None,
-    output_format: Annotated[CompareFormat, typer.Option("--format", "-f", help="Output format.")] = CompareFormat.table,
-    tolerance: Annotated[float, typer.Option("--tolerance", min=0.0, help="Relative difference allowed on conv/linear/matmul rows (default 0: exact).")] = 0.0,
-    only_differences: Annotated[bool, typer.Option("--only-differences", help="Hide rows where all counters agree.")] = False,
-    width: Annotated[Optional[int], typer.Option("--width", help="Console width for the table.")] = None,
-    debug: DebugOption = False,
-) -> None:
-    """Cross-check FLOPs against fvcore and torch's FlopCounterMode, per module path.
-
-    Runs on CPU with real tensors (fvcore traces with torch.jit), model in eval mode under torch.no_grad.
-    FLOPs are multiply-adds; FlopCounterMode's counts (2 per multiply-add) are halved. Exit status 1 when
-    a conv, linear or matmul count differs from a reference beyond --tolerance.
-    """
-    with run_command(debug):
-        from flopcount.compare import compare as run_compare
-        from flopcount.loading import load_model, parse_kwargs
-
-        loaded = load_model(name, parse_kwargs(kwargs), "cpu")
-        result = run_compare(loaded.model, resolve_inputs(loaded, input_size), name=name, tolerance=tolerance)
-        if output_format is CompareFormat.json:
-            typer.echo(json.dumps(result.to_dict(), indent=2))
-        elif output_format is CompareFormat.markdown:
-            typer.echo(to_markdown(result, only_differences), nl=False)
-        else:
-            out = console(width)
-            out.print(renderable(result, only_differences, out.width))
-        if not result.ok:
-            listed = ", ".join(f"{r.name} ({r.family})" for r in result.mismatches)
-            typer.echo(f"flopcount: {len(result.mismatches)} conv/linear/matmul rows differ from a reference: {listed}",
-                       err=True)
-            raise typer.Exit(1)
-
-
-# -- rendering ------------------------------------------------------------------------------------------
 _NUMERIC = ("flopcount", "fvcore", "FCM/2")
 _STATUS_STYLE = {"match": "green", "mismatch": "bold red", "explained": "yellow", "unexplained": "magenta"}
 
@@ -160,44 +109,49 @@ def _verdict(result: Comparison) -> list[str]:
 
 def renderable(result: Comparison, only_differences: bool = False, width: int = 200):
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
     # Below 200 columns the difference columns give way to the reason: the status column still says
-    # whether the numbers agree.
+    # whether the numbers agree. Below 120 the reasons, a handful of distinct sentences, become numbered
+    # notes under the table, so that no row grows to a column of one-word lines.
     deltas = width >= 200
-    table = Table(header_style="bold", expand=False)
-    for column in _columns(result, deltas):
-        numeric = column in _NUMERIC or column.startswith("Δ")
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric,
-                         max_width=24 if column in ("layer", "op") else None)
+    legend: dict[str, int] = {}
+    drops = {"family": 3, "op": 2}
+    columns = [Column(h, "right" if h in _NUMERIC or h.startswith("Δ") else "left", text=h == "reason",
+                      drop=drops.get(h, 0)) for h in _columns(result, deltas)]
+    if width < 120:
+        columns[-1] = Column("note", "right")
+    body = []
     for row in _rows(result, only_differences):
-        cells = _cells(row, deltas)
+        cells = [Text(c) for c in _cells(row, deltas)]
         cells[-2] = Text(row.status, style=_STATUS_STYLE[row.status])
-        table.add_row(*[c if isinstance(c, Text) else Text(c) for c in cells])
+        if width < 120 and row.reason:
+            cells[-1] = Text(f"[{legend.setdefault(row.reason, len(legend) + 1)}]")
+        body.append(cells)
+    notes = [Text(f"[{n}] {reason}") for reason, n in legend.items()]
+    table = fit_table(columns, body, width, header_style="bold")
 
-    families = Table(title="by family", header_style="bold", expand=False)
-    headers, body = _family_lines(result)
-    for h in headers:
-        families.add_column(h, justify="right" if h in _NUMERIC else "left", overflow="fold", no_wrap=h in _NUMERIC)
-    for line in body:
-        families.add_row(*line)
-
-    totals = Table(title="totals", header_style="bold", expand=False)
-    headers, body = _totals_lines(result)
-    for h in headers:
-        totals.add_column(h, justify="left" if h == "total" else "right")
-    for line in body:
-        totals.add_row(*line)
-
+    headers, lines = _family_lines(result)
+    families = fit_table([Column(h, "right" if h in _NUMERIC else "left", text=h.endswith("convention"))
+                          for h in headers], lines, width, title="by family", header_style="bold")
+    headers, lines = _totals_lines(result)
+    totals = fit_table([Column(h, "left" if h == "total" else "right", text=h == "total") for h in headers], lines,
+                       width, title="totals", header_style="bold")
     verdict = [Text(line, style="bold red" if line.startswith("MISMATCH") else "green" if line.startswith("OK")
                     else "") for line in _verdict(result)]
-    return Group(Text(_summary(result, deltas)), table, families, totals, *verdict)
+    return Group(Text(_summary(result, deltas)), table, *notes, families, totals, *verdict)
+
+
+def to_json(result: Comparison) -> str:
+    return json_document("compare", result.to_dict())
+
+
+def to_csv(result: Comparison, only_differences: bool = False) -> str:
+    headers = _columns(result)
+    return csv_text((dict(zip(headers, _cells(r))) for r in _rows(result, only_differences)), headers)
 
 
 def to_markdown(result: Comparison, only_differences: bool = False) -> str:
-    from flopcount.render.text import markdown_table
-
     refs = len(result.references)
     rows = markdown_table(_columns(result), [_cells(r) for r in _rows(result, only_differences)],
                           "lllr" + "r" * (2 * refs) + "ll")

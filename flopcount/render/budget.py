@@ -6,13 +6,13 @@ here beyond percentages. Counts are exact integers in JSON and JUnit properties,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from flopcount.budget import COUNT_METRICS, METRIC_MEANING, BudgetResult, Check
+from flopcount.render.common import Column, csv_text, fit_table, json_document, markdown_table
 from flopcount.units import human
 
 CONVENTIONS = ("flops = paper total (multiply-adds of conv + linear + matmul + attention); "
@@ -55,17 +55,14 @@ def _rows(result: BudgetResult):
 # ---------------------------------------------------------------------------------------------- table
 
 
-def table_renderable(result: BudgetResult):
+def table_renderable(result: BudgetResult, width: int = 200):
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"flopcount budgets: {_display_path(result.path)}" if result.path else "flopcount budgets",
-                  caption=CONVENTIONS, caption_justify="left")
-    for name, justify in (("model", "left"), ("metric", "left"), ("value", "right"), ("budget", "right"),
-                          ("headroom", "right"), ("status", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "status")
+    columns = [Column("model"), Column("metric"), Column("value", "right"), Column("budget", "right"),
+               Column("headroom", "right", drop=1), Column("status")]
     style = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+    body, ends = [], []
     for index, model in enumerate(result.models):
         for i, check in enumerate(model.checks):
             label = Text()  # Text, not markup: ids and patterns like "features.[0-3]" hold brackets
@@ -73,9 +70,12 @@ def table_renderable(result: BudgetResult):
                 label.append(model.budget.id)
             if i == 1 or len(model.checks) == 1:
                 label.append(("\n" if i == 0 else "") + ", ".join(model.input_size), style="dim")
-            table.add_row(label, Text(check.metric), fmt_value(check, check.value), fmt_value(check, check.limit),
-                          fmt_headroom(check), Text(_MARK[check.status], style=style[check.status]),
-                          end_section=i == len(model.checks) - 1 and index < len(result.models) - 1)
+            body.append([label, Text(check.metric), fmt_value(check, check.value), fmt_value(check, check.limit),
+                         fmt_headroom(check), Text(_MARK[check.status], style=style[check.status])])
+        if index < len(result.models) - 1:
+            ends.append(len(body) - 1)
+    title = f"flopcount budgets: {_display_path(result.path)}" if result.path else "flopcount budgets"
+    table = fit_table(columns, body, width, title=title, caption=CONVENTIONS, end_sections=ends)
     parts = [table]
     notes = [c for c in result.checks if c.status != "pass"]
     for check in notes:
@@ -121,7 +121,17 @@ def to_json(result: BudgetResult) -> str:
             for m in result.models
         ],
     }
-    return json.dumps(data, indent=2)
+    return json_document("check", data)
+
+
+CSV_COLUMNS = ("model", "metric", "value", "limit", "headroom_pct", "status", "detail", "line")
+
+
+def to_csv(result: BudgetResult) -> str:
+    """One row per checked limit, exact values."""
+    return csv_text(({"model": c.model, "metric": c.metric, "value": c.value, "limit": c.limit,
+                      "headroom_pct": c.headroom_pct, "status": c.status, "detail": c.detail, "line": c.line}
+                     for c in result.checks), CSV_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------- junit
@@ -197,8 +207,6 @@ def to_github(result: BudgetResult) -> str:
 
 def to_markdown(result: BudgetResult) -> str:
     """A pull-request comment: the verdict, the failures with their explanation, every check folded."""
-    from flopcount.render.text import markdown_table
-
     headers = ["model", "metric", "value", "budget", "headroom", "status"]
 
     def row(check: Check) -> list[str]:

@@ -1,0 +1,50 @@
+"""Every option shared by two or more commands, declared once (name, metavar, help)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+FORMAT_HELP = "table (rich, for terminals), json (with schema_version), csv or markdown."
+
+ModelArgument = Annotated[str, typer.Argument(
+    metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
+OptionalModelArgument = Annotated[Optional[str], typer.Argument(
+    metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)]
+WidthOption = Annotated[Optional[int], typer.Option(
+    "--width", min=20, metavar="COLUMNS", help="Console width for tables (default: the terminal's).")]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")]
+InputSizeOption = Annotated[Optional[list[str]], typer.Option(
+    "--input-size", "-i", metavar="SHAPE",
+    help="Input shape like 1x3x224x224 (':int64' for token ids); repeat for several inputs.")]
+KwargsOption = Annotated[Optional[str], typer.Option(
+    "--kwargs", metavar="JSON", help="JSON object of keyword arguments for the factory.")]
+DeviceOption = Annotated[Optional[str], typer.Option(
+    "--device", metavar="TORCH_DEVICE",
+    help="torch device to build and analyse on (default: meta for bundled models, cpu for yours).")]
+ProfileOption = Annotated[Optional[str], typer.Option(
+    "--profile", metavar="NAME|PATH",
+    help="Hardware profile: a name among the bundled device profiles (cpu_measured, phone, h100) or a .toml path.")]
+TopOption = Annotated[Optional[int], typer.Option("--top", min=1, metavar="K", help="Show only the first K rows.")]
+ThreadsOption = Annotated[int, typer.Option(
+    "--threads", min=1, metavar="N",
+    help="Intra-op CPU threads for timing (1: steady timings, the paper's ARM setting).")]
+RepeatsOption = Annotated[int, typer.Option("--repeats", min=1, metavar="N", help="Timed forwards per measurement.")]
+MeasureOption = Annotated[bool, typer.Option(
+    "--measure", help="Also time every layer on this CPU (adds measured columns).")]
+FlopsPerMacOption = Annotated[int, typer.Option(
+    "--flops-per-mac", min=1, max=2, metavar="1|2",
+    help="1: FLOPs = multiply-adds. 2: every op's FLOPs doubled, as torch's FlopCounterMode counts conv, linear "
+         "and matmul; ops without multiply-adds (ReLU, softmax, pooling, norms, element-wise) double too, so "
+         "with 2 only the paper total is comparable to other tools.")]

@@ -1,0 +1,100 @@
+"""What every command runs inside: one mapping of errors to exit codes, the user's code kept off stdout,
+a console, progress feedback, and the load-then-analyse step most commands start with.
+
+Only typer is imported here at start-up; rich, torch and the library load when a command runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Callable, Iterator
+
+import typer
+
+
+@contextlib.contextmanager
+def run_command(debug: bool) -> Iterator[None]:
+    """Turn flopcount's errors into a one-line message and an exit code (2 usage, 1 failure)."""
+    from flopcount.errors import FlopcountError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except FlopcountError as error:
+        if debug:
+            raise
+        typer.echo(f"flopcount: error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except Exception as error:  # a bug of ours or an unexpected failure: still one line without --debug
+        if debug:
+            raise
+        typer.echo(f"flopcount: error: {type(error).__name__}: {error} (rerun with --debug for a traceback)", err=True)
+        raise typer.Exit(1) from None
+
+
+@contextlib.contextmanager
+def user_code(what: str) -> Iterator[None]:
+    """Run the user's factory or forward: its prints go to stderr (stdout stays parseable JSON/CSV), and a
+    ``sys.exit`` inside it is a failure, not a silent exit 0 that would let a CI job pass unchecked."""
+    from flopcount.errors import FlopcountError
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except SystemExit as error:
+        raise FlopcountError(f"the model's code called sys.exit({error.code!r}) while {what}") from None
+
+
+def console(width: int | None = None):
+    """A rich console; when output goes to a file or pipe, wide enough that table rows stay one line."""
+    from rich.console import Console
+
+    out = Console(width=width, soft_wrap=False)
+    if width is None and not out.is_terminal:
+        out = Console(width=200, soft_wrap=False)
+    return out
+
+
+@contextlib.contextmanager
+def progress(total: int, verb: str, show: bool | None = None) -> Iterator[Callable[[str], None]]:
+    """A transient progress bar on stderr (only when stderr is a terminal); yields ``step(label)``."""
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        yield lambda label: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(verb, total=total)
+        yield lambda label: bar.update(task, advance=1, description=f"{verb} {label}")
+
+
+def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None):
+    """The named model built on ``device`` and its input specs."""
+    from flopcount.loading import load_model, parse_kwargs, resolve_inputs
+
+    with user_code(f"building {name}"):
+        loaded = load_model(name, parse_kwargs(kwargs), device)
+    return loaded, resolve_inputs(loaded, input_size)
+
+
+def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
+    from flopcount.analysis import analyze
+
+    loaded, specs = load(name, input_size, kwargs, device)
+    with user_code(f"running the forward of {name}"):
+        return analyze(loaded.model, specs, device=loaded.device, name=name)
+
+
+def analyze_and_time(name: str, input_size: list[str] | None, kwargs: str | None, threads: int, repeats: int):
+    """A CPU analysis of the model and the measured median seconds of each of its records."""
+    from flopcount.bench import make_inputs, measure_records
+
+    loaded, specs = load(name, input_size, kwargs, "cpu")
+    with user_code(f"timing the forward of {name}"):
+        return measure_records(loaded.model, make_inputs(specs), repeats=repeats, threads=threads, name=name)

@@ -1,0 +1,93 @@
+"""Every command's `-f json` document carries schema_version and validates against the shipped JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from flopcount.cli import app
+from flopcount.render.common import SCHEMA_VERSION, output_schema
+
+runner = CliRunner()
+TINY = """
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "tiny_json.py"
+    path.write_text(TINY)
+    return f"{path}:build"
+
+
+@pytest.fixture(scope="module")
+def budget(tmp_path_factory, tiny):
+    path = tmp_path_factory.mktemp("budgets") / "budgets.toml"
+    path.write_text(textwrap.dedent(f"""
+        [models.tiny]
+        model = "{tiny}"
+        input_size = "1x3x8x8"
+        max_flops = "20K"
+    """))
+    return path
+
+
+def commands(tiny: str, budget) -> dict[str, list[str]]:
+    return {
+        "analyze": ["analyze", "mobilenet_v2", "--depth", "1", "--sort", "flops", "--top", "3"],
+        "list": ["list", "squeezenet*"],
+        "compare": ["compare", "mobilenet_v2", "-i", "1x3x32x32"],
+        "check": ["check", str(budget)],
+        "guidelines": ["guidelines", "shufflenet_v2_x0_5"],
+        "roofline": ["roofline", "mobilenet_v2", "--profile", "h100", "--top", "3"],
+        "bench": ["bench", tiny, "-i", "1x3x8x8", "--repeats", "2", "--warmup", "0"],
+        "bench_zoo": ["bench", "--zoo", "--models", "squeezenet1_1", "--repeats", "1", "--warmup", "0", "--no-layers",
+                      "--profile", "h100"],
+    }
+
+
+@pytest.mark.parametrize("kind", ["analyze", "list", "compare", "check", "guidelines", "roofline", "bench", "bench_zoo"])
+def test_every_json_document_validates(kind, tiny, budget):
+    result = runner.invoke(app, [*commands(tiny, budget)[kind], "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["schema_version"], document["kind"]) == (SCHEMA_VERSION, kind)
+    schema = output_schema()
+    # against this kind's definition alone first, for an error message that names the field
+    own = jsonschema.Draft202012Validator({**schema, "oneOf": [{"$ref": f"#/$defs/{kind}"}]})
+    error = jsonschema.exceptions.best_match(own.iter_errors(document))
+    assert error is None, f"{error.message[:200]} at {list(error.absolute_path)}"
+    jsonschema.validate(document, schema)
+
+
+def test_the_schema_refuses_a_document_without_its_version_or_with_a_wrong_type():
+    schema = output_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"kind": "list", "models": []}, schema)
+    bad_row = {"name": "m", "family": "f", "input_size": "1x3", "params": "many", "paper_flops": 1, "mac": 1,
+               "params_vs_impl": None, "flops_vs_impl": None, "params_vs_paper": None, "flops_vs_paper": None,
+               "within_tolerance": None}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"schema_version": SCHEMA_VERSION, "kind": "list", "models": [bad_row]}, schema)
+
+
+def test_analyze_json_honours_depth_sort_and_top():
+    data = json.loads(runner.invoke(app, ["analyze", "mobilenet_v2", "-f", "json", "--depth", "1", "--sort", "flops",
+                                          "--top", "2"]).stdout)
+    assert data["selection"] == {"depth": 1, "sort": "flops", "top": 2}
+    assert [r["name"] for r in data["rows"]] == ["features", "classifier"]
+    # the depth-1 rows sum to the whole model: 320,515,392 all-ops FLOPs minus the functional pool's
+    # 1280 * 7 * 7 = 62,720 (recorded at the root path, outside any depth-1 module) minus classifier
+    features, classifier = data["rows"]
+    assert classifier["flops"] == 1280 * 1000  # Linear(1280, 1000) on one token; dropout counts nothing
+    assert features["flops"] + classifier["flops"] + 1280 * 7 * 7 == data["totals"]["flops"] == 320_515_392
+    assert len(data["records"]) > 2  # the whole report is still there

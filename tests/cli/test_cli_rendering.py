@@ -1,0 +1,106 @@
+"""Every command's table at 80 and 120 columns: no line wider than the terminal, no name or number cut or
+split across lines; columns that give way are named in a note."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from flopcount.cli import app
+from flopcount.zoo import list_models
+
+runner = CliRunner()
+WIDTHS = (80, 120)
+TINY = """
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1))
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("render") / "tiny_render.py"
+    path.write_text(TINY)
+    return f"{path}:build"
+
+
+def render(width: int, *args: str) -> str:
+    result = runner.invoke(app, [*args, "--width", str(width)])
+    assert result.exit_code in (0, 1), result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= width, "\n".join(lines)
+    assert "…" not in result.stdout  # rich's mark of a truncated cell
+    return result.stdout
+
+
+def cells(text: str) -> list[str]:
+    """The stripped contents of every table cell on every line."""
+    return [c.strip() for line in text.splitlines() for c in re.split(r"[│┃]", line)[1:-1]]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_list_shows_every_name_whole(width):
+    out = render(width, "list", "mobilenet*")
+    assert set(list_models("mobilenet*")) <= set(cells(out))  # 13 names that once all read 'mobil...'
+    assert "+0.00%" in out  # the gap to the implementation stays
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_analyze_keeps_names_and_numbers(width):
+    out = render(width, "analyze", "mobilenet_v2", "--top", "5")
+    assert {"features.0.0", "features.1.conv.0.0", "10.84M"} <= set(cells(out))  # 3*3*3*32*112*112 = 10,838,016
+    assert "300,774,272" in out
+    if width == 80:
+        assert "Hidden at 80 columns" in out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_keeps_reasons_readable(width):
+    out = render(width, "compare", "mobilenet_v2", "-i", "1x3x32x32")
+    assert "features.17.conv.1.0" in cells(out)
+    # each reason is printed whole on consecutive lines: joined, it reads as the sentence
+    joined = " ".join(line.strip(" │") for line in out.splitlines())
+    assert "FlopCounterMode has no formula for norms" in re.sub(r"\s+", " ", joined)
+    assert "explained" in cells(out) and "match" in cells(out)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_check_shows_whole_statuses(width, tiny, tmp_path):
+    budget = tmp_path / "budgets.toml"
+    budget.write_text(textwrap.dedent(f"""
+        [models.tiny_model_with_a_long_id]
+        model = "{tiny}"
+        input_size = "1x3x16x16"
+        max_params = 1000
+        max_flops = "100K"
+    """))
+    out = render(width, "check", str(budget))
+    # params: 3*3*3*8 + 8 + 8*8 + 8 = 296; FLOPs: (216 + 64) * 256 = 71,680 -> 71.68K
+    assert cells(out).count("PASS") == 2 and "71.68K" in cells(out) and "296" in cells(out)
+    assert "tiny_model_with_a_long_id" in cells(out)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_guidelines_never_splits_a_number(width):
+    out = render(width, "guidelines", "shufflenet_v1_g8", "--top", "3")
+    # stages.0.1.compress_conv1: MAC 784 * 480 + 384 * 96 / 8 = 380,928 in one cell
+    assert "380,928" in cells(out) and "stages.0.1.compress_conv1" in cells(out)
+    assert "9,335,808" in cells(out)  # the BatchNorm2d G4 row
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_roofline_keeps_layer_names(width):
+    out = render(width, "roofline", "mobilenet_v2", "--profile", "h100", "--top", "3", "--sort", "order")
+    assert {"features.0.0", "features.0.1", "features.0.2"} <= set(cells(out))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_bench_keeps_layer_names(width, tiny):
+    out = render(width, "bench", tiny, "-i", "1x3x16x16", "--repeats", "2", "--warmup", "0")
+    assert {"0", "1", "2"} <= set(cells(out))  # the Sequential's three layers
+    assert "71.68K" in cells(out) or "55.30K" in cells(out)  # 3*3*3*8*256 = 55,296 in the first conv
