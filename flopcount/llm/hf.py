@@ -8,7 +8,6 @@ file is not cached). transformers is the optional extra ``flopcount[hf]``: impor
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,23 +138,3 @@ def experts_of(config) -> tuple[int, int] | None:
         return int(used), int(total)
     return None
 
-
-@contextlib.contextmanager
-def meta_autocast():
-    """Let ``torch.autocast(device_type="meta")`` stand for CPU's.
-
-    transformers' rotary embeddings open ``torch.autocast(x.device.type, enabled=False)``; torch has no
-    autocast for meta and raises. Disabled autocast does nothing on any device, so CPU's is equivalent.
-    """
-    import torch
-
-    original = torch.autocast.__init__
-
-    def init(self, device_type, *args, **kwargs):
-        original(self, "cpu" if device_type == "meta" else device_type, *args, **kwargs)
-
-    torch.autocast.__init__ = init
-    try:
-        yield
-    finally:
-        torch.autocast.__init__ = original

@@ -19,7 +19,7 @@ from typing import Any
 
 from flopcount.errors import UsageError
 from flopcount.inputs import InputSpec, make_tensor
-from flopcount.llm.hf import HFModel, experts_of, meta_autocast
+from flopcount.llm.hf import HFModel, experts_of
 from flopcount.llm.inputs import ENCODER_DECODER, SPEECH, default_inputs, model_kind
 from flopcount.report import Report
 
@@ -136,8 +136,7 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         call = {name: make_tensor(spec, "meta") for name, spec in specs.items()}
         tokens = _new_tokens(specs)
         context, source = 0, 0
-    with meta_autocast():
-        report = analyze(model, inputs=call, device="meta", name=hf.name)
+    report = analyze(model, inputs=call, device="meta", name=hf.name)
 
     attention = report.by_category().get("attention", 0)
     windowed = attention
