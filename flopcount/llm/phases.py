@@ -91,8 +91,8 @@ class PhaseResult:
     weights_read_bytes: int
     cache_read_bytes: int  # decode: the cache of ``context`` tokens (cross-attention cache included)
     cache_written_bytes: int  # the new tokens' K and V
-    kv_cache_bytes: int  # the cache after the pass, at full length
-    kv_cache_bytes_windowed: int  # what a sliding-window cache keeps
+    kv_cache_bytes: int  # the cache the phase is about: prefill writes seq_len tokens, decode reads context
+    kv_cache_bytes_windowed: int  # the same cache as a sliding-window kernel keeps it
     report: Report = field(repr=False, compare=False)
 
     @property
@@ -106,8 +106,8 @@ class PhaseResult:
 
     @property
     def memory_bytes(self) -> int:
-        """Weights + the KV cache after the pass: what must fit on the device."""
-        return self.weights_bytes + self.kv_cache_bytes
+        """Weights + the KV cache after the pass (read + written): what must fit on the device."""
+        return self.weights_bytes + self.cache_read_bytes + self.cache_written_bytes
 
 
 def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, context: int = 0,
@@ -145,7 +145,7 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         windowed = attention * min(keys, geometry.sliding_window) // keys
     params_read = _params_read(hf, report, tokens * batch)
     cross = 2 * geometry.layers * geometry.heads * geometry.head_dim * source * batch if geometry and source else 0
-    after = context + tokens
+    cached = context if phase == "decode" else tokens
     return PhaseResult(
         model=hf.name, phase=phase, tokens=tokens, context=context, batch=batch, dtype=dtype, geometry=geometry,
         params=report.totals.params, params_read=params_read,
@@ -155,8 +155,8 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         weights_read_bytes=dtype_bytes(params_read, dtype),
         cache_read_bytes=dtype_bytes(geometry.kv_elements(context, batch) + cross, dtype) if geometry else 0,
         cache_written_bytes=kv_cache_bytes(geometry, tokens, dtype, batch) if geometry else 0,
-        kv_cache_bytes=dtype_bytes(geometry.kv_elements(after, batch) + cross, dtype) if geometry else 0,
-        kv_cache_bytes_windowed=(dtype_bytes(geometry.kv_elements(geometry.cached_tokens(after), batch) + cross, dtype)
+        kv_cache_bytes=dtype_bytes(geometry.kv_elements(cached, batch) + cross, dtype) if geometry else 0,
+        kv_cache_bytes_windowed=(dtype_bytes(geometry.kv_elements(geometry.cached_tokens(cached), batch) + cross, dtype)
                                  if geometry else 0),
         report=report,
     )
