@@ -10,14 +10,12 @@ records it stands for.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 from flopcount.records import LayerRecord
 from flopcount.report import Report
 
-_CHILD = re.compile(r"^(.*?)\.?(\d+)(?:\.|$)")
 
 
 @dataclass(frozen=True)
@@ -55,12 +53,12 @@ class CondensedRow:
     block: str | None  # the block's first path, or None
 
 
-def _members(path: str, depth_limit: int | None = None) -> list[tuple[str, str]]:
+def _members(path: str) -> list[tuple[str, str]]:
     """Every (container, child) that ``path`` lies under: 'a.layers.3.mlp' -> [('a.layers', 'a.layers.3')]."""
     parts = path.split(".") if path else []
     out = []
     for i, part in enumerate(parts):
-        if part.isdigit() and i > 0:
+        if part.isdigit():  # the root's own numbered children (nn.Sequential) have container ""
             out.append((".".join(parts[:i]), ".".join(parts[: i + 1])))
     return out
 
@@ -83,7 +81,7 @@ def find_repeated_blocks(report: Report, min_repeat: int = 2) -> list[RepeatedBl
 
     blocks: list[RepeatedBlock] = []
     folded: list[str] = []  # members already folded: their inner containers are not looked at
-    for container in sorted(containers, key=lambda c: c.count(".")):
+    for container in sorted(containers, key=lambda c: c.count(".") + bool(c)):
         if any(_under(container, f) for f in folded):
             continue
         groups: dict[tuple, list[str]] = {}
