@@ -16,7 +16,8 @@ SCHEMA_VERSION = 1
 def _rate(result: PhaseResult, estimate: DeviceEstimate) -> str:
     if result.phase == "decode":
         return f"{estimate.tokens_per_second(result.tokens * result.batch):,.1f} tok/s"
-    return f"{estimate.seconds * 1e3:,.1f} ms"
+    seconds = estimate.seconds
+    return f"{seconds * 1e3:,.1f} ms" if seconds < 1 else f"{seconds:,.1f} s"
 
 
 def _fits(estimate: DeviceEstimate) -> str:
