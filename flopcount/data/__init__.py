@@ -1,0 +1,1 @@
+"""Data shipped in the wheel: bundled Hugging Face configs and their reference counts."""
