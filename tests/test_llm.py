@@ -165,3 +165,20 @@ def test_unknown_phase_and_negative_context(tiny_llama):
         analyze_phase(tiny_llama, "train")
     with pytest.raises(UsageError, match="context"):
         analyze_phase(tiny_llama, "decode", context=-1)
+
+
+def test_named_inputs_replace_the_defaults(tiny_llama):
+    result = analyze_phase(tiny_llama, "prefill", inputs={"input_ids": InputSpec((1, 4), "int64")})
+    assert result.tokens == 4
+    assert result.report.by_category()["linear"] == 4 * TINY_LINEAR_PER_TOKEN  # 69,632
+    assert result.report.by_category()["attention"] == 2 * 2 * 4 * 4 * 32  # 2,048
+
+
+def test_the_core_and_the_llm_package_import_without_transformers():
+    import subprocess
+    import sys
+
+    code = ("import sys, flopcount, flopcount.loading, flopcount.llm, flopcount.blocks, flopcount.render.llm; "
+            "print('transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
