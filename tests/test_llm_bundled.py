@@ -60,3 +60,18 @@ def test_llama_2_7b_decode_at_2048_in_float16():
     # per token: the 6,607,077,376 linear weights + attention over 2,049 keys: 2 x 32 x 2049 x 4096
     assert result.report.by_category()["linear"] == 6_607_077_376
     assert result.attention_flops == 2 * 32 * 2049 * 4096
+
+
+def test_encoder_decoder_decode_reads_the_decoder_and_the_tied_head_only():
+    t5 = analyze_phase(load_hf("t5-small"), "decode", context=16, seq_len=16)
+    # decoder layers 6 x 4,195,840 = 25,175,040 less their cached cross-attention k, v (6 x 2 x 512 x 512),
+    # final norm 512, and the 32,128 x 512 shared table the tied lm_head reads whole; of the 32 x 8
+    # relative-position bias, the one query's 17 key offsets look up at most 17 rows: 136.
+    # 25,175,040 + 512 - 3,145,728 + 16,449,536 + 136 = 38,479,496 (the encoder's 18,881,280 is not read)
+    assert t5.params_read == 6 * 4_195_840 + 512 - 6 * 2 * 512 * 512 + 32_128 * 512 + 17 * 8
+    # self-attention cache 2 x 6 x 8 x 64 x 16 tokens + cross-attention 2 x 6 x 8 x 64 x 16 source, 2 bytes
+    assert t5.kv_cache_bytes == 2 * (2 * 6 * 8 * 64 * 16) * 2
+    whisper = analyze_phase(load_hf("whisper-tiny"), "decode", context=16)
+    # 51,865 x 384 tied token table 19,916,160 + one of 448 positions 384 + 4 layers x (self-attention
+    # 590,976 + cross q, o 2 x 147,840 + fc1 591,360 + fc2 590,208 + 3 norms 2,304) + final norm 768
+    assert whisper.params_read == 19_916_160 + 384 + 4 * 2_070_528 + 768

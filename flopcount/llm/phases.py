@@ -21,6 +21,7 @@ from flopcount.errors import UsageError
 from flopcount.inputs import InputSpec, make_tensor
 from flopcount.llm.hf import HFModel, experts_of
 from flopcount.llm.inputs import ENCODER_DECODER, SPEECH, default_inputs, model_kind
+from flopcount.records import FROM_STATE
 from flopcount.report import Report
 
 DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16, "int8": 8, "int4": 4}
@@ -201,25 +202,46 @@ def _decode_inputs(hf: HFModel, geometry: AttentionGeometry, context: int, batch
 
 
 def _params_read(hf: HFModel, report: Report, tokens: int) -> int:
-    """Parameters of the modules the pass called, less the rows of embedding tables it did not look up
-    and the experts its tokens did not use (top-k of n per token, whatever the routing)."""
+    """Parameters the pass reads: those of every module it called (a tied weight once), an embedding
+    table only for the rows it looked up (unless a called head reads it whole), and of a layer's experts
+    only the top-k of n that each token uses, whatever the routing."""
     from torch import nn
 
     called = {r.path for r in report.records}
-    called_prefixes = {".".join(p.split(".")[:i]) for p in called for i in range(p.count(".") + 2)}
-    read = sum(n for path, n in report.module_params.items() if path in called_prefixes)
-    head = hf.model.get_output_embeddings() if hasattr(hf.model, "get_output_embeddings") else None
-    head_weight = getattr(head, "weight", None)
-    for path, module in hf.model.named_modules():
-        if path in called_prefixes and isinstance(module, nn.Embedding) and module.weight is not head_weight:
-            read -= max(0, module.num_embeddings - tokens) * module.embedding_dim
+    prefixes = {".".join(p.split(".")[:i]) for p in called for i in range(p.count(".") + 2)}
+    modules = dict(hf.model.named_modules(remove_duplicate=False))  # shared modules under every name
+    whole: dict[int, int] = {}
+    tables: dict[int, tuple[int, int]] = {}  # id(weight) -> (rows looked up, row size)
+    for path in prefixes:
+        module = modules.get(path)
+        if module is None or isinstance(module, nn.Embedding):
+            continue
+        whole.update((id(p), p.numel()) for p in module._parameters.values() if p is not None)
+    for record in report.records:
+        module = modules.get(record.path)
+        if isinstance(module, nn.Embedding) and record.source == "module" and record.inputs:
+            rows, _ = tables.get(id(module.weight), (0, 0))
+            tables[id(module.weight)] = (min(module.num_embeddings, rows + record.inputs[0].numel),
+                                         module.embedding_dim)
+        elif module is not None and not isinstance(module, nn.Embedding):  # a weight used without a call
+            for spec, source in zip(record.inputs, record.input_from):
+                if source == FROM_STATE:
+                    match = next((p for p in module.parameters() if tuple(p.shape) == spec.shape
+                                  and id(p) not in whole and id(p) not in tables), None)
+                    if match is not None:
+                        whole[id(match)] = match.numel()
+    for path in prefixes:  # an embedding without a module formula, counted from its ops: a row a token
+        module = modules.get(path)
+        if isinstance(module, nn.Embedding) and id(module.weight) not in tables:
+            tables[id(module.weight)] = (min(module.num_embeddings, tokens), module.embedding_dim)
+    read = sum(whole.values()) + sum(rows * size for key, (rows, size) in tables.items() if key not in whole)
     experts = experts_of(hf.config)
     if experts:
         used, total = experts
         active = min(total, used * tokens)
-        for path, module in hf.model.named_modules():
-            if path.rsplit(".", 1)[-1] == "experts" and path in called_prefixes:
-                read -= sum(p.numel() for p in module.parameters()) * (total - active) // total
+        for path in prefixes:
+            if path.rsplit(".", 1)[-1] == "experts" and path in modules:
+                read -= sum(p.numel() for p in modules[path].parameters()) * (total - active) // total
     return read
 
 
