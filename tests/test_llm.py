@@ -182,3 +182,13 @@ def test_the_core_and_the_llm_package_import_without_transformers():
             "print('transformers' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_named_inputs_carry_their_batch_and_are_refused_for_decode(tiny_llama):
+    result = analyze_phase(tiny_llama, "prefill", inputs={"input_ids": InputSpec((2, 4), "int64")})
+    assert (result.batch, result.tokens) == (2, 4)
+    assert result.per_token_flops == result.flops // 8
+    # K and V x 2 layers x 2 kv heads x 8 head_dim x 4 tokens x 2 bytes, for each of 2 sequences = 1,024
+    assert result.cache_written_bytes == 2 * 2 * 2 * 8 * 4 * 2 * 2
+    with pytest.raises(UsageError, match="named inputs apply to prefill"):
+        analyze_phase(tiny_llama, "decode", context=4, inputs={"input_ids": InputSpec((1, 1), "int64")})

@@ -127,6 +127,8 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
     caches = bool(getattr(model, "can_generate", lambda: False)())
     geometry = attention_geometry(config) if caches else None
     if phase == "decode":
+        if inputs:
+            raise UsageError("named inputs apply to prefill; decode builds its own token and KV cache")
         if geometry is None:
             raise UsageError(f"{hf.name} keeps no KV cache ({hf.architecture} does not generate): decode does not apply")
         if context < 0:
@@ -134,6 +136,7 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         call, tokens, source = _decode_inputs(hf, geometry, context, batch, seq_len)
     else:
         specs = inputs or default_inputs(config, seq_len, batch)
+        batch = next(iter(specs.values())).shape[0]  # named inputs carry their own batch
         call = {name: make_tensor(spec, "meta") for name, spec in specs.items()}
         tokens = _new_tokens(specs)
         context, source = 0, 0
