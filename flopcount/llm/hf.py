@@ -9,6 +9,7 @@ file is not cached). transformers is the optional extra ``flopcount[hf]``: impor
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,17 @@ def _hub_config(repo_id: str) -> Path:
         return Path(hf_hub_download(repo_id, "config.json", local_files_only=True))
     except Exception:
         pass
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)  # its retry warnings would add lines to our one-line error
     try:
         return Path(hf_hub_download(repo_id, "config.json"))
     except Exception as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"cannot get config.json of '{repo_id}' from the hub (offline and not cached?): "
                              f"{reason}") from None
+    finally:
+        hub_logger.setLevel(level)
 
 
 def load_config(name: str):
