@@ -71,6 +71,10 @@ def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | No
     import torch
 
     kwargs = kwargs or {}
+    from flopcount.llm.loading import is_prefixed, load_prefixed
+
+    if is_prefixed(name):  # hf:, torchvision:, timm: build through their own libraries, on meta
+        return load_prefixed(name, kwargs, device)
     if is_user_reference(name):
         factory = load_factory(name)
         defaults = None
