@@ -22,6 +22,31 @@ class LoadedModel:
     device: str
 
 
+def resolve_device(text: Any) -> "torch.device":
+    """The torch.device named by ``text`` ('cpu', 'meta', 'cuda', 'cuda:1', 'mps', or a torch.device),
+    refusing in words one that does not exist or is not available here."""
+    import torch
+
+    if isinstance(text, torch.device):
+        device = text
+    else:
+        try:
+            device = torch.device(str(text).strip())
+        except (RuntimeError, ValueError):
+            raise UsageError(f"unknown device '{text}': use cpu, meta, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"device '{text}' asked for, but no CUDA device is available to this torch "
+                             f"({torch.__version__}); use --device cpu or meta")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(f"device '{text}' asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"device '{text}' asked for, but MPS is not available here; use --device cpu or meta")
+    elif device.type not in ("cpu", "meta", "cuda", "mps"):
+        raise UsageError(f"device '{text}' is not supported: use cpu, meta, cuda, cuda:N or mps")
+    return device
+
+
 def parse_kwargs(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
