@@ -284,26 +284,29 @@ class Walker(TorchFunctionMode):
             self._producers[id(t)] = (weakref.ref(t), index)
         in_specs = tuple(spec_of(t) for t in in_tensors)
         out_specs = tuple(spec_of(t) for t in out_tensors)
-        if cost is None:
-            flops, category, mac, mac_bytes, counted, attrs = 0, "uncounted", 0, 0, False, {}
+        # An op with no formula still moves its tensors: its MAC is known even though its FLOPs are not.
+        reads = None if cost is None else cost.reads
+        writes = None if cost is None else cost.writes
+        out_itemsize = out_specs[0].itemsize if out_specs else 4
+        if reads is None:
+            reads, read_bytes = weight_elems, weight_bytes
+            for spec in in_specs:
+                reads += spec.numel
+                read_bytes += spec.numel * spec.itemsize
         else:
-            out_itemsize = out_specs[0].itemsize if out_specs else 4
-            if cost.reads is None:
-                reads, read_bytes = weight_elems, weight_bytes
-                for spec in in_specs:
-                    reads += spec.numel
-                    read_bytes += spec.numel * spec.itemsize
-            else:
-                reads, read_bytes = cost.reads, cost.reads * out_itemsize
-            if cost.writes is None:
-                writes = write_bytes = 0
-                for spec in out_specs:
-                    writes += spec.numel
-                    write_bytes += spec.numel * spec.itemsize
-            else:
-                writes, write_bytes = cost.writes, cost.writes * out_itemsize
+            read_bytes = cost.read_bytes if cost.read_bytes is not None else reads * out_itemsize
+        if writes is None:
+            writes = write_bytes = 0
+            for spec in out_specs:
+                writes += spec.numel
+                write_bytes += spec.numel * spec.itemsize
+        else:
+            write_bytes = cost.write_bytes if cost.write_bytes is not None else writes * out_itemsize
+        if cost is None:
+            flops, category, counted, attrs = 0, "uncounted", False, {}
+        else:
             flops, category, counted, attrs = cost.flops, cost.category, True, cost.attrs
-            mac, mac_bytes = reads + writes, read_bytes + write_bytes
+        mac, mac_bytes = reads + writes, read_bytes + write_bytes
         key = (path, op)
         call = self._calls[key]
         self._calls[key] = call + 1
