@@ -20,6 +20,13 @@ def ntuple(value: Any, n: int) -> tuple:
     return (value,) * n
 
 
+def plain_float(*tensors: Any) -> bool:
+    """True when every tensor (None skipped) has one and the same floating dtype: the only case a fast
+    shape rule handles; mixed or integer dtypes go to torch's kernels, which refuse them or promote."""
+    dtypes = {t.dtype for t in tensors if t is not None}
+    return len(dtypes) == 1 and next(iter(dtypes)).is_floating_point
+
+
 def empty_meta(shape: Iterable[int], like: torch.Tensor) -> torch.Tensor:
     return torch.empty(tuple(shape), dtype=like.dtype, device="meta")
 

@@ -17,16 +17,21 @@ SOFTMAX_FLOPS_PER_ELEMENT = 3
 
 
 def _unary_meta(input, *args, **kwargs):
+    if not input.is_floating_point():
+        return None
     inplace = kwargs.get("inplace", False) or any(a is True for a in args)
     return input if inplace else empty_like_meta(input)
 
 
 def _inplace_meta(input, *args, **kwargs):
-    return input
+    return input if input.is_floating_point() else None
 
 
 def _softmax_meta(input, dim=None, _stacklevel=3, dtype=None):
-    return empty_like_meta(input) if dtype is None else None
+    rank = max(input.dim(), 1)
+    if dtype is not None or dim is None or not -rank <= dim < rank or not input.is_floating_point():
+        return None  # a dim out of range, an integer input: torch's kernel raises
+    return empty_like_meta(input)
 
 
 activation_module = formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU,

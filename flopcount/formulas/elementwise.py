@@ -35,7 +35,14 @@ def _binary_meta(input, other, *args, **kwargs):
     return torch.empty(shape, dtype=dtype, device="meta")
 
 
-def _inplace_meta(input, *args, **kwargs):
+def _inplace_meta(input, other=None, *args, **kwargs):
+    # Only the plain case: `other` of the same dtype and a shape that broadcasts to `input`'s own (or a
+    # float scalar into a float tensor). Anything else torch refuses or casts: its kernel decides.
+    if isinstance(other, torch.Tensor):
+        if other.dtype != input.dtype or broadcast_shape(input.shape, other.shape) != tuple(input.shape):
+            return None
+    elif not input.is_floating_point():
+        return None
     return input
 
 

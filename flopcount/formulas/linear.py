@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from flopcount.formulas._util import empty_meta, prod
+from flopcount.formulas._util import empty_meta, plain_float, prod
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -30,6 +30,10 @@ def linear_module(module: nn.Linear, inputs: tuple, output: torch.Tensor) -> Cos
 
 
 def _linear_meta(input, weight, bias=None):
+    if input.dim() == 0 or weight.dim() != 2 or input.shape[-1] != weight.shape[1] or not plain_float(input, weight, bias):
+        return None  # wrong in_features or dtypes: torch's kernel raises (or promotes) as it would
+    if bias is not None and tuple(bias.shape) not in ((weight.shape[0],), ()):
+        return None
     return empty_meta((*input.shape[:-1], weight.shape[0]), input)
 
 
