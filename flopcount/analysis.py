@@ -12,12 +12,12 @@ from __future__ import annotations
 import copy
 import sys
 from contextlib import contextmanager
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
 
-from flopcount.errors import FlopcountError, ForwardError, UsageError
+from flopcount.errors import FlopcountError, ForwardError, ModelBuildError, UsageError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
 from flopcount.loading import resolve_device
@@ -34,13 +34,20 @@ def analyze(
     fast: bool = True,
     name: str | None = None,
     registry: FormulaRegistry = REGISTRY,
+    materialize: Callable[[torch.device], nn.Module] | None = None,
 ) -> Report:
     """Params, FLOPs and MAC of every layer call of ``model`` on one input.
 
     Give either ``input_size`` ((1, 3, 224, 224), '1x3x224x224', '1x128:int64', or a list of them for
     several inputs) or ``inputs`` (a tensor, a tuple of positional inputs, or a dict of keyword
-    inputs). ``device`` defaults to the model's; ``"meta"`` analyses without allocating anything.
-    ``fast=False`` runs torch's own kernels for every op instead of shape rules (same counts, slower).
+    inputs). ``fast=False`` runs torch's own kernels for every op instead of shape rules (same counts).
+
+    The analysis runs on ``meta`` unless ``device`` names another: nothing of the size of the weights
+    or activations is allocated, whatever the batch and resolution. When the forward needs data (an
+    ``item()``, ``nonzero``, a boolean mask, data-dependent control flow) and no device was asked for,
+    it runs again on a real device: the model's own, or ``cpu`` for a model that lives on meta, built by
+    ``materialize(device)`` when given (``loading.load_model`` gives one) or else copied with freshly
+    initialised weights. ``Report.device`` says where it ran and ``Report.notes`` why.
 
     The caller sees no difference afterwards: parameters, buffers, inputs, the RNG and torch's hook
     tables are as they were, and other threads running the same model are not observed or disturbed.
@@ -50,10 +57,59 @@ def analyze(
     if (input_size is None) == (inputs is None):
         raise UsageError("give exactly one of input_size or inputs")
     model = _eager_module(model)
-    target = resolve_device(device) if device is not None else _device_of(model)
+    name = name or type(model).__name__
     # Walkers already watching this thread (a forward that calls analyze) do not see this analysis.
     with unwatched(), _deep_enough(model):
-        return _analyze_on(model, target, input_size, inputs, fast, name or type(model).__name__, registry)
+        target = resolve_device(device) if device is not None else torch.device("meta")
+        try:
+            return _analyze_on(model, target, input_size, inputs, fast, name, registry)
+        except ForwardError as error:
+            if not (target.type == "meta" and _needs_data(error.__cause__)):
+                raise
+            if device is not None:
+                raise ForwardError(f"{error}; this forward needs data, which meta tensors do not have: "
+                                   "analyse on a real device (--device cpu)") from error.__cause__
+            real, how = _real_model(model, name, materialize, error)
+            report = _analyze_on(real, _device_of(real), input_size, inputs, fast, name, registry)
+            report.notes.append(f"the forward needs data ({first_line(error.__cause__)[:80]}), so it ran on "
+                                f"{report.device} instead of meta{how}")
+            return report
+
+
+def _needs_data(error: BaseException | None) -> bool:
+    """True for the failures of a meta forward that a real device would not have: ops with no meta
+    kernel (nonzero, masked_select, unique) and reads of values (item(), bool(), tolist())."""
+    if isinstance(error, NotImplementedError):
+        return True
+    return isinstance(error, RuntimeError) and "meta" in str(error).lower()
+
+
+def _real_model(model: nn.Module, name: str, materialize, error: ForwardError) -> tuple[nn.Module, str]:
+    """The model on a real device for a forward that needs data, and how it got there (for the note)."""
+    if _device_of(model).type != "meta":
+        return model, ""
+    cpu = torch.device("cpu")
+    try:
+        if materialize is not None:
+            return materialize(cpu), " (model built on cpu)"
+        return _initialised_copy(model, cpu), " (weights freshly initialised on cpu: data-dependent counts follow them)"
+    except Exception as build_error:
+        raise ModelBuildError(f"{error} on meta, and {name} could not be built on cpu to run it with data "
+                              f"({type(build_error).__name__}: {first_line(build_error)}); try --device cuda") from build_error
+
+
+def _initialised_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """A copy of a meta model on ``device`` with memory for its weights, initialised by the modules' own
+    ``reset_parameters`` / ``reset_running_stats`` (other tensors start at zero)."""
+    real = copy.deepcopy(model).to_empty(device=device)
+    with torch.no_grad():
+        for t in (*real.parameters(), *real.buffers()):
+            t.zero_()
+        for module in real.modules():
+            for reset in ("reset_parameters", "reset_running_stats"):
+                if callable(getattr(module, reset, None)):
+                    getattr(module, reset)()
+    return real
 
 
 def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs: Any, fast: bool, name: str,

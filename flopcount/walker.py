@@ -56,7 +56,7 @@ _IGNORED = frozenset(
     + [_resolve(torch, n) for n in (
         "empty", "zeros", "ones", "full", "arange", "empty_like", "zeros_like", "ones_like", "full_like", "rand",
         "randn", "randint", "tensor", "as_tensor", "is_grad_enabled", "is_tensor",
-        "linspace", "eye", "get_default_dtype", "is_floating_point",
+        "linspace", "eye", "get_default_dtype", "is_floating_point", "device", "finfo", "iinfo",
         # grad-mode switches and checks: bookkeeping, not ops (a `@torch.no_grad()` forward calls them)
         "_assert", "_assert_async", "is_inference_mode_enabled", "is_autocast_enabled", "set_grad_enabled",
         "_C._set_grad_enabled", "_C._get_tracing_state", "_C._is_torch_function_enabled",
