@@ -63,6 +63,12 @@ def analyze(
         target = resolve_device(device) if device is not None else torch.device("meta")
         try:
             return _analyze_on(model, target, input_size, inputs, fast, name, registry)
+        except _NotCopyable as error:
+            if device is not None:
+                raise UsageError(f"{error}; analyse it on its own device (--device cpu)") from error.__cause__
+            report = _analyze_on(model, _device_of(model), input_size, inputs, fast, name, registry)
+            report.notes.append(f"{error}, so it ran on {report.device} instead of meta")
+            return report
         except ForwardError as error:
             if not (target.type == "meta" and _needs_data(error.__cause__)):
                 raise
@@ -264,8 +270,12 @@ def _meta_copy(model: nn.Module) -> nn.Module:
     try:
         return copy.deepcopy(model, memo)
     except Exception as error:
-        raise UsageError(f"{type(model).__name__} cannot be copied onto meta ({type(error).__name__}: "
-                         f"{first_line(error)}); analyse it on its own device with device='cpu'") from error
+        raise _NotCopyable(f"{type(model).__name__} cannot be copied onto meta ({type(error).__name__}: "
+                           f"{first_line(error)[:80]})") from error
+
+
+class _NotCopyable(Exception):
+    """A real model that ``copy.deepcopy`` refuses (an attribute holding a lock, a file, a generator)."""
 
 
 @contextmanager

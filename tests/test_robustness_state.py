@@ -178,3 +178,19 @@ def test_forward_error_keeps_the_useful_line_of_a_wrapped_message():
 
     with pytest.raises(ForwardError, match="RuntimeError: RuntimeError: the real reason$"):
         analyze(Wrapped(), (1, 2))
+
+
+def test_a_model_that_cannot_be_copied_runs_on_its_own_device_with_a_note():
+    class HoldsALock(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+            self.lock = threading.Lock()  # deepcopy refuses locks
+
+        def forward(self, x):
+            with self.lock:
+                return self.fc(x)
+
+    report = analyze(HoldsALock(), (4, 3))
+    assert report.device == "cpu" and "cannot be copied onto meta" in report.notes[0]
+    assert report.totals.paper_flops == 4 * 3 * 2  # 24
