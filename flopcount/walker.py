@@ -109,6 +109,19 @@ def spec_of(t: torch.Tensor) -> TensorSpec:
     return TensorSpec(tuple(t.shape), name, dtype.itemsize, t.numel())
 
 
+def _traffic(specs: tuple[TensorSpec, ...], elements: int | None, nbytes: int | None, itemsize: int,
+             base_elements: int = 0, base_bytes: int = 0) -> tuple[int, int]:
+    """Elements and bytes read (or written): a formula's own count, at its ``nbytes`` or else ``itemsize``
+    per element; without one, every tensor in ``specs`` once at its own item size, plus the base (a
+    module's weights)."""
+    if elements is not None:
+        return elements, nbytes if nbytes is not None else elements * itemsize
+    for spec in specs:
+        base_elements += spec.numel
+        base_bytes += spec.numel * spec.itemsize
+    return base_elements, base_bytes
+
+
 def op_name(func: Any) -> str:
     return getattr(func, "__name__", None) or repr(func)
 
@@ -285,23 +298,10 @@ class Walker(TorchFunctionMode):
         in_specs = tuple(spec_of(t) for t in in_tensors)
         out_specs = tuple(spec_of(t) for t in out_tensors)
         # An op with no formula still moves its tensors: its MAC is known even though its FLOPs are not.
-        reads = None if cost is None else cost.reads
-        writes = None if cost is None else cost.writes
         out_itemsize = out_specs[0].itemsize if out_specs else 4
-        if reads is None:
-            reads, read_bytes = weight_elems, weight_bytes
-            for spec in in_specs:
-                reads += spec.numel
-                read_bytes += spec.numel * spec.itemsize
-        else:
-            read_bytes = cost.read_bytes if cost.read_bytes is not None else reads * out_itemsize
-        if writes is None:
-            writes = write_bytes = 0
-            for spec in out_specs:
-                writes += spec.numel
-                write_bytes += spec.numel * spec.itemsize
-        else:
-            write_bytes = cost.write_bytes if cost.write_bytes is not None else writes * out_itemsize
+        reads, read_bytes = _traffic(in_specs, cost and cost.reads, cost and cost.read_bytes, out_itemsize,
+                                     weight_elems, weight_bytes)
+        writes, write_bytes = _traffic(out_specs, cost and cost.writes, cost and cost.write_bytes, out_itemsize)
         if cost is None:
             flops, category, counted, attrs = 0, "uncounted", False, {}
         else:
