@@ -99,18 +99,19 @@ def test_one_argument_where_and_index_add_count_on_cpu():
 
 
 @pytest.mark.parametrize("device", ["cpu", "meta"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])  # float32: transformers' MoE on CPU
 @pytest.mark.parametrize("offsets", [(3, 7, 10), (10, 10, 10), (0, 1, 10)])
-def test_grouped_mm_costs_rows_times_k_times_n_whatever_the_routing(device, offsets):
+def test_grouped_mm_costs_rows_times_k_times_n_whatever_the_routing(device, dtype, offsets):
     class Experts(nn.Module):
         def __init__(self):
             super().__init__()
-            self.weight = nn.Parameter(torch.randn(3, 8, 16, dtype=torch.bfloat16))
+            self.weight = nn.Parameter(torch.randn(3, 8, 16, dtype=dtype))
 
         def forward(self, tokens, offs):
             return torch._grouped_mm(tokens, self.weight, offs=offs)
 
     model = Experts()
-    inputs = (torch.randn(10, 8, dtype=torch.bfloat16), torch.tensor(offsets, dtype=torch.int32))
+    inputs = (torch.randn(10, 8, dtype=dtype), torch.tensor(offsets, dtype=torch.int32))
     report = analyze(model, inputs=inputs, device=device)
     [record] = report.records
     # 10 rows x K 8 x N 16 = 1,280, in the paper total

@@ -63,7 +63,21 @@ def rmatmul_function(result, input, other) -> Cost:
     return Cost(result.numel() * _contraction_length(other), "matmul")
 
 
-@formula(torch._grouped_mm)
+def _grouped_mm_meta(mat_a, mat_b, offs=None, bias=None, out_dtype=None):
+    # torch's meta kernel copies CUDA's bf16-only check, while the CPU kernel takes float32 (transformers'
+    # MoE experts on CPU): the rule answers for the two shapes MoE layers use, in any one float dtype.
+    if bias is not None or out_dtype is not None or not plain_float(mat_a, mat_b):
+        return None
+    if mat_a.dim() == 2 and mat_b.dim() == 3 and offs is not None:
+        if mat_a.shape[1] == mat_b.shape[1] and offs.shape == (mat_b.shape[0],):
+            return empty_meta((mat_a.shape[0], mat_b.shape[2]), mat_a)
+    elif mat_a.dim() == 3 and mat_b.dim() == 3 and offs is None:
+        if mat_a.shape[0] == mat_b.shape[0] and mat_a.shape[2] == mat_b.shape[1]:
+            return empty_meta((mat_a.shape[0], mat_a.shape[1], mat_b.shape[2]), mat_a)
+    return None
+
+
+@formula(torch._grouped_mm, meta_rule=_grouped_mm_meta)
 def grouped_mm_function(result, mat_a, mat_b, offs=None, *args, **kwargs) -> Cost:
     # Mixture-of-experts expert path: rows of mat_a (T x K) go to the group that offs assigns them, each
     # multiplied by its group's K x N weight: T x K x N multiply-adds whatever the routing (every row is
