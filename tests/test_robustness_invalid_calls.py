@@ -100,7 +100,7 @@ def _outcome(model, inputs, fast: bool):
         return error
 
 
-_CASES = 300
+_CASES = 240
 
 
 @pytest.mark.parametrize("seed", range(3))
