@@ -1,14 +1,20 @@
-"""Resolve what the user named: a bundled model, `path/to/file.py:factory` or `package.module:factory`."""
+"""Resolve what the user named: a bundled model, `path/to/file.py:factory` or `package.module:factory`.
+
+Every model is built on ``meta`` unless a device is asked for: a LLaMA-7B-shaped factory costs nothing
+there. ``LoadedModel.analyze`` passes ``analyze`` a way to build the model again on a real device, for
+the forwards that need data.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flopcount.errors import ModelBuildError, ModelLoadError, UsageError
 from flopcount.inputs import InputSpec
@@ -19,7 +25,42 @@ class LoadedModel:
     model: Any
     name: str
     default_inputs: list[InputSpec] | None  # None: the user must give --input-size
-    device: str
+    device: str  # where the model was built
+    requested_device: str | None = None  # the device the user asked for; None: meta, with a fallback
+    build: Callable[[Any], Any] | None = None  # build(device) -> the same model, in eval mode, there
+
+    def analyze(self, input_size: Any = None, **options: Any):
+        """``analysis.analyze`` of this model on the device asked for, with the fallback to a real
+        device (a rebuild on cpu) when its forward needs data."""
+        from flopcount.analysis import analyze
+
+        options.setdefault("name", self.name)
+        return analyze(self.model, input_size, device=self.requested_device, materialize=self.build, **options)
+
+
+def resolve_device(text: Any) -> "torch.device":
+    """The torch.device named by ``text`` ('cpu', 'meta', 'cuda', 'cuda:1', 'mps', or a torch.device),
+    refusing in words one that does not exist or is not available here."""
+    import torch
+
+    if isinstance(text, torch.device):
+        device = text
+    else:
+        try:
+            device = torch.device(str(text).strip())
+        except (RuntimeError, ValueError):
+            raise UsageError(f"unknown device '{text}': use cpu, meta, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"device '{text}' asked for, but no CUDA device is available to this torch "
+                             f"({torch.__version__}); use --device cpu or meta")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(f"device '{text}' asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"device '{text}' asked for, but MPS is not available here; use --device cpu or meta")
+    elif device.type not in ("cpu", "meta", "cuda", "mps"):
+        raise UsageError(f"device '{text}' is not supported: use cpu, meta, cuda, cuda:N or mps")
+    return device
 
 
 def parse_kwargs(text: str | None) -> dict[str, Any]:
@@ -54,20 +95,44 @@ def load_factory(reference: str):
         try:
             spec.loader.exec_module(module)
         except Exception as error:
-            raise ModelLoadError(f"importing {target} failed: {type(error).__name__}: {error}") from error
+            raise ModelLoadError(f"importing {target} failed: {type(error).__name__}: {_first_line(error)}") from error
     else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as error:
-            raise ModelLoadError(f"cannot import module '{target}': {error}") from error
+        module = _import_from_cwd(target)
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise ModelLoadError(f"'{target}' has no callable named '{attr}'")
     return factory
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _import_from_cwd(target: str):
+    """``importlib.import_module`` with the current directory first on the path, as ``python -m`` has it
+    (the installed console script does not), so ``mypkg.models:factory`` works from the project root."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as error:
+        if error.name and (target == error.name or target.startswith(error.name + ".")):
+            raise ModelLoadError(f"cannot import module '{target}': no module named '{error.name}' "
+                                 f"(looked in {cwd} and the installed packages)") from error
+        raise ModelLoadError(f"importing module '{target}' failed: {type(error).__name__}: {_first_line(error)}") from error
+    except Exception as error:  # the user's package raised while importing
+        raise ModelLoadError(f"importing module '{target}' failed: {type(error).__name__}: {_first_line(error)}") from error
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | None = None) -> LoadedModel:
-    """Build the named model in eval mode; bundled models go on ``meta`` unless a device is given."""
+    """Build the named model in eval mode, on ``meta`` unless a device is given (user factories too:
+    nothing of the size of the weights is allocated)."""
     import torch
 
     kwargs = kwargs or {}
@@ -78,22 +143,30 @@ def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | No
     if is_user_reference(name):
         factory = load_factory(name)
         defaults = None
-        device = device or "cpu"
     else:
         from flopcount.zoo import get_spec
 
         spec = get_spec(name)
         factory = lambda **kw: spec.build(**kw)  # noqa: E731
         defaults = [InputSpec(spec.input_size)]
-        device = device or "meta"
-    try:
-        with torch.device(device):
+    build_device = resolve_device(device) if device is not None else torch.device("meta")
+
+    def build(where: Any) -> torch.nn.Module:
+        with torch.device(where):
             model = factory(**kwargs)
+        if not isinstance(model, torch.nn.Module):
+            raise ModelBuildError(f"{name} returned {type(model).__name__}, not a torch.nn.Module")
+        return model.eval()
+
+    try:
+        model = build(build_device)
+    except ModelBuildError:
+        raise
     except Exception as error:
-        raise ModelBuildError(f"building {name} failed: {type(error).__name__}: {error}") from error
-    if not isinstance(model, torch.nn.Module):
-        raise ModelBuildError(f"{name} returned {type(model).__name__}, not a torch.nn.Module")
-    return LoadedModel(model.eval(), name, defaults, device)
+        hint = "; it cannot be built on meta: use --device cpu" if device is None else ""
+        raise ModelBuildError(f"building {name} on {build_device} failed: {type(error).__name__}: "
+                              f"{_first_line(error)}{hint}") from error
+    return LoadedModel(model, name, defaults, str(build_device), device, build)
 
 
 def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None) -> list[InputSpec]:

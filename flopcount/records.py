@@ -62,7 +62,9 @@ class Cost:
 
     ``reads``/``writes`` are element counts; ``None`` means "every tensor argument (and, for a module,
     its own parameters and buffers) is read once and every output written once", which is right for
-    nearly every op. Formulas override them only where that is wrong (views, lookups).
+    nearly every op. Formulas override them only where that is wrong (views, lookups). Their sizes in
+    bytes follow each tensor's own dtype: a formula that gives ``reads`` of tensors of several dtypes
+    (int64 indices and float rows) gives ``read_bytes`` too; otherwise the output's item size is used.
     """
 
     flops: int
@@ -70,6 +72,8 @@ class Cost:
     reads: int | None = None
     writes: int | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    read_bytes: int | None = None
+    write_bytes: int | None = None
 
 
 @dataclass

@@ -42,10 +42,13 @@ class Report:
     counted_from_ops: dict[str, str] = field(default_factory=dict)  # leaf path -> type with no formula
     module_params: dict[str, int] = field(default_factory=dict)  # path -> its own params (each counted once)
     module_types: dict[str, str] = field(default_factory=dict)  # path -> class name
+    notes: list[str] = field(default_factory=list)  # one line each, e.g. why the analysis ran on cpu, not meta
 
     @property
     def complete(self) -> bool:
-        """True when every op had a formula: the totals are exact, not a lower bound."""
+        """True when every op that moves or computes data had a formula: the totals are exact, not a
+        lower bound. Metadata queries, grad-mode switches, asserts and constants are not ops; an op with
+        no formula still adds its tensors' traffic to MAC, but makes the FLOPs a lower bound."""
         return not self.uncounted
 
     def by_module(self, depth: int | None = None) -> list[Rollup]:
@@ -85,6 +88,7 @@ class Report:
             "model": self.model,
             "inputs": [{"shape": list(t.shape), "dtype": t.dtype} for t in self.inputs],
             "device": self.device,
+            "notes": list(self.notes),
             "conventions": {
                 "flops": "multiply-adds (one fused multiply-add = 1 FLOP)",
                 "paper_flops": "FLOPs of " + " + ".join(sorted(PAPER_CATEGORIES)),

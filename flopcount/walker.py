@@ -9,22 +9,40 @@
 
 On the fast path (everything on ``meta``) a function with a ``meta_rule`` is not run at all: the rule
 returns an empty meta tensor of the right shape, skipping torch's slow Python meta decompositions.
+
+Only the analysing thread is watched: the module hooks are global, so each call checks the thread it
+runs in, and another thread running the same model is neither recorded nor disturbed. Walkers nest (a
+forward that itself calls ``analyze`` on a submodule): only the innermost active walker records.
+
+What ``complete`` means: every op that moves or computes data had a formula. Queries of metadata,
+grad-mode switches, asserts and the creation of constants are not ops and are never recorded; an op
+with no formula is recorded as uncounted (its tensors' traffic still goes into MAC) and makes the
+report a lower bound.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import Counter
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import nn
+from torch.nn.modules import module as torch_module
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.overrides import TorchFunctionMode
 
 from flopcount.errors import FormulaError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.records import FROM_INPUT, FROM_STATE, Cost, LayerRecord, TensorSpec
+
+def _resolve(owner: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        owner = getattr(owner, part, None)
+    return owner
+
 
 # Queries of metadata and creation of constants: no model computation, never recorded.
 _IGNORED = frozenset(
@@ -33,14 +51,39 @@ _IGNORED = frozenset(
         "__repr__", "storage_offset", "is_floating_point", "is_complex", "nelement", "ndimension", "get_device",
         "new_empty", "new_zeros", "new_ones", "new_full", "new_tensor", "__hash__", "requires_grad_", "_is_view",
         "untyped_storage", "__reduce_ex__", "__deepcopy__", "__setstate__", "register_hook", "item", "tolist",
-        "__bool__", "__int__", "__float__", "__index__", "numpy",
+        "__bool__", "__int__", "__float__", "__index__", "numpy", "is_inference",
     )]
-    + [getattr(torch, n) for n in (
+    + [_resolve(torch, n) for n in (
         "empty", "zeros", "ones", "full", "arange", "empty_like", "zeros_like", "ones_like", "full_like", "rand",
         "randn", "randint", "tensor", "as_tensor", "is_grad_enabled", "is_tensor",
-        "linspace", "eye", "get_default_dtype", "is_floating_point",
-    )]
+        "linspace", "eye", "get_default_dtype", "is_floating_point", "device", "finfo", "iinfo",
+        # grad-mode switches and checks: bookkeeping, not ops (a `@torch.no_grad()` forward calls them)
+        "_assert", "_assert_async", "is_inference_mode_enabled", "is_autocast_enabled", "set_grad_enabled",
+        "_C._set_grad_enabled", "_C._get_tracing_state", "_C._is_torch_function_enabled",
+    ) if _resolve(torch, n) is not None]
 )
+
+
+_ACTIVE = threading.local()  # .walkers: the walkers attached in this thread, innermost last
+
+
+@contextmanager
+def unwatched() -> Iterator[None]:
+    """Walkers already active in this thread stop recording until the block ends: for the setup and
+    bookkeeping of an ``analyze`` called from inside a watched forward."""
+    stack = _active_walkers()
+    stack.append(None)
+    depth = len(stack)
+    try:
+        yield
+    finally:
+        del stack[depth - 1]
+
+
+def _active_walkers() -> list:
+    if not hasattr(_ACTIVE, "walkers"):
+        _ACTIVE.walkers = []
+    return _ACTIVE.walkers
 
 
 def tensors_in(value: Any) -> Iterator[torch.Tensor]:
@@ -64,6 +107,19 @@ def spec_of(t: torch.Tensor) -> TensorSpec:
     if name is None:
         name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
     return TensorSpec(tuple(t.shape), name, dtype.itemsize, t.numel())
+
+
+def _traffic(specs: tuple[TensorSpec, ...], elements: int | None, nbytes: int | None, itemsize: int,
+             base_elements: int = 0, base_bytes: int = 0) -> tuple[int, int]:
+    """Elements and bytes read (or written): a formula's own count, at its ``nbytes`` or else ``itemsize``
+    per element; without one, every tensor in ``specs`` once at its own item size, plus the base (a
+    module's weights)."""
+    if elements is not None:
+        return elements, nbytes if nbytes is not None else elements * itemsize
+    for spec in specs:
+        base_elements += spec.numel
+        base_bytes += spec.numel * spec.itemsize
+    return base_elements, base_bytes
 
 
 def op_name(func: Any) -> str:
@@ -134,22 +190,36 @@ class Walker(TorchFunctionMode):
         for _, module in self.modules:
             self._state_ids.update(id(t) for t in (*module._parameters.values(), *module._buffers.values()))
         self._handles: list[Any] = []
+        self._thread: int | None = None
+
+    def _watching(self) -> bool:
+        """True in the analysing thread while this walker is the innermost active one."""
+        if threading.get_ident() != self._thread:
+            return False
+        active = getattr(_ACTIVE, "walkers", None)
+        return bool(active) and active[-1] is self
 
     # -- hooks ---------------------------------------------------------------------------------
     def attach(self) -> None:
         # Global module hooks: two registrations instead of two per module (a 10,000-layer model pays
         # nothing extra). They fire for this model's modules only while attached; others are skipped.
+        self._thread = threading.get_ident()
+        _active_walkers().append(self)
         self._handles.append(register_module_forward_pre_hook(self._pre_hook))
         self._handles.append(register_module_forward_hook(self._post_hook, with_kwargs=True))
 
     def detach(self) -> None:
         for handle in self._handles:
             handle.remove()
+            # torch's remove() leaves the handle's id in this dict: one leaked entry per analysis.
+            torch_module._global_forward_hooks_with_kwargs.pop(handle.id, None)
         self._handles.clear()
+        if self in _active_walkers():
+            _active_walkers().remove(self)
 
     def _pre_hook(self, module: nn.Module, args: tuple) -> None:
         entry = self._infos.get(id(module))
-        if entry is None or entry[1] is not module:
+        if entry is None or entry[1] is not module or not self._watching():
             return  # not a module of the analysed model (created during forward, or another model)
         info = entry[0]
         self._stack.append(info)
@@ -161,7 +231,7 @@ class Walker(TorchFunctionMode):
 
     def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         entry = self._infos.get(id(module))
-        if entry is None or entry[1] is not module:
+        if entry is None or entry[1] is not module or not self._watching():
             return
         end = self.clock() if self.clock is not None else 0.0
         info = self._stack.pop()
@@ -187,7 +257,7 @@ class Walker(TorchFunctionMode):
     # -- functions -----------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in _IGNORED or getattr(func, "__name__", None) == "__get__":
+        if func in _IGNORED or getattr(func, "__name__", None) == "__get__" or not self._watching():
             return func(*args, **kwargs)
         found = self.registry.for_function(func)
         out = None
@@ -227,26 +297,16 @@ class Walker(TorchFunctionMode):
             self._producers[id(t)] = (weakref.ref(t), index)
         in_specs = tuple(spec_of(t) for t in in_tensors)
         out_specs = tuple(spec_of(t) for t in out_tensors)
+        # An op with no formula still moves its tensors: its MAC is known even though its FLOPs are not.
+        out_itemsize = out_specs[0].itemsize if out_specs else 4
+        reads, read_bytes = _traffic(in_specs, cost and cost.reads, cost and cost.read_bytes, out_itemsize,
+                                     weight_elems, weight_bytes)
+        writes, write_bytes = _traffic(out_specs, cost and cost.writes, cost and cost.write_bytes, out_itemsize)
         if cost is None:
-            flops, category, mac, mac_bytes, counted, attrs = 0, "uncounted", 0, 0, False, {}
+            flops, category, counted, attrs = 0, "uncounted", False, {}
         else:
-            out_itemsize = out_specs[0].itemsize if out_specs else 4
-            if cost.reads is None:
-                reads, read_bytes = weight_elems, weight_bytes
-                for spec in in_specs:
-                    reads += spec.numel
-                    read_bytes += spec.numel * spec.itemsize
-            else:
-                reads, read_bytes = cost.reads, cost.reads * out_itemsize
-            if cost.writes is None:
-                writes = write_bytes = 0
-                for spec in out_specs:
-                    writes += spec.numel
-                    write_bytes += spec.numel * spec.itemsize
-            else:
-                writes, write_bytes = cost.writes, cost.writes * out_itemsize
             flops, category, counted, attrs = cost.flops, cost.category, True, cost.attrs
-            mac, mac_bytes = reads + writes, read_bytes + write_bytes
+        mac, mac_bytes = reads + writes, read_bytes + write_bytes
         key = (path, op)
         call = self._calls[key]
         self._calls[key] = call + 1

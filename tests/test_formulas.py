@@ -142,6 +142,8 @@ def test_embedding_reads_only_gathered_rows():
     assert r.flops == 0
     # read 20 indices + 20 rows of 64, write 20 x 64: the 50,000 x 64 table is not read whole
     assert r.mac == 20 + 20 * 64 + 20 * 64
+    # int64 indices are 8 bytes each, float32 rows 4: 20*8 + 1280*4 + 1280*4 = 160 + 5,120 + 5,120
+    assert r.mac_bytes == 10_400
     assert r.params == 50_000 * 64
 
 
@@ -255,13 +257,19 @@ def test_einsum_chain_is_contracted_left_to_right():
     assert only_record(analyze_meta(Chain(), (3, 4), (4, 5), (5, 6))).flops == 60 + 90
 
 
-def test_einsum_with_ellipsis_is_reported_uncounted():
-    class Ellipsis(nn.Module):
-        def forward(self, a, b):
-            return torch.einsum("...ij,...jk->...ik", a, b)
+@pytest.mark.parametrize("equation, shapes, flops", [
+    ("...ij,...jk->...ik", [(2, 3, 4), (2, 4, 5)], 2 * 3 * 4 * 5),  # batched matmul: 120
+    ("...ij,jk", [(7, 2, 3, 4), (4, 5)], 7 * 2 * 3 * 4 * 5),  # implicit output, broadcast weight: 840
+    ("bhqd,bhkd", [(1, 2, 3, 8), (1, 2, 5, 8)], 1 * 2 * 3 * 5 * 8),  # implicit output keeps q, k: 240
+    ("ij,j->i", [(6, 1), (9,)], 6 * 9),  # a size-1 dim broadcast against 9: 54
+])
+def test_einsum_ellipsis_implicit_output_and_broadcasting(equation, shapes, flops):
+    class Einsum(nn.Module):
+        def forward(self, *operands):
+            return torch.einsum(equation, *operands)
 
-    report = analyze_meta(Ellipsis(), (2, 3, 4), (2, 4, 5))
-    assert report.uncounted == {"einsum": 1} and not report.complete
+    report = analyze_meta(Einsum(), *shapes)
+    assert report.complete and report.totals.paper_flops == flops
 
 
 def test_setitem_moves_the_assigned_elements():

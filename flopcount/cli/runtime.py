@@ -84,11 +84,10 @@ def load(name: str, input_size: list[str] | None, kwargs: str | None, device: st
 
 
 def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
-    from flopcount.analysis import analyze
-
+    """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report)."""
     loaded, specs = load(name, input_size, kwargs, device)
     with user_code(f"running the forward of {name}"):
-        return analyze(loaded.model, specs, device=loaded.device, name=name)
+        return loaded.analyze(specs)
 
 
 def analyze_and_time(name: str, input_size: list[str] | None, kwargs: str | None, threads: int, repeats: int):

@@ -5,6 +5,8 @@ with ``@formula(target, ...)``; see ``registry.py`` for the two signatures.
 """
 
 from flopcount.formulas.registry import REGISTRY, Formula, FormulaRegistry, formula
-from flopcount.formulas import activation, attention, conv, elementwise, embedding, linear, movement, norm, pooling, recurrent  # noqa: F401,E402
+from flopcount.formulas import (  # noqa: F401,E402
+    activation, attention, conv, elementwise, embedding, linear, movement, norm, pooling, recurrent, selection,
+)
 
 __all__ = ["REGISTRY", "Formula", "FormulaRegistry", "formula"]

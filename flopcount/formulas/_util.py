@@ -7,6 +7,8 @@ from typing import Any, Iterable
 
 import torch
 
+from flopcount.records import Cost
+
 
 def prod(values: Iterable[int]) -> int:
     return math.prod(int(v) for v in values)
@@ -16,6 +18,13 @@ def ntuple(value: Any, n: int) -> tuple:
     if isinstance(value, (tuple, list)):
         return tuple(value) if len(value) == n else tuple(value) * (n // max(len(value), 1))
     return (value,) * n
+
+
+def plain_float(*tensors: Any) -> bool:
+    """True when every tensor (None skipped) has one and the same floating dtype: the only case a fast
+    shape rule handles; mixed or integer dtypes go to torch's kernels, which refuse them or promote."""
+    dtypes = {t.dtype for t in tensors if t is not None}
+    return len(dtypes) == 1 and next(iter(dtypes)).is_floating_point
 
 
 def empty_meta(shape: Iterable[int], like: torch.Tensor) -> torch.Tensor:
@@ -61,3 +70,24 @@ def torch_and_tensor(*names: str) -> list:
             if fn is not None and fn not in found:
                 found.append(fn)
     return found
+
+
+def per_element(category: str, flops_per_element: int = 1):
+    """A function formula ``(result, *args, **kwargs) -> Cost`` charging ``flops_per_element`` per
+    output element: the shape of every element-wise op, activation and softmax."""
+
+    def cost(result, *args, **kwargs) -> Cost:
+        output = first_tensor(result)
+        return Cost(flops_per_element * output.numel(), category)
+
+    return cost
+
+
+def per_output_element(category: str, flops_per_element: int = 1):
+    """The module-formula form of :func:`per_element`: ``(module, inputs, output) -> Cost``."""
+    function_cost = per_element(category, flops_per_element)
+
+    def cost(module, inputs: tuple, output) -> Cost:
+        return function_cost(output)
+
+    return cost

@@ -10,35 +10,34 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopcount.formulas._util import empty_like_meta
+from flopcount.formulas._util import empty_like_meta, per_element, per_output_element
 from flopcount.formulas.registry import formula
-from flopcount.records import Cost
 
 SOFTMAX_FLOPS_PER_ELEMENT = 3
 
 
 def _unary_meta(input, *args, **kwargs):
+    if not input.is_floating_point():
+        return None
     inplace = kwargs.get("inplace", False) or any(a is True for a in args)
     return input if inplace else empty_like_meta(input)
 
 
 def _inplace_meta(input, *args, **kwargs):
-    return input
+    return input if input.is_floating_point() else None
 
 
 def _softmax_meta(input, dim=None, _stacklevel=3, dtype=None):
-    return empty_like_meta(input) if dtype is None else None
+    rank = max(input.dim(), 1)
+    if dtype is not None or dim is None or not -rank <= dim < rank or not input.is_floating_point():
+        return None  # a dim out of range, an integer input: torch's kernel raises
+    return empty_like_meta(input)
 
 
-@formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.Sigmoid,
-         nn.Tanh, nn.Hardtanh, nn.ELU, nn.Mish, nn.Softplus, nn.CELU, nn.SELU)
-def activation_module(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
-    return Cost(output.numel(), "activation")
-
-
-@formula(nn.Softmax, nn.LogSoftmax)
-def softmax_module(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
-    return Cost(SOFTMAX_FLOPS_PER_ELEMENT * output.numel(), "activation")
+activation_module = formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU,
+                            nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.ELU, nn.Mish, nn.Softplus, nn.CELU,
+                            nn.SELU)(per_output_element("activation"))
+softmax_module = formula(nn.Softmax, nn.LogSoftmax)(per_output_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))
 
 
 _OUT_OF_PLACE = (
@@ -52,17 +51,8 @@ _IN_PLACE = (
 )
 
 
-@formula(*_OUT_OF_PLACE, meta_rule=_unary_meta)
-def activation_function(result, input, *args, **kwargs) -> Cost:
-    return Cost(result.numel(), "activation")
-
-
-@formula(*_IN_PLACE, meta_rule=_inplace_meta)
-def inplace_activation_function(result, input, *args, **kwargs) -> Cost:
-    return Cost(result.numel(), "activation")
-
-
-@formula(F.softmax, F.log_softmax, torch.softmax, torch.Tensor.softmax, torch.log_softmax, torch.Tensor.log_softmax,
-         meta_rule=_softmax_meta)
-def softmax_function(result, input, *args, **kwargs) -> Cost:
-    return Cost(SOFTMAX_FLOPS_PER_ELEMENT * result.numel(), "activation")
+activation_function = formula(*_OUT_OF_PLACE, meta_rule=_unary_meta)(per_element("activation"))
+inplace_activation_function = formula(*_IN_PLACE, meta_rule=_inplace_meta)(per_element("activation"))
+softmax_function = formula(F.softmax, F.log_softmax, torch.softmax, torch.Tensor.softmax, torch.log_softmax,
+                           torch.Tensor.log_softmax, meta_rule=_softmax_meta)(
+    per_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopcount.formulas._util import prod
+from flopcount.formulas._util import plain_float, prod
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -43,6 +43,10 @@ def multihead_attention_module(module: nn.MultiheadAttention, inputs: tuple, out
 
 
 def _sdpa_meta(query, key, value, *args, **kwargs):
+    if (not plain_float(query, key, value) or not query.dim() == key.dim() == value.dim() >= 2
+            or query.shape[:-2] != key.shape[:-2] or key.shape[:-1] != value.shape[:-1]
+            or query.shape[-1] != key.shape[-1] or kwargs.get("enable_gqa")):
+        return None  # mismatched heads, lengths, dims or dtypes (or grouped queries): torch's kernel decides
     return torch.empty((*query.shape[:-1], value.shape[-1]), dtype=query.dtype, device="meta")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from flopcount.formulas._util import empty_meta, ntuple, prod
+from flopcount.formulas._util import empty_meta, ntuple, plain_float, prod
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -55,12 +55,14 @@ def conv_transpose_module(module: nn.ConvTranspose2d, inputs: tuple, output: tor
 
 def _conv_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     n = weight.dim() - 2
-    if isinstance(padding, str):
-        return None  # 'same' / 'valid': let torch's kernel work the shape out
-    if input.dim() != n + 2:
-        return None  # unbatched input: rare, let torch handle it
+    if isinstance(padding, str) or input.dim() != n + 2 or not plain_float(input, weight, bias):
+        return None  # 'same' padding, unbatched input, mixed dtypes: torch's kernel decides
+    if input.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups:
+        return None  # channels that do not match the groups: torch raises
     stride, padding, dilation = ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n)
     spatial = [conv_output_size(input.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], dilation[i]) for i in range(n)]
+    if min(spatial) < 1:
+        return None  # kernel larger than the padded input
     return empty_meta((input.shape[0], weight.shape[0], *spatial), input)
 
 
@@ -74,7 +76,7 @@ def conv_function(result, input, weight, bias=None, stride=1, padding=0, dilatio
 
 def _conv_transpose_meta(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     n = weight.dim() - 2
-    if input.dim() != n + 2:
+    if input.dim() != n + 2 or not plain_float(input, weight, bias) or input.shape[1] != weight.shape[0]:
         return None
     stride, padding, dilation = ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n)
     output_padding = ntuple(output_padding, n)
@@ -82,6 +84,8 @@ def _conv_transpose_meta(input, weight, bias=None, stride=1, padding=0, output_p
         conv_output_size(input.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], dilation[i], output_padding[i], True)
         for i in range(n)
     ]
+    if min(spatial) < 1:
+        return None
     return empty_meta((input.shape[0], weight.shape[1] * groups, *spatial), input)
 
 

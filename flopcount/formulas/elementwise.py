@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import torch
 
-from flopcount.formulas._util import broadcast_shape, empty_like_meta, torch_and_tensor
+from flopcount.formulas._util import broadcast_shape, empty_like_meta, per_element, torch_and_tensor
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
-_BINARY = ("add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow", "remainder", "fmod", "rsub")
+_BINARY = ("add", "sub", "mul", "div", "true_divide", "maximum", "minimum", "pow", "remainder", "fmod", "rsub",
+           "floor_divide", "bitwise_and", "bitwise_or", "bitwise_xor", "logical_xor", "atan2", "hypot", "fmax", "fmin")
+_DUNDERS = ("add", "sub", "mul", "truediv", "floordiv", "pow", "mod", "and", "or", "xor", "lshift", "rshift")
 
-
-
-_OUT_OF_PLACE = torch_and_tensor(*_BINARY, *(f"__{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")),
-                         *(f"__r{n}__" for n in ("add", "sub", "mul", "truediv", "pow", "mod")))
-_IN_PLACE = torch_and_tensor(*(f"{n}_" for n in _BINARY), *(f"__i{n}__" for n in ("add", "sub", "mul", "truediv")))
+_OUT_OF_PLACE = torch_and_tensor(*_BINARY, *(f"__{n}__" for n in _DUNDERS), *(f"__r{n}__" for n in _DUNDERS))
+_IN_PLACE = torch_and_tensor(*(f"{n}_" for n in _BINARY),
+                             *(f"__i{n}__" for n in ("add", "sub", "mul", "truediv", "floordiv", "and", "or", "xor")))
 
 
 def _binary_meta(input, other, *args, **kwargs):
@@ -35,31 +35,43 @@ def _binary_meta(input, other, *args, **kwargs):
     return torch.empty(shape, dtype=dtype, device="meta")
 
 
-def _inplace_meta(input, *args, **kwargs):
+def _inplace_meta(input, other=None, *args, **kwargs):
+    # Only the plain case: `other` of the same dtype and a shape that broadcasts to `input`'s own (or a
+    # float scalar into a float tensor). Anything else torch refuses or casts: its kernel decides.
+    if isinstance(other, torch.Tensor):
+        if other.dtype != input.dtype or broadcast_shape(input.shape, other.shape) != tuple(input.shape):
+            return None
+    elif not input.is_floating_point():
+        return None
     return input
 
 
-@formula(*_OUT_OF_PLACE, meta_rule=_binary_meta)
-def binary_function(result, input, other, *args, **kwargs) -> Cost:
+binary_function = formula(*_OUT_OF_PLACE, meta_rule=_binary_meta)(per_element("elementwise"))
+inplace_binary_function = formula(*_IN_PLACE, meta_rule=_inplace_meta)(per_element("elementwise"))
+
+_UNARY = (
+    "addcmul", "addcdiv", "lerp", "neg", "abs", "sqrt", "rsqrt", "log", "log2", "log10", "log1p", "expm1", "exp2",
+    "reciprocal", "square", "erf", "erfc", "erfinv", "sin", "cos", "tan", "atan", "asin", "acos", "sinh", "cosh",
+    "__neg__", "__abs__", "masked_fill", "masked_fill_", "eq", "ne", "gt", "ge", "lt", "le", "__eq__", "__ne__",
+    "__gt__", "__ge__", "__lt__", "__le__", "logical_and", "logical_or", "logical_not", "__invert__", "bitwise_not",
+    "sign", "floor", "ceil", "round", "trunc", "frac", "clamp_min", "clamp_max", "clamp_min_", "clamp_max_", "clip",
+    "tril", "triu", "isnan", "isinf", "isfinite", "isneginf", "isposinf", "nan_to_num", "isin", "isclose", "outer",
+    "polar", "neg_", "abs_", "sqrt_", "rsqrt_", "log_", "reciprocal_", "floor_", "ceil_", "round_", "tril_", "triu_",
+)
+other_elementwise_function = formula(*torch_and_tensor(*_UNARY))(per_element("elementwise"))
+
+
+@formula(*torch_and_tensor("where"))
+def where_function(result, condition, input=None, other=None, *args, **kwargs) -> Cost:
+    # torch.where(cond) with one argument is nonzero(cond, as_tuple=True): a scan of the condition.
+    if input is None and other is None:
+        return Cost(condition.numel(), "reduction")
     return Cost(result.numel(), "elementwise")
 
 
-@formula(*_IN_PLACE, meta_rule=_inplace_meta)
-def inplace_binary_function(result, input, other, *args, **kwargs) -> Cost:
-    return Cost(result.numel(), "elementwise")
-
-
-@formula(*torch_and_tensor("addcmul", "addcdiv", "lerp", "where", "neg", "abs", "sqrt", "rsqrt", "log", "reciprocal",
-                   "square", "erf", "sin", "cos", "__neg__", "masked_fill", "masked_fill_", "eq", "ne", "gt", "ge", "lt",
-                   "le", "__eq__", "__ne__", "__gt__", "__ge__", "__lt__", "__le__", "logical_and", "logical_or",
-                   "logical_not", "__and__", "__or__", "__invert__", "sign", "floor", "ceil", "round", "trunc",
-                           "clamp_min", "clamp_max", "clamp_min_", "clamp_max_", "tril", "triu"))
-def other_elementwise_function(result, *args, **kwargs) -> Cost:
-    return Cost(result.numel(), "elementwise")
-
-
-@formula(*torch_and_tensor("mean", "sum", "amax", "amin", "var", "std", "norm", "logsumexp", "max", "min", "prod", "argmax",
-                   "argmin", "cumsum"))
+@formula(*torch_and_tensor("mean", "sum", "nansum", "nanmean", "amax", "amin", "aminmax", "var", "std", "var_mean",
+                           "std_mean", "norm", "logsumexp", "max", "min", "prod", "argmax", "argmin", "cumsum", "cumprod",
+                           "cummax", "cummin", "logcumsumexp", "any", "all", "count_nonzero", "diff"))
 def reduction_function(result, input, *args, **kwargs) -> Cost:
     # Each input element enters the reduction once. `max`/`min` without a dim fold too.
     return Cost(input.numel(), "reduction")

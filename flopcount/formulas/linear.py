@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from flopcount.formulas._util import empty_meta, prod
+from flopcount.formulas._util import empty_meta, plain_float, prod
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -30,6 +30,10 @@ def linear_module(module: nn.Linear, inputs: tuple, output: torch.Tensor) -> Cos
 
 
 def _linear_meta(input, weight, bias=None):
+    if input.dim() == 0 or weight.dim() != 2 or input.shape[-1] != weight.shape[1] or not plain_float(input, weight, bias):
+        return None  # wrong in_features or dtypes: torch's kernel raises (or promotes) as it would
+    if bias is not None and tuple(bias.shape) not in ((weight.shape[0],), ()):
+        return None
     return empty_meta((*input.shape[:-1], weight.shape[0]), input)
 
 
@@ -59,25 +63,70 @@ def rmatmul_function(result, input, other) -> Cost:
     return Cost(result.numel() * _contraction_length(other), "matmul")
 
 
+def _grouped_mm_meta(mat_a, mat_b, offs=None, bias=None, out_dtype=None):
+    # torch's meta kernel copies CUDA's bf16-only check, while the CPU kernel takes float32 (transformers'
+    # MoE experts on CPU): the rule answers for the two shapes MoE layers use, in any one float dtype.
+    if bias is not None or out_dtype is not None or not plain_float(mat_a, mat_b):
+        return None
+    if mat_a.dim() == 2 and mat_b.dim() == 3 and offs is not None:
+        if mat_a.shape[1] == mat_b.shape[1] and offs.shape == (mat_b.shape[0],):
+            return empty_meta((mat_a.shape[0], mat_b.shape[2]), mat_a)
+    elif mat_a.dim() == 3 and mat_b.dim() == 3 and offs is None:
+        if mat_a.shape[0] == mat_b.shape[0] and mat_a.shape[2] == mat_b.shape[1]:
+            return empty_meta((mat_a.shape[0], mat_a.shape[1], mat_b.shape[2]), mat_a)
+    return None
+
+
+@formula(torch._grouped_mm, meta_rule=_grouped_mm_meta)
+def grouped_mm_function(result, mat_a, mat_b, offs=None, *args, **kwargs) -> Cost:
+    # Mixture-of-experts expert path: rows of mat_a (T x K) go to the group that offs assigns them, each
+    # multiplied by its group's K x N weight: T x K x N multiply-adds whatever the routing (every row is
+    # in exactly one group). 2-D x 2-D splits K into groups instead: M x N x K_total in all. Otherwise a
+    # batched product: output elements x K.
+    if mat_a.dim() == 2 and mat_b.dim() == 2:
+        return Cost(mat_a.shape[0] * mat_b.shape[1] * mat_a.shape[1], "matmul")
+    return Cost(result.numel() * mat_a.shape[-1], "matmul")
+
+
 @formula(torch.addmm, torch.Tensor.addmm, torch.baddbmm, torch.Tensor.baddbmm)
 def addmm_function(result, input, mat1, mat2, *, beta=1, alpha=1) -> Cost:
     # The add of `input` is a bias add: not counted, as for Linear.
     return Cost(result.numel() * mat1.shape[-1], "matmul")
 
 
+_BROADCAST_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # stand for the dims an einsum '...' covers
+
+
+def _expand_ellipsis(term: str, ndim: int) -> str | None:
+    """``term`` with '...' replaced by the last letters of _BROADCAST_LETTERS, one per dim it covers
+    (right-aligned, as broadcasting aligns dims); None when the term has more letters than dims."""
+    if "..." not in term:
+        return term
+    covered = ndim - (len(term) - 3)
+    if covered < 0:
+        return None
+    return term.replace("...", _BROADCAST_LETTERS[len(_BROADCAST_LETTERS) - covered:])
+
+
 def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
     """Multiply-adds of an einsum contracted left to right, two operands at a time (torch's order
-    without opt_einsum): each pairwise product costs the product of the sizes of all its indices."""
+    without opt_einsum): each pairwise product costs the product of the sizes of all its indices.
+    Without '->' the output is the letters used once plus the '...' dims (numpy's rule)."""
     equation = equation.replace(" ", "")
-    if "..." in equation or "->" not in equation:
-        return None  # ellipsis and implicit output: not worth guessing
-    inputs, output = equation.split("->")
-    terms = inputs.split(",")
-    if len(terms) != len(shapes):
+    inputs, arrow, output = equation.partition("->")
+    terms = [_expand_ellipsis(term, len(shape)) for term, shape in zip(inputs.split(","), shapes)]
+    if len(terms) != len(shapes) or any(t is None or len(t) != len(s) for t, s in zip(terms, shapes)):
         return None
+    letters = "".join(terms)
+    broadcast = "".join(sorted({c for c in letters if c.isupper()}))
+    if arrow:
+        output = output.replace("...", broadcast)
+    else:
+        output = broadcast + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c.islower()))
     sizes: dict[str, int] = {}
     for term, shape in zip(terms, shapes):
-        sizes.update(zip(term, shape))
+        for letter, size in zip(term, shape):
+            sizes[letter] = max(size, sizes.get(letter, 1))  # a broadcast dim of size 1 takes the other
     if len(terms) == 1:
         return 0  # a transpose, trace or sum: no products
     flops, current = 0, terms[0]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopcount.formulas._util import empty_like_meta
+from flopcount.formulas._util import empty_like_meta, plain_float
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -21,7 +21,34 @@ def norm_flops(numel: int, affine: bool, computes_statistics: bool) -> int:
     return numel * ((4 if computes_statistics else 1) + (1 if affine else 0))
 
 
-def _same_as_input(input, *args, **kwargs):
+def _channels_match(input: torch.Tensor, *per_channel: torch.Tensor | None) -> bool:
+    return input.dim() >= 2 and all(t is None or tuple(t.shape) == (input.shape[1],) for t in per_channel)
+
+
+def _batch_norm_meta(input, running_mean, running_var, weight=None, bias=None, *args, **kwargs):
+    if not plain_float(input, weight, bias) or not _channels_match(input, running_mean, running_var, weight, bias):
+        return None  # channels that do not match the statistics, integer input: torch's kernel raises
+    return empty_like_meta(input)
+
+
+def _layer_norm_meta(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list, torch.Size)) else (normalized_shape,)
+    if (not plain_float(input, weight, bias) or tuple(input.shape[input.dim() - len(shape):]) != shape
+            or any(t is not None and tuple(t.shape) != shape for t in (weight, bias))):
+        return None
+    return empty_like_meta(input)
+
+
+def _group_norm_meta(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if not plain_float(input, weight, bias) or not _channels_match(input, weight, bias) or input.shape[1] % num_groups:
+        return None
+    return empty_like_meta(input)
+
+
+def _instance_norm_meta(input, running_mean=None, running_var=None, weight=None, bias=None, *args, **kwargs):
+    if (not plain_float(input, weight, bias) or input.dim() < 3
+            or not _channels_match(input, running_mean, running_var, weight, bias)):
+        return None
     return empty_like_meta(input)
 
 
@@ -38,24 +65,24 @@ def statistics_norm_module(module: nn.Module, inputs: tuple, output: torch.Tenso
     return Cost(norm_flops(output.numel(), bool(affine), True), "norm")
 
 
-@formula(F.batch_norm, meta_rule=_same_as_input)
+@formula(F.batch_norm, meta_rule=_batch_norm_meta)
 def batch_norm_function(result, input, running_mean, running_var, weight=None, bias=None, training=False,
                         momentum=0.1, eps=1e-5) -> Cost:
     uses_batch_stats = training or running_mean is None
     return Cost(norm_flops(result.numel(), weight is not None, uses_batch_stats), "norm")
 
 
-@formula(F.layer_norm, meta_rule=_same_as_input)
+@formula(F.layer_norm, meta_rule=_layer_norm_meta)
 def layer_norm_function(result, input, normalized_shape, weight=None, bias=None, eps=1e-5) -> Cost:
     return Cost(norm_flops(result.numel(), weight is not None, True), "norm")
 
 
-@formula(F.group_norm, meta_rule=_same_as_input)
+@formula(F.group_norm, meta_rule=_group_norm_meta)
 def group_norm_function(result, input, num_groups, weight=None, bias=None, eps=1e-5) -> Cost:
     return Cost(norm_flops(result.numel(), weight is not None, True), "norm")
 
 
-@formula(F.instance_norm, meta_rule=_same_as_input)
+@formula(F.instance_norm, meta_rule=_instance_norm_meta)
 def instance_norm_function(result, input, running_mean=None, running_var=None, weight=None, bias=None,
                            use_input_stats=True, momentum=0.1, eps=1e-5) -> Cost:
     return Cost(norm_flops(result.numel(), weight is not None, use_input_stats), "norm")

@@ -52,12 +52,16 @@ def adaptive_pool_module(module: nn.Module, inputs: tuple, output) -> Cost:
 def _window_pool_meta(n: int):
     def rule(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False,
              *args, **kwargs):
-        if return_indices or input.dim() != n + 2 or args or kwargs:
+        if return_indices or input.dim() != n + 2 or args or kwargs or not input.is_floating_point():
             return None
         k = ntuple(kernel_size, n)
         s = ntuple(stride if stride not in (None, []) else kernel_size, n)
         p, d = ntuple(padding, n), ntuple(dilation, n)
+        if any(p[i] > (d[i] * (k[i] - 1) + 1) // 2 for i in range(n)):
+            return None  # padding over half the window: torch raises
         spatial = [pool_output_size(input.shape[2 + i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(n)]
+        if min(spatial) < 1:
+            return None  # window larger than the input: torch raises
         return empty_meta((*input.shape[:2], *spatial), input)
 
     return rule
@@ -84,21 +88,24 @@ for _n, _max, _avg in ((1, F.max_pool1d, F.avg_pool1d), (2, F.max_pool2d, F.avg_
     formula(_avg, meta_rule=_avg_pool_meta(_n))(_window_pool_cost)
 
 
-def _adaptive_meta(input, output_size, *args, **kwargs):
-    if args or kwargs.get("return_indices"):
-        return None
-    n = len(output_size) if isinstance(output_size, (tuple, list)) else input.dim() - 2
-    if input.dim() < n + 1:
-        return None
-    size = ntuple(output_size, n)
-    spatial = [input.shape[input.dim() - n + i] if s is None else s for i, s in enumerate(size)]
-    return empty_meta((*input.shape[: input.dim() - n], *spatial), input)
+def _adaptive_meta(n: int):
+    def rule(input, output_size, *args, **kwargs):
+        if args or kwargs.get("return_indices") or input.dim() not in (n + 1, n + 2) or not input.is_floating_point():
+            return None  # a rank this pool does not take, integer input: torch's kernel raises
+        size = ntuple(output_size, n)
+        spatial = [input.shape[input.dim() - n + i] if s is None else s for i, s in enumerate(size)]
+        return empty_meta((*input.shape[: input.dim() - n], *spatial), input)
+
+    return rule
 
 
-@formula(F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d, F.adaptive_max_pool1d,
-         F.adaptive_max_pool2d, F.adaptive_max_pool3d, meta_rule=_adaptive_meta)
 def adaptive_pool_function(result, input, output_size, *args, **kwargs) -> Cost:
     return Cost(input.numel(), "pool")
+
+
+for _n, _avg, _max in ((1, F.adaptive_avg_pool1d, F.adaptive_max_pool1d), (2, F.adaptive_avg_pool2d, F.adaptive_max_pool2d),
+                       (3, F.adaptive_avg_pool3d, F.adaptive_max_pool3d)):
+    formula(_avg, _max, meta_rule=_adaptive_meta(_n))(adaptive_pool_function)
 
 
 def resample_flops(output_numel: int, mode: str) -> int:

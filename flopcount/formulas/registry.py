@@ -9,7 +9,10 @@ A formula is a pure function of shapes (it reads ``.shape`` and module hyper-par
 
 A function formula may carry a ``meta_rule``: a cheap function with the same arguments that returns an
 empty ``meta`` tensor of the output's shape. On the fast path it replaces torch's meta kernels, some of
-which run slow Python decompositions; results are identical (a test checks every zoo model).
+which run slow Python decompositions; results are identical (a test checks every zoo model). A rule
+handles only the plain valid case and returns None for anything else (mixed or integer dtypes, channels
+that do not match, an unusual rank): torch's own meta kernel then runs and raises exactly what torch
+raises, so the fast and slow paths agree on failures too (a generated set of invalid calls checks it).
 """
 
 from __future__ import annotations

@@ -182,11 +182,13 @@ def _decode_inputs(hf: HFModel, geometry: AttentionGeometry, context: int, batch
 
     config, model = hf.config, hf.model
     kind = model_kind(config)
+    # The cache and encoder output hold activations: the model's own dtype (torch refuses mixed q/k/v dtypes).
+    act_dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
     def filled(tokens: int, heads: int) -> Any:
         cache = DynamicCache()  # no config: every layer keeps every token, as a full-attention kernel reads it
         for layer in range(geometry.layers):
-            k = torch.empty(batch, heads, tokens, geometry.head_dim, device="meta")
+            k = torch.empty(batch, heads, tokens, geometry.head_dim, dtype=act_dtype, device="meta")
             cache.update(k, torch.empty_like(k), layer)
         return cache
 
@@ -199,7 +201,7 @@ def _decode_inputs(hf: HFModel, geometry: AttentionGeometry, context: int, batch
     cross = filled(source_len, geometry.heads)
     cache = EncoderDecoderCache(filled(context, geometry.kv_heads), cross)
     # A plain tuple: analyze() copies mappings into dicts, and the model indexes encoder_outputs[0].
-    encoder_out = (torch.empty(batch, source_len, config.hidden_size, device="meta"),)
+    encoder_out = (torch.empty(batch, source_len, config.hidden_size, dtype=act_dtype, device="meta"),)
     call = {"decoder_input_ids": token, "encoder_outputs": encoder_out, cache_name: cache, "use_cache": True}
     return call, 1, source_len
 

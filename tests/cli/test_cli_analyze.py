@@ -109,7 +109,7 @@ def test_user_factory_with_kwargs(user_models):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["totals"]["paper_flops"] == 9 * 3 * 8 * 8 * 8  # 3x3, 3 -> 8 channels, 8x8 output
-    assert data["device"] == "cpu"
+    assert data["device"] == "meta"  # user factories are built and analysed on meta by default
 
 
 def test_user_factory_needs_input_size(user_models):
