@@ -16,6 +16,7 @@ from torch import nn
 from flopcount.errors import FlopcountError, ForwardError, UsageError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
+from flopcount.plugins import load_plugins
 from flopcount.report import Report, Totals
 from flopcount.walker import Walker, spec_of, tensors_in
 
@@ -39,6 +40,7 @@ def analyze(
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"analyze() needs a torch.nn.Module, got {type(model).__name__}")
+    load_plugins()  # formulas of installed `flopcount.formulas` entry points, imported once (plugins.py)
     if (input_size is None) == (inputs is None):
         raise UsageError("give exactly one of input_size or inputs")
     model_device = _device_of(model)
