@@ -71,7 +71,7 @@ class Side:
             for metric, value in values.items():
                 slot[metric] = slot.get(metric, 0) + value
         order = list(dict.fromkeys(".".join(p.split(".")[:depth]) if p else "" for p in self.order))
-        types = {k: self.types[k] for k in modules if k in self.types}
+        types = {k: v for k, v in self.types.items() if k in modules}
         return Side(self.label, self.source, dict(self.totals), modules, types, order)
 
 
@@ -217,9 +217,7 @@ def _side(label: str, source: str, totals: dict[str, float], calls: list[Call],
         order.append(path)
     if module_params is None and totals["params"] != sum(v["params"] for v in modules.values()):
         slot(_OUTSIDE)["params"] = int(totals["params"]) - sum(v["params"] for v in modules.values())
-    for path in modules:  # a path with no call (params of a module inside a leaf) is named by its class
-        if module_types.get(path):
-            types[path] = module_types[path]
+    types.update({path: typ for path, typ in module_types.items() if typ})  # containers too, for roll-ups
     first_calls = list(dict.fromkeys(order))
     order = first_calls + sorted(p for p in modules if p not in set(first_calls))
     return Side(label, source, totals, modules, types, order)
@@ -311,7 +309,7 @@ def diff(a: Any, b: Any, *, depth: int | None = None) -> Diff:
 
 def match_modules(a: Side, b: Side, metrics: tuple[str, ...]) -> list[DiffRow]:
     """Rows for every module of either side: same path and type first, then by structure, then same path
-    with another type (a layer swapped in place), the rest only on one side."""
+    with another type (a layer swapped in place), the rest only on one side (unless all its counts are 0)."""
     def same_kind(path: str) -> bool:
         return path not in a.types or path not in b.types or a.types[path] == b.types[path]
 
@@ -326,8 +324,10 @@ def match_modules(a: Side, b: Side, metrics: tuple[str, ...]) -> list[DiffRow]:
     pairs += [(p, p, "path") for p in left if p not in matched_a and p in b.modules and p not in matched_b]
     matched_a = {pa for pa, _, _ in pairs}
     matched_b = {pb for _, pb, _ in pairs}
-    pairs += [(p, None, "only_a") for p in left if p not in matched_a]
-    pairs += [(None, p, "only_b") for p in right if p not in matched_b]
+    # A module on one side only whose counts are all zero (Dropout, Identity; a baseline leaves them
+    # out) carries no information: no row.
+    pairs += [(p, None, "only_a") for p in left if p not in matched_a and any(a.modules[p].get(m) for m in metrics)]
+    pairs += [(None, p, "only_b") for p in right if p not in matched_b and any(b.modules[p].get(m) for m in metrics)]
 
     rank_a = {p: i for i, p in enumerate(_order_of(a))}
     rank_b = {p: i for i, p in enumerate(_order_of(b))}
