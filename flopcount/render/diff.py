@@ -100,7 +100,8 @@ def diff_renderable(diff: Diff, *, metrics: tuple[str, ...] | None = None, only_
         label = SHORT.get(metric, LABELS[metric]) if compact else LABELS[metric]
         for suffix in ((" A -> B", " B/A") if compact else (" A", " B", " B-A", " B/A")):
             # numbers never wrap; a narrow terminal folds "A -> B" at the arrow
-            modules.add_column(label + suffix, justify="right", no_wrap=suffix != " A -> B")
+            header = "B/A" if compact and suffix == " B/A" else label + suffix
+            modules.add_column(header, justify="right", no_wrap=suffix != " A -> B")
     for row in rows:
         cells = [c for m in metrics for c in _cells(row, m, compact)]
         first = [row.name] if compact else [row.name, _types(row)]

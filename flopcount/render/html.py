@@ -50,7 +50,8 @@ def render_html(report: Report, *, baseline: Any = None, device: Any = DEFAULT_D
     """
     payload = html_payload(report, baseline=baseline, device=device)
     page = _asset("report.html")
-    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # No "<" at all in the data: nothing from a model's names can end the script or open a comment in it.
+    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     replacements = {
         "/*FLOPCOUNT_CSS*/": _asset("report.css"),
         "/*FLOPCOUNT_JS*/": _asset("report.js"),
