@@ -279,7 +279,9 @@ def as_side(value: Any, label: str | None = None) -> Side:
     """A Side from a Side, a Report, a ``Report.to_dict()`` mapping or a path to a saved JSON file."""
     if isinstance(value, Side):
         return value
-    if hasattr(value, "records") and hasattr(value, "module_params"):
+    from flopcount.report import Report
+
+    if isinstance(value, Report):
         return side_from_report(value, label)
     if isinstance(value, Mapping):
         return side_from_report_dict(value, label)
