@@ -311,7 +311,8 @@ def diff(a: Any, b: Any, *, depth: int | None = None) -> Diff:
 
 def match_modules(a: Side, b: Side, metrics: tuple[str, ...]) -> list[DiffRow]:
     """Rows for every module of either side: same path and type first, then by structure, then same path
-    with another type (a layer swapped in place), the rest only on one side (unless all its counts are 0)."""
+    with another type (a layer swapped in place), the rest only on one side. A module whose counts are all
+    zero on both sides (Dropout, Identity; a baseline leaves them out) gets no row: it carries nothing."""
     def same_kind(path: str) -> bool:
         return path not in a.types or path not in b.types or a.types[path] == b.types[path]
 
@@ -326,10 +327,8 @@ def match_modules(a: Side, b: Side, metrics: tuple[str, ...]) -> list[DiffRow]:
     pairs += [(p, p, "path") for p in left if p not in matched_a and p in b.modules and p not in matched_b]
     matched_a = {pa for pa, _, _ in pairs}
     matched_b = {pb for _, pb, _ in pairs}
-    # A module on one side only whose counts are all zero (Dropout, Identity; a baseline leaves them
-    # out) carries no information: no row.
-    pairs += [(p, None, "only_a") for p in left if p not in matched_a and any(a.modules[p].get(m) for m in metrics)]
-    pairs += [(None, p, "only_b") for p in right if p not in matched_b and any(b.modules[p].get(m) for m in metrics)]
+    pairs += [(p, None, "only_a") for p in left if p not in matched_a]
+    pairs += [(None, p, "only_b") for p in right if p not in matched_b]
 
     rank_a = {p: i for i, p in enumerate(_order_of(a))}
     rank_b = {p: i for i, p in enumerate(_order_of(b))}
@@ -343,6 +342,8 @@ def match_modules(a: Side, b: Side, metrics: tuple[str, ...]) -> list[DiffRow]:
 
     rows = []
     for pa, pb, how in sorted(pairs, key=key):
+        if not any(a.modules.get(pa, {}).get(m) or b.modules.get(pb, {}).get(m) for m in metrics):
+            continue  # zero on both sides (Dropout, Identity, a root without own ops): nothing to compare
         rows.append(DiffRow(pa, pb, how, a.types.get(pa) if pa is not None else None,
                             b.types.get(pb) if pb is not None else None,
                             _pick(a.modules.get(pa), metrics), _pick(b.modules.get(pb), metrics)))
