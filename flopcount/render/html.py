@@ -4,7 +4,8 @@ Everything is computed here, in Python; the page's script only lays it out. The 
 
 * the totals and whether they are complete (every op had a formula) or a lower bound;
 * the module tree as a treemap (or an icicle), sized by FLOPs, MAC, params or the roofline's predicted
-  time, and by any other metric a later analysis adds to the tree (memory, measured latency);
+  time, and by any other metric a later analysis adds to the tree (memory, measured latency); a link
+  can choose the view: ``report.html#metric=mac&layout=icicle``;
 * per-layer bars along the network's depth: each layer's share of the FLOPs above the axis and its
   share of the MAC below it (where the work is vs where the memory traffic is: ShuffleNet V2's point);
 * the roofline scatter of :func:`flopcount.roofline.roofline` on a device profile (``cpu_measured`` by

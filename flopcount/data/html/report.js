@@ -127,7 +127,13 @@
   }
 
   // ---------------------------------------------------------------------------------------- module tree
-  const tree = { metric: "flops", layout: "treemap", focus: null };
+  // The view can be linked: report.html#metric=mac&layout=icicle
+  const wanted = new URLSearchParams(location.hash.slice(1));
+  const tree = {
+    metric: DATA.metrics.some((m) => m.key === wanted.get("metric")) ? wanted.get("metric") : "flops",
+    layout: wanted.get("layout") === "icicle" ? "icicle" : "treemap",
+    focus: null,
+  };
   (function index(node, parent) {
     node.parent = parent;
     for (const c of node.children || []) index(c, node);
