@@ -21,7 +21,6 @@ from flopcount.errors import FlopcountError, ForwardError, ModelBuildError, Usag
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
 from flopcount.loading import resolve_device
-from flopcount.plugins import load_plugins
 from flopcount.report import Report, Totals
 from flopcount.walker import Walker, spec_of, tensors_in, unwatched
 
@@ -55,7 +54,6 @@ def analyze(
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"analyze() needs a torch.nn.Module, got {type(model).__name__}")
-    load_plugins()  # formulas of installed `flopcount.formulas` entry points, imported once (plugins.py)
     if (input_size is None) == (inputs is None):
         raise UsageError("give exactly one of input_size or inputs")
     model = _eager_module(model)

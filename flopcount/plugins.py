@@ -65,7 +65,7 @@ def _import_all() -> dict[str, str]:
             detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
             reason = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
             outcome[entry_point.name] = reason
-            warnings.warn(f"flopcount: formula plug-in '{entry_point.name}' ({entry_point.value}) was not loaded: "
+            warnings.warn(f"formula plug-in '{entry_point.name}' ({entry_point.value}) was not loaded: "
                           f"{reason}", PluginWarning, stacklevel=4)
         else:
             outcome[entry_point.name] = "ok"

@@ -192,5 +192,10 @@ def _diff(report: Report, baseline: Any) -> dict[str, Any] | None:
     return result.to_dict()
 
 
+def stylesheet() -> str:
+    """The report's CSS, for other flopcount pages (the budget check's) to look the same."""
+    return _asset("report.css")
+
+
 def _asset(name: str) -> str:
     return (resources.files("flopcount") / "data" / "html" / name).read_text(encoding="utf-8")
