@@ -133,7 +133,6 @@ class Diff:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": 1,
             "a": {"label": self.a.label, "source": self.a.source},
             "b": {"label": self.b.label, "source": self.b.source},
             "conventions": {m: METRICS[m] for m in self.metrics},

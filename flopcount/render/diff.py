@@ -6,10 +6,8 @@ read as a factor: ``0.02043 (48.94x fewer)``; B / A is undefined where A is 0 an
 
 from __future__ import annotations
 
-import json
-
 from flopcount.diff import Diff, DiffRow
-from flopcount.render.common import markdown_table
+from flopcount.render.common import Column, fit_table, json_document, markdown_table
 from flopcount.units import human
 
 LABELS = {"params": "params", "flops": "all-ops FLOPs", "paper_flops": "paper FLOPs", "mac": "MAC",
@@ -48,16 +46,13 @@ def default_metrics(diff: Diff) -> tuple[str, ...]:
     return tuple(m for m in ("params", flops, "mac", "latency_ms", "memory_bytes") if m in have)
 
 
-def _cells(row: DiffRow, metric: str, compact: bool = False) -> list[str]:
-    """A, B, B - A and B / A of one module in K/M/G (the totals table carries the exact integers);
-    ``compact``: 'A -> B' and B / A."""
+def _cells(row: DiffRow, metric: str) -> list[str]:
+    """A, B, B - A and B / A of one module in K/M/G (the totals table carries the exact integers)."""
     a = "" if row.a_path is None else human(row.a[metric])
     b = "" if row.b_path is None else human(row.b[metric])
     delta = row.delta(metric)
     r = row.ratio(metric)
     ratio_text = "" if r is None or row.b_path is None or not delta else f"{r:.3g}x"
-    if compact:
-        return [f"{a or '-'} -> {b or '-'}" if delta else a or b, ratio_text]
     return [a, b, "" if not delta else ("+" if delta > 0 else "") + human(delta), ratio_text]
 
 
@@ -77,36 +72,32 @@ def _heading(diff: Diff) -> str:
 
 def diff_renderable(diff: Diff, *, metrics: tuple[str, ...] | None = None, only_changed: bool = False,
                     top: int | None = None, width: int = 200):
-    """A rich Group: the totals table and the per-module table (``top`` rows of the largest changes)."""
+    """A rich Group: the totals table and the per-module table (``top`` rows of the largest changes).
+
+    On a narrow terminal columns give way in this order: type, the B - A columns, the B / A columns, then
+    the A and B of the third and later metrics; the table's caption names them."""
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
-    totals = Table(title="totals", title_justify="left", header_style="bold")
-    for column, justify in (("", "left"), ("A", "right"), ("B", "right"), ("B - A", "right"), ("B / A", "right")):
-        totals.add_column(column, justify=justify, no_wrap=True)
+    totals_columns = [Column("total"), Column("A", "right"), Column("B", "right"), Column("B - A", "right", drop=1),
+                      Column("B / A", "right")]
+    totals_rows = []
     for metric in diff.metrics:
         a, b, d, r = diff.total(metric)
-        totals.add_row(LABELS[metric], f"{a:,}", f"{b:,}", _signed(d), factor(r))
+        totals_rows.append([LABELS[metric], f"{a:,}", f"{b:,}", _signed(d), factor(r)])
+    totals = fit_table(totals_columns, totals_rows, width, title_justify="left", header_style="bold")
 
     metrics = tuple(metrics or default_metrics(diff))
     rows = _ordered_for_top(diff, _changed(diff, only_changed), top, metrics)
-    modules = Table(title="modules", title_justify="left", header_style="bold")
-    compact = width < 160
-    modules.add_column("module", overflow="fold", min_width=20)
-    if not compact:
-        modules.add_column("type", overflow="fold")
-    modules.add_column("match", overflow="fold")
-    for metric in metrics:
-        label = SHORT.get(metric, LABELS[metric]) if compact else LABELS[metric]
-        for suffix in ((" A -> B", " B/A") if compact else (" A", " B", " B-A", " B/A")):
-            # numbers never wrap; a narrow terminal folds "A -> B" at the arrow
-            header = "B/A" if compact and suffix == " B/A" else label + suffix
-            modules.add_column(header, justify="right", no_wrap=suffix != " A -> B")
-    for row in rows:
-        cells = [c for m in metrics for c in _cells(row, m, compact)]
-        first = [row.name] if compact else [row.name, _types(row)]
-        modules.add_row(*first, MATCH_TEXT[row.match], *cells)
+    columns = [Column("module", text=True), Column("type", text=True, drop=6), Column("match")]
+    for k, metric in enumerate(metrics):
+        label = SHORT.get(metric, LABELS[metric])
+        later = 2 if k >= 2 else 0  # a third metric's A and B give way before the first two metrics' ratios
+        columns += [Column(f"{label} A", "right", drop=later), Column(f"{label} B", "right", drop=later),
+                    Column(f"{label} B-A", "right", drop=5), Column(f"{label} B/A", "right", drop=3)]
+    body = [[row.name, _types(row), MATCH_TEXT[row.match], *[c for m in metrics for c in _cells(row, m)]]
+            for row in rows]
+    modules = fit_table(columns, body, width, title_justify="left", header_style="bold")
     return Group(Text(_heading(diff)), totals, modules)
 
 
@@ -118,7 +109,7 @@ def _ordered_for_top(diff: Diff, rows: list[DiffRow], top: int | None, metrics: 
 
 
 def diff_to_json(diff: Diff) -> str:
-    return json.dumps(diff.to_dict(), indent=2)
+    return json_document("diff", diff.to_dict())
 
 
 def diff_to_markdown(diff: Diff, *, metrics: tuple[str, ...] | None = None, only_changed: bool = False,
