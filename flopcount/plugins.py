@@ -44,11 +44,16 @@ def load_plugins() -> dict[str, str]:
     return dict(_loaded)
 
 
-def reload_plugins() -> dict[str, str]:
-    """Look for entry points again (after installing a plug-in in a running process; tests)."""
+def forget_plugins() -> None:
+    """Look for entry points again at the next analysis (after installing a plug-in in a running process)."""
     global _loaded
     with _lock:
         _loaded = None
+
+
+def reload_plugins() -> dict[str, str]:
+    """Look for entry points again now."""
+    forget_plugins()
     return load_plugins()
 
 

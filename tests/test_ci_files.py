@@ -1,13 +1,12 @@
 """The pre-commit hook and the GitHub Action: their YAML parses, and what they run works here.
 
-The commands run through bash exactly as written in the files, with ``flopcount`` on PATH being this
-checkout's ``python -m flopcount`` and the action's inputs substituted the way GitHub does (into the
-steps' ``env``), against configs/budgets.toml.
+The action's steps run through bash exactly as written, with ``flopcount`` on PATH being this checkout's
+``python -m flopcount`` and the action's inputs substituted the way GitHub does (into the steps' ``env``);
+the hook's entry runs in-process. Both against a one-model project in a temporary directory.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -17,8 +16,28 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
+from flopcount.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+TINY_MODEL = """
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A small project: a model file and a budget it breaks (params 3*3*3*8 + 8 = 224 > 200)."""
+    (tmp_path / "tiny_net.py").write_text(TINY_MODEL)
+    (tmp_path / "budgets.toml").write_text('[models.tiny]\nmodel = "tiny_net.py:build"\ninput_size = "1x3x8x8"\n'
+                                           'max_params = 200\nmax_flops = "20K"\n')
+    return tmp_path
 
 
 @pytest.fixture
@@ -44,13 +63,16 @@ def test_pre_commit_hook_file():
         assert not files.search(unrelated), unrelated
 
 
-def test_pre_commit_hook_entry_runs_on_this_repository(flopcount_on_path):
+def test_pre_commit_hook_entry_runs(project, monkeypatch):
     [hook] = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    # pre-commit runs `entry` followed by the hook's args (here a user's args: one model, to stay fast)
-    command = f"{hook['entry']} configs/budgets.toml --only mobilenet_v2"
-    done = subprocess.run(["bash", "-c", command], cwd=REPO, env=flopcount_on_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "1 models, 8 checks: all passed" in done.stdout
+    program, *arguments = shlex.split(hook["entry"])
+    assert program == "flopcount"
+    monkeypatch.chdir(project)  # with no argument, `flopcount check` finds ./configs/budgets.toml: give ours
+    # pre-commit runs `entry` followed by the hook's args (a user's args: the budget file); in-process here,
+    # the action's test below runs `flopcount` through bash
+    done = CliRunner().invoke(app, [*arguments, "budgets.toml"])
+    assert done.exit_code == 1  # over budget: the commit is refused
+    assert "1 models, 2 checks: 1 failed (tiny)" in done.stdout
 
 
 def substitute(text: str, inputs: dict[str, str]) -> str:
@@ -71,31 +93,25 @@ def test_action_file():
     assert not any("${{" in step["run"] for step in steps)
 
 
-def test_action_runs_on_this_repository(tmp_path, flopcount_on_path):
-    """The action's steps against configs/budgets.toml, with a baseline in which mobilenet_v2's
-    classifier.1 was 100,000 params smaller: the check fails, annotates the budget line, writes the summary."""
-    baseline = json.loads((REPO / "configs" / "budgets.baseline.json").read_text())
-    entry = baseline["models"]["mobilenet_v2"]
-    entry["layers"]["classifier.1"]["params"] -= 100_000  # 1,281,000 -> 1,181,000
-    entry["totals"]["params"] -= 100_000  # 3,504,872 -> 3,404,872: today is +2.9% (> the allowed 0.5%)
-    shrunk = tmp_path / "shrunk.json"
-    shrunk.write_text(json.dumps(baseline))
-    inputs = {"budget-file": "configs/budgets.toml", "args": f"--only mobilenet_v2 --baseline {shrunk}",
-              "install": "", "working-directory": "."}
-    summary = tmp_path / "summary.md"
+def test_action_runs_on_a_project(project, flopcount_on_path):
+    """The action's steps, through bash as GitHub runs them, on a project whose model is over its params
+    budget: the check fails, annotates the budget file, and writes the job summary. ``--only ti*`` must
+    reach flopcount unexpanded although ``tiny_net.py`` matches it as a glob."""
+    inputs = {"budget-file": "budgets.toml", "args": "--only ti*", "install": "", "working-directory": str(project)}
+    summary = project / "summary.md"
     results = []
     for step in yaml.safe_load((REPO / "action.yml").read_text())["runs"]["steps"]:
         env = {**flopcount_on_path, "GITHUB_STEP_SUMMARY": str(summary),
                **{k: substitute(str(v), inputs) for k, v in step.get("env", {}).items()}}
-        cwd = REPO / substitute(step.get("working-directory", "."), inputs)
+        cwd = Path(substitute(step.get("working-directory", "."), inputs))
         results.append(subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True,
                                       text=True))
     install, check, job_summary = results
     assert install.returncode == 0 and install.stdout == ""  # install = "": nothing to install
     assert check.returncode == 1, check.stderr
-    # 3,504,872 / 3,404,872 - 1 = +2.9%
-    assert re.search(r"^::error file=configs/budgets.toml,line=\d+,title=flopcount budget%3A mobilenet_v2 params vs "
-                     r"baseline::.*\+2\.9%25 vs baseline", check.stdout, re.M), check.stdout
+    # 224 params against 200: 12.0% over (%25 is GitHub's escape of %)
+    assert re.search(r"^::error file=budgets.toml,line=\d+,title=flopcount budget%3A tiny params::.*12\.0%25 over",
+                     check.stdout, re.M), check.stdout
     assert job_summary.returncode == 0
-    assert summary.read_text().startswith("### ❌ flopcount budgets (`configs/budgets.toml`): 1 models, 8 checks: "
-                                          "1 failed (mobilenet_v2)")
+    assert summary.read_text().startswith("### ❌ flopcount budgets (`budgets.toml`): 1 models, 2 checks: "
+                                          "1 failed (tiny)")
