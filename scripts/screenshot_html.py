@@ -3,20 +3,19 @@
     python scripts/screenshot_html.py                 # mobilenet_v2
     python scripts/screenshot_html.py vit_b_16 --height 1600
 
-Needs headless Chromium (apt-get update && apt-get install -y chromium). The page is the same file
-`flopcount analyze <model> -f html -o report.html` writes; the screenshot is its first screen.
+Needs headless Chromium (apt-get update && apt-get install -y chromium). The page is written by the CLI,
+`flopcount analyze <model> -f html -o <page>`, exactly as a user writes it; the screenshot is its first screen.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from flopcount import analyze
-from flopcount.loading import load_model
 from flopcount.render.browser import screenshot
-from flopcount.render.html import render_html
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -30,11 +29,10 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
-        loaded = load_model(name)
-        report = analyze(loaded.model, loaded.default_inputs, device=loaded.device, name=name)
         with tempfile.TemporaryDirectory() as tmp:
             page = Path(tmp) / f"{name}.html"
-            page.write_text(render_html(report), encoding="utf-8")
+            subprocess.run([sys.executable, "-m", "flopcount", "analyze", name, "-f", "html", "-o", str(page)],
+                           check=True)
             png = screenshot(page, args.out / f"report_{name}.png", width=args.width, height=args.height)
         print(f"wrote {png} ({png.stat().st_size:,} bytes)")
 
