@@ -35,7 +35,7 @@ app = typer.Typer(
 COMMANDS = (
     ("analyze", analyze.analyze, "Per-layer params, FLOPs and MAC of one model."),
     ("list", listing.list_models, "Bundled models and their gaps to published counts."),
-    ("diff", diff.diff, "Two models (or a saved report / baseline) side by side, per module."),
+    ("diff", diff.diff, "Two models side by side, module by module, with ratios."),
     ("compare", compare.compare, "FLOPs beside fvcore and torch's FlopCounterMode."),
     ("check", check.check, "Hold models to the budgets of a TOML file (CI)."),
     ("guidelines", guidelines.guidelines, "ShuffleNet V2's guidelines G1-G4, costs in MAC."),
