@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 
 import pytest
 from typer.testing import CliRunner
@@ -73,13 +72,7 @@ def test_baseline_needs_html(tiny):
 
 def test_check_html_page(tiny, tmp_path):
     budget = tmp_path / "budgets.toml"
-    budget.write_text(textwrap.dedent(f"""
-        [models.tiny]
-        model = "{tiny}"
-        input_size = "1x3x8x8"
-        max_params = 200
-        max_flops = "20K"
-    """))
+    budget.write_text(f'[models.tiny]\nmodel = "{tiny}"\ninput_size = "1x3x8x8"\nmax_params = 200\nmax_flops = "20K"\n')
     page = tmp_path / "budgets.html"
     result = runner.invoke(app, ["check", str(budget), "-f", "html", "-o", str(page)])
     assert result.exit_code == 1  # params 224 > 200
