@@ -79,3 +79,28 @@ def test_refusals():
         analyze_samples(TopOneMoE(), inputs_dir="/nonexistent/inputs")
     with pytest.raises(UsageError, match="give exactly one of input_size or inputs_dir"):
         analyze_samples(TopOneMoE())
+
+
+def test_the_cli_over_saved_inputs(tmp_path):
+    import inspect
+    import json
+
+    from typer.testing import CliRunner
+
+    from flopcount.cli import app
+
+    model_file = tmp_path / "moe_model.py"
+    model_file.write_text("import torch\nfrom torch import nn\n\nTOKENS, DIM = 8, 4\n\n" + inspect.getsource(TopOneMoE)
+                          + "\n\ndef build():\n    return TopOneMoE()\n")
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for i, first in enumerate((1.0, -1.0)):  # all 8 tokens to expert 0, then all to expert 1
+        torch.save(torch.full((TOKENS, DIM), first), inputs / f"{i}.pt")
+    result = CliRunner().invoke(app, ["analyze", f"{model_file}:build", "--inputs-dir", str(inputs), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    layers = {layer["name"]: layer for layer in json.loads(result.stdout)["layers"]}
+    # 8 tokens * 16 = 128 multiply-adds for one input, 0 for the other: mean 64
+    assert layers["experts.0"]["flops"] == {"mean": 64.0, "min": 0, "max": 128}
+    assert layers["experts.1"]["runs"] == 1
+    both = CliRunner().invoke(app, ["analyze", f"{model_file}:build", "--inputs-dir", str(inputs), "--samples", "2"])
+    assert both.exit_code == 2 and "not both" in both.stderr

@@ -12,6 +12,7 @@ from flopcount.cli.options import (BaselineOption, DebugOption, DeviceOption, Fl
                                    KwargsOption, ModelArgument, OutputOption, PageFormat, PageFormatOption, TopOption,
                                    WidthOption)
 from flopcount.cli.runtime import html_baseline, load_and_analyze, run_command, writable_output
+from flopcount.cli.sampled import InputsDirOption, SamplesOption, analyze_sampled
 
 
 class SortKey(str, Enum):
@@ -32,6 +33,8 @@ def analyze(
     output_format: PageFormatOption = PageFormat.table,
     output: OutputOption = None,
     baseline: BaselineOption = None,
+    samples: SamplesOption = None,
+    inputs_dir: InputsDirOption = None,
     flops_per_mac: FlopsPerMacOption = 1,
     width: WidthOption = None,
     debug: DebugOption = False,
@@ -47,6 +50,9 @@ def analyze(
         from flopcount.render import report as R
 
         output = writable_output(output)
+        if samples is not None or inputs_dir is not None:
+            analyze_sampled(name, input_size, kwargs, device, samples, inputs_dir, output_format, output, width)
+            return
         against = html_baseline(baseline, output_format, input_size, kwargs, device)
         report = load_and_analyze(name, input_size, kwargs, device)
         rows = report.records if depth is None else report.by_module(depth)

@@ -88,13 +88,13 @@ def progress(total: int, verb: str, show: bool | None = None) -> Iterator[Callab
         yield lambda label: bar.update(task, advance=1, description=f"{verb} {label}")
 
 
-def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None):
-    """The named model built on ``device`` and its input specs."""
+def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None, with_inputs: bool = True):
+    """The named model built on ``device`` and its input specs (None without ``with_inputs``: saved inputs)."""
     from flopcount.loading import load_model, parse_kwargs, resolve_inputs
 
     with user_code(f"building {name}"):
         loaded = load_model(name, parse_kwargs(kwargs), device)
-    return loaded, resolve_inputs(loaded, input_size)
+    return loaded, resolve_inputs(loaded, input_size) if with_inputs else None
 
 
 def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
