@@ -39,6 +39,9 @@ run() { echo "+ flopcount $*"; "$fc" "$@" > "$tmp/out.txt" || { cat "$tmp/out.tx
 run --help
 run analyze mobilenet_v2 -f json
 "$py" -c "import json, sys; json.load(open(sys.argv[1]))" "$tmp/out.txt"
+run analyze mobilenet_v2 -f html -o report.html  # the page's CSS/JS and the roofline profile from the wheel
+grep -q '"roofline":{"device"' report.html || { echo "wheel smoke: report.html has no roofline" >&2; exit 1; }
+run diff alexnet squeezenet1_0 --depth 1
 run list
 run roofline mobilenet_v2
 run guidelines mobilenet_v2

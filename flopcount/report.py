@@ -99,6 +99,8 @@ class Report:
             "uncounted": dict(self.uncounted),
             "counted_from_ops": dict(self.counted_from_ops),
             "flops_by_category": self.by_category(),
+            "module_params": dict(self.module_params),  # path -> params it holds (shared ones counted once)
+            "module_types": dict(self.module_types),
             "records": [r.to_dict() for r in self.records],
         }
 

@@ -35,7 +35,8 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.overrides import TorchFunctionMode
 
 from flopcount.errors import FormulaError
-from flopcount.formulas import REGISTRY, FormulaRegistry
+from flopcount.formulas import REGISTRY, FormulaRegistry, register_optional
+from flopcount.plugins import load_plugins
 from flopcount.records import FROM_INPUT, FROM_STATE, Cost, LayerRecord, TensorSpec
 
 def _resolve(owner: Any, dotted: str) -> Any:
@@ -171,6 +172,8 @@ class Walker(TorchFunctionMode):
     def __init__(self, model: nn.Module, registry: FormulaRegistry = REGISTRY, fast: bool = False,
                  state: Iterable[torch.Tensor] = (), clock: Callable[[], float] | None = None):
         super().__init__()
+        load_plugins()  # every walk (analyze, bench's timing) sees the formulas of installed plug-ins
+        register_optional()  # and those of torchvision.ops once the model's code imported torchvision
         self.registry = registry
         self.fast = fast
         self.clock = clock

@@ -284,7 +284,8 @@ def test_baseline_round_trip_is_one_line_per_layer_and_drops_empty_layers(tmp_pa
     assert '    "body.conv": {"params": 224, "flops": 221184, "mac": 8000},\n' in text
     assert '"drop"' not in text
     loaded = load_baseline(path)["net"]
-    assert loaded.totals == {"params": 314, "flops": 221_264, "mac": 8_500}
+    # the all-ops total rides along (diff compares it); the checks read params, flops and mac
+    assert loaded.totals == {"params": 314, "flops": 221_264, "all_ops_flops": 221_264, "mac": 8_500}
     assert loaded.layers["head.fc"] == {"params": 90, "flops": 80, "mac": 500}
     assert (loaded.input_size, loaded.kwargs) == (("1x3x32x32",), {"w": 1})
     # a second write merges: the first entry stays

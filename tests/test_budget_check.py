@@ -86,8 +86,9 @@ def test_update_baseline_writes_the_counts_then_checks_growth_against_them(tmp_p
     path = write_budget(tmp_path, top='max_regression_pct = 0\nbaseline = "b.json"\n\n')
     result = run_check(prepare_check(path, update_baseline=True))
     assert result.passed
-    assert load_baseline(tmp_path / "b.json")["tiny"].totals == {"params": 626, "flops": 7_424, "mac": 
-                                                                   result.models[0].measurement.totals["mac"]}
+    measured = result.models[0].measurement.totals
+    assert load_baseline(tmp_path / "b.json")["tiny"].totals == {
+        "params": 626, "flops": 7_424, "all_ops_flops": measured["all_ops_flops"], "mac": measured["mac"]}
     # width 5: conv 3*5*9*64 = 8,640, linear 320*2 = 640 -> 9,280 FLOPs, 25% over the baseline's 7,424
     path.write_text(path.read_text().replace('input_size', 'kwargs = { width = 5 }\ninput_size'))
     grown = run_check(prepare_check(path))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flopcount.budget.measure import Measurement
 
 BASELINE_FORMAT = 1
+_OPTIONAL_TOTALS = ("all_ops_flops",)  # written since measurement_from_report kept it; older files lack it
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def load_baseline(path: Path, named_at: str | None = None) -> dict[str, Baseline
                 model=str(raw["model"]),
                 input_size=tuple(raw["input_size"]),
                 kwargs=dict(raw.get("kwargs", {})),
-                totals={m: int(raw["totals"][m]) for m in COUNT_METRICS},
+                totals={**{m: int(raw["totals"][m]) for m in COUNT_METRICS},
+                        **{m: int(raw["totals"][m]) for m in _OPTIONAL_TOTALS if m in raw["totals"]}},
                 layers={p: {m: int(v.get(m, 0)) for m in COUNT_METRICS} for p, v in raw["layers"].items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from flopcount.cli import analyze, bench, check, compare, guidelines, listing, roofline
+from flopcount.cli import analyze, bench, check, compare, diff, guidelines, listing, roofline
 
 CONVENTIONS = (
     "FLOPs are multiply-adds (one fused multiply-add = 1 FLOP; --flops-per-mac 2 doubles them). "
@@ -35,6 +35,7 @@ app = typer.Typer(
 COMMANDS = (
     ("analyze", analyze.analyze, "Per-layer params, FLOPs and MAC of one model."),
     ("list", listing.list_models, "Bundled models and their gaps to published counts."),
+    ("diff", diff.diff, "Two models side by side, module by module, with ratios."),
     ("compare", compare.compare, "FLOPs beside fvcore and torch's FlopCounterMode."),
     ("check", check.check, "Hold models to the budgets of a TOML file (CI)."),
     ("guidelines", guidelines.guidelines, "ShuffleNet V2's guidelines G1-G4, costs in MAC."),

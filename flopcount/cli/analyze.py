@@ -8,9 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from flopcount.cli.emit import emit
-from flopcount.cli.options import (DebugOption, DeviceOption, FlopsPerMacOption, FormatOption, InputSizeOption,
-                                   KwargsOption, ModelArgument, OutputFormat, TopOption, WidthOption)
-from flopcount.cli.runtime import load_and_analyze, run_command
+from flopcount.cli.options import (BaselineOption, DebugOption, DeviceOption, FlopsPerMacOption, InputSizeOption,
+                                   KwargsOption, ModelArgument, OutputOption, PageFormat, PageFormatOption, TopOption,
+                                   WidthOption)
+from flopcount.cli.runtime import html_baseline, load_and_analyze, run_command, writable_output
+from flopcount.cli.sampled import InputsDirOption, SamplesOption, analyze_sampled
 
 
 class SortKey(str, Enum):
@@ -28,7 +30,11 @@ def analyze(
                                                  help="Roll records up to module paths of this depth.")] = None,
     sort: Annotated[Optional[SortKey], typer.Option("--sort", help="Sort rows by this column (descending).")] = None,
     top: TopOption = None,
-    output_format: FormatOption = OutputFormat.table,
+    output_format: PageFormatOption = PageFormat.table,
+    output: OutputOption = None,
+    baseline: BaselineOption = None,
+    samples: SamplesOption = None,
+    inputs_dir: InputsDirOption = None,
     flops_per_mac: FlopsPerMacOption = 1,
     width: WidthOption = None,
     debug: DebugOption = False,
@@ -36,10 +42,18 @@ def analyze(
     """Per-layer params, FLOPs and MAC of one model on one input.
 
     With -f json the whole report is printed; --depth, --sort and --top add the selected "rows".
+    -f html -o report.html writes one offline page: module treemap, per-layer bars, roofline, and with
+    --baseline a before/after view.
     """
     with run_command(debug):
+        from flopcount.render import html as H
         from flopcount.render import report as R
 
+        output = writable_output(output)
+        if samples is not None or inputs_dir is not None:
+            analyze_sampled(name, input_size, kwargs, device, samples, inputs_dir, output_format, output, width)
+            return
+        against = html_baseline(baseline, output_format, input_size, kwargs, device)
         report = load_and_analyze(name, input_size, kwargs, device)
         rows = report.records if depth is None else report.by_module(depth)
         if sort is not None:
@@ -52,4 +66,5 @@ def analyze(
             "json": lambda: R.to_json(report, flops_per_mac, rows, selection),
             "csv": lambda: R.to_csv(rows, flops_per_mac),
             "markdown": lambda: R.to_markdown(report, rows, flops_per_mac),
-        }, width=width)
+            "html": lambda: H.render_html(report, baseline=against),
+        }, width=width, output=output)

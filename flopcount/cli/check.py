@@ -21,6 +21,7 @@ class CheckFormat(str, Enum):
     markdown = "markdown"
     junit = "junit"
     github = "github"
+    html = "html"
 
 
 def check(
@@ -28,8 +29,8 @@ def check(
         metavar="[FILE]", help="Budget file (TOML). Default: ./pyproject.toml when it has a [tool.flopcount] table, "
                                "else ./configs/budgets.toml.")] = None,
     output_format: Annotated[CheckFormat, typer.Option("--format", "-f", help=(
-        "table, json (with schema_version), csv, markdown (a pull-request comment), junit (XML) or github "
-        "(workflow annotations)."))] = CheckFormat.table,
+        "table, json (with schema_version), csv, markdown (a pull-request comment), junit (XML), github "
+        "(workflow annotations) or html (one offline page; with -o, or piped)."))] = CheckFormat.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", metavar="PATH", help=(
         "Write the report to this file; print only the summary line."))] = None,
     update_baseline: Annotated[bool, typer.Option("--update-baseline", help=(
@@ -50,6 +51,7 @@ def check(
     with run_command(debug):
         from flopcount import budget as B
         from flopcount.render import budget as R
+        from flopcount.render import budget_html
 
         prepared = B.prepare_check(file, only=only, baseline=baseline, update_baseline=update_baseline,
                                    output=output)  # everything is validated before the first model runs
@@ -64,7 +66,7 @@ def check(
             "table": lambda w: R.table_renderable(result, w),
             "json": lambda: R.to_json(result), "csv": lambda: R.to_csv(result),
             "markdown": lambda: R.to_markdown(result), "junit": lambda: R.to_junit(result),
-            "github": lambda: R.to_github(result),
+            "github": lambda: R.to_github(result), "html": lambda: budget_html.to_html(result),
         }, width=width, output=output)
         if output is not None:
             typer.echo(R.summary(result))

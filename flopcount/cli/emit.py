@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -34,6 +35,8 @@ def emit(fmt: str, renderers: Renderers, *, width: int | None = None, output: Pa
     if fmt == "table":
         _print_table(renderers["table"], width, output)
         return
+    if fmt == "html" and output is None and sys.stdout.isatty():
+        raise UsageError("-f html writes a page: give -o report.html (or pipe it to a file)")
     text = renderers[fmt]()
     if not text.endswith("\n"):
         text += "\n"

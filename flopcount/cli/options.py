@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -16,6 +17,20 @@ class OutputFormat(str, Enum):
 
 
 FORMAT_HELP = "table (rich, for terminals), json (with schema_version), csv or markdown."
+
+
+class PageFormat(str, Enum):
+    """The formats of a command that can also write an HTML page."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    html = "html"
+
+
+PAGE_FORMAT_HELP = ("table (rich, for terminals), json (with schema_version), csv, markdown or html (one "
+                    "self-contained offline page: give -o report.html, or pipe it).")
 
 ModelArgument = Annotated[str, typer.Argument(
     metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
@@ -48,3 +63,10 @@ FlopsPerMacOption = Annotated[int, typer.Option(
     help="1: FLOPs = multiply-adds. 2: every op's FLOPs doubled, as torch's FlopCounterMode counts conv, linear "
          "and matmul; ops without multiply-adds (ReLU, softmax, pooling, norms, element-wise) double too, so "
          "with 2 only the paper total is comparable to other tools.")]
+PageFormatOption = Annotated[PageFormat, typer.Option("--format", "-f", help=PAGE_FORMAT_HELP)]
+OutputOption = Annotated[Optional[Path], typer.Option(
+    "--output", "-o", metavar="PATH", help="Write the result to this file instead of stdout.")]
+BaselineOption = Annotated[Optional[str], typer.Option(
+    "--baseline", metavar="MODEL|FILE.json[#ID]",
+    help="-f html: a before/after view against another model (same input), a saved report (analyze -f json) "
+         "or a budget baseline entry (configs/budgets.baseline.json#mobilenet_v2).")]

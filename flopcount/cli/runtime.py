@@ -7,7 +7,9 @@ Only typer is imported here at start-up; rich, torch and the library load when a
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+import warnings
 from typing import Callable, Iterator
 
 import typer
@@ -19,7 +21,9 @@ def run_command(debug: bool) -> Iterator[None]:
     from flopcount.errors import FlopcountError
 
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)  # restored at the end
+            yield
     except (typer.Exit, typer.Abort):
         raise
     except FlopcountError as error:
@@ -32,6 +36,16 @@ def run_command(debug: bool) -> Iterator[None]:
             raise
         typer.echo(f"flopcount: error: {type(error).__name__}: {error} (rerun with --debug for a traceback)", err=True)
         raise typer.Exit(1) from None
+
+
+def _show_warning(others, message, category, filename, lineno, file=None, line=None) -> None:
+    """flopcount's own warnings (a broken formula plug-in) as one line; other libraries' as Python prints them."""
+    from flopcount.plugins import PluginWarning
+
+    if issubclass(category, PluginWarning):
+        typer.echo(f"flopcount: warning: {message}", err=True)
+    else:
+        others(message, category, filename, lineno, file, line)
 
 
 @contextlib.contextmanager
@@ -74,13 +88,13 @@ def progress(total: int, verb: str, show: bool | None = None) -> Iterator[Callab
         yield lambda label: bar.update(task, advance=1, description=f"{verb} {label}")
 
 
-def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None):
-    """The named model built on ``device`` and its input specs."""
+def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None, with_inputs: bool = True):
+    """The named model built on ``device`` and its input specs (None without ``with_inputs``: saved inputs)."""
     from flopcount.loading import load_model, parse_kwargs, resolve_inputs
 
     with user_code(f"building {name}"):
         loaded = load_model(name, parse_kwargs(kwargs), device)
-    return loaded, resolve_inputs(loaded, input_size)
+    return loaded, resolve_inputs(loaded, input_size) if with_inputs else None
 
 
 def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
@@ -97,3 +111,33 @@ def analyze_and_time(name: str, input_size: list[str] | None, kwargs: str | None
     loaded, specs = load(name, input_size, kwargs, "cpu")
     with user_code(f"timing the forward of {name}"):
         return measure_records(loaded.model, make_inputs(specs), repeats=repeats, threads=threads, name=name)
+
+
+def writable_output(path):
+    """``-o PATH`` checked before any model runs (None stays None)."""
+    if path is None:
+        return None
+    from flopcount.budget import validate_output_path
+
+    return validate_output_path(path)
+
+
+def report_or_saved(reference: str, input_size: list[str] | None, kwargs: str | None, device: str | None):
+    """What a diff side names: a saved file (``report.json``, ``budgets.baseline.json#id``) as a
+    :class:`~flopcount.diff.Side`, anything else as a model analysed on the same input."""
+    if reference.partition("#")[0].endswith(".json"):
+        from flopcount.diff import load_side
+
+        return load_side(reference)
+    return load_and_analyze(reference, input_size, kwargs, device)
+
+
+def html_baseline(reference: str | None, output_format, input_size, kwargs, device):
+    """The ``--baseline`` of an HTML page, loaded (None without one); refused with any other format."""
+    if reference is None:
+        return None
+    if getattr(output_format, "value", output_format) != "html":
+        from flopcount.errors import UsageError
+
+        raise UsageError("--baseline draws a before/after view in -f html; for a table: flopcount diff A B")
+    return report_or_saved(reference, input_size, kwargs, device)

@@ -51,10 +51,13 @@ def commands(tiny: str, budget) -> dict[str, list[str]]:
         "bench": ["bench", tiny, "-i", "1x3x8x8", "--repeats", "2", "--warmup", "0"],
         "bench_zoo": ["bench", "--zoo", "--models", "squeezenet1_1", "--repeats", "1", "--warmup", "0", "--no-layers",
                       "--profile", "h100"],
+        "diff": ["diff", tiny, tiny, "-i", "1x3x8x8"],
+        "analyze_samples": ["analyze", tiny, "-i", "1x3x8x8", "--samples", "2"],
     }
 
 
-@pytest.mark.parametrize("kind", ["analyze", "list", "compare", "check", "guidelines", "roofline", "bench", "bench_zoo"])
+@pytest.mark.parametrize("kind", ["analyze", "list", "compare", "check", "guidelines", "roofline", "bench", "bench_zoo",
+                                  "diff", "analyze_samples"])
 def test_every_json_document_validates(kind, tiny, budget):
     result = runner.invoke(app, [*commands(tiny, budget)[kind], "-f", "json"])
     assert result.exit_code == 0, result.output

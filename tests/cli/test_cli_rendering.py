@@ -104,3 +104,12 @@ def test_bench_keeps_layer_names(width, tiny):
     out = render(width, "bench", tiny, "-i", "1x3x16x16", "--repeats", "2", "--warmup", "0")
     assert {"0", "1", "2"} <= set(cells(out))  # the Sequential's three layers
     assert "71.68K" in cells(out) or "55.30K" in cells(out)  # 3*3*3*8*256 = 55,296 in the first conv
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_diff_keeps_totals_and_module_names(width):
+    out = render(width, "diff", "alexnet", "squeezenet1_0", "--top", "4")
+    # params 61,100,840 -> 1,248,424: 48.94x fewer (tests/cli/test_cli_diff.py derives both)
+    assert {"61,100,840", "1,248,424", "0.02043 (48.94x fewer)"} <= set(cells(out))
+    # the four largest params changes: AlexNet's three linears, then its features.8 conv
+    assert {"classifier.1", "classifier.4", "classifier.6"} <= set(cells(out))
