@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from flopcount.errors import ModelBuildError, ModelLoadError, UsageError
 from flopcount.inputs import InputSpec
@@ -28,13 +28,20 @@ class LoadedModel:
     device: str  # where the model was built
     requested_device: str | None = None  # the device the user asked for; None: meta, with a fallback
     build: Callable[[Any], Any] | None = None  # build(device) -> the same model, in eval mode, there
+    # keyword inputs this kind of model needs for a sequence length (hf: models), else None
+    named_defaults: Callable[[int], dict[str, InputSpec]] | None = None
 
     def analyze(self, input_size: Any = None, **options: Any):
         """``analysis.analyze`` of this model on the device asked for, with the fallback to a real
-        device (a rebuild on cpu) when its forward needs data."""
+        device (a rebuild on cpu) when its forward needs data. A mapping of names to InputSpecs is
+        passed as keyword inputs."""
         from flopcount.analysis import analyze
+        from flopcount.inputs import make_tensor
 
         options.setdefault("name", self.name)
+        if isinstance(input_size, Mapping):
+            inputs = {name: make_tensor(spec, self.device) for name, spec in input_size.items()}
+            return analyze(self.model, inputs=inputs, device=self.requested_device, materialize=self.build, **options)
         return analyze(self.model, input_size, device=self.requested_device, materialize=self.build, **options)
 
 
@@ -169,12 +176,52 @@ def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | No
     return LoadedModel(model, name, defaults, str(build_device), device, build)
 
 
-def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None) -> list[InputSpec]:
-    """The inputs to analyse ``loaded`` on: the given sizes, else the bundled model's default."""
+def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None, named: list[str] | None = None,
+                   seq_len: int | None = None) -> list[InputSpec] | dict[str, InputSpec]:
+    """The inputs to analyse ``loaded`` on: positional specs (a list) or keyword ones (a dict).
+
+    ``named`` ('input_ids=1x2048:int64') are keyword inputs; with ``input_size`` too, the positional
+    shapes take the names of the forward's first parameters. Without either, the model's defaults:
+    a bundled model's input size, or the keyword inputs of an hf: model's kind for ``seq_len`` tokens.
+    """
     from flopcount.inputs import parse_input_spec
 
-    if input_size:
-        return [parse_input_spec(text) for text in input_size]
+    if seq_len is not None and (input_size or named or loaded.named_defaults is None):
+        raise UsageError("--seq-len sets the default inputs of hf: models; with --input-size or --input, "
+                         "give the sequence length in the shapes" if loaded.named_defaults is not None else
+                         f"--seq-len applies to hf: models; give {loaded.name} an --input-size")
+    positional = [parse_input_spec(text) for text in input_size or []]
+    if named:
+        from flopcount.llm.inputs import parse_named_inputs
+
+        keywords = parse_named_inputs(named)
+        return bind_inputs(loaded.model, positional, keywords) if positional else keywords
+    if positional:
+        return positional
+    if loaded.named_defaults is not None:
+        return loaded.named_defaults(seq_len or 128)
     if loaded.default_inputs is None:
         raise UsageError(f"{loaded.name}: give --input-size (e.g. --input-size 1x3x224x224)")
     return loaded.default_inputs
+
+
+def bind_inputs(model: Any, positional: list[InputSpec], named: dict[str, InputSpec]) -> dict[str, InputSpec]:
+    """Positional and keyword inputs as keywords only, the positional ones named after the first
+    parameters of ``model.forward`` (the analysis calls the forward with one or the other)."""
+    import inspect
+
+    from flopcount.errors import InputSpecError
+
+    try:
+        bound = inspect.signature(model.forward).bind_partial(*positional, **named)
+    except TypeError as error:
+        raise InputSpecError(f"--input-size and --input do not fit the forward of {type(model).__name__}: "
+                             f"{error}") from None
+    keywords: dict[str, InputSpec] = {}
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            raise InputSpecError(f"the forward of {type(model).__name__} takes *{name}: give its inputs by "
+                                 "position only (--input-size)")
+        keywords.update(value if kind is inspect.Parameter.VAR_KEYWORD else {name: value})
+    return keywords

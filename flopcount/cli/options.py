@@ -48,3 +48,41 @@ FlopsPerMacOption = Annotated[int, typer.Option(
     help="1: FLOPs = multiply-adds. 2: every op's FLOPs doubled, as torch's FlopCounterMode counts conv, linear "
          "and matmul; ops without multiply-adds (ReLU, softmax, pooling, norms, element-wise) double too, so "
          "with 2 only the paper total is comparable to other tools.")]
+NamedInputOption = Annotated[Optional[list[str]], typer.Option(
+    "--input", metavar="NAME=SHAPE",
+    help="A keyword input of the forward, e.g. input_ids=1x2048:int64; repeat for several. With --input-size "
+         "too, the positional shapes fill the forward's first parameters.")]
+SeqLenOption = Annotated[Optional[int], typer.Option(
+    "--seq-len", min=1, metavar="N",
+    help="Tokens of the default inputs of hf: models (input_ids; decoder_input_ids too for an encoder-decoder). "
+         "Default 128.")]
+
+
+class Phase(str, Enum):
+    prefill = "prefill"
+    decode = "decode"
+
+
+class WeightDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+    int4 = "int4"
+
+
+PhaseOption = Annotated[Optional[list[Phase]], typer.Option(
+    "--phase", help="hf: models: the cost of a prefill (the --seq-len prompt) or of one decode token against "
+                    "--context cached ones, instead of the per-layer table; repeat for both.")]
+ContextOption = Annotated[Optional[int], typer.Option(
+    "--context", min=0, metavar="L", help="Tokens already in the KV cache for --phase decode (default: --seq-len).")]
+WeightDtypeOption = Annotated[WeightDtype, typer.Option(
+    "--dtype", help="Storage of weights and KV cache for --phase (bytes moved, memory, fit).")]
+ProfilesOption = Annotated[Optional[list[str]], typer.Option(
+    "--profile", metavar="NAME|PATH",
+    help="With --phase: a device profile (cpu_measured, phone, h100, or a .toml path) to bound prefill time and "
+         "decode tokens/s and check that weights + KV cache fit; repeat for several.")]
+ExpandOption = Annotated[bool, typer.Option(
+    "--expand", "--all-layers",
+    help="Show every layer call; by default a block repeated identically (the 32 layers of an LLM) is shown once "
+         "with its count.")]

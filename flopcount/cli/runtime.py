@@ -74,18 +74,21 @@ def progress(total: int, verb: str, show: bool | None = None) -> Iterator[Callab
         yield lambda label: bar.update(task, advance=1, description=f"{verb} {label}")
 
 
-def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None):
-    """The named model built on ``device`` and its input specs."""
+def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None,
+         named: list[str] | None = None, seq_len: int | None = None):
+    """The named model built on ``device`` and its input specs: a list (positional) or, with ``named``
+    inputs or an hf: model's defaults, a dict (keyword)."""
     from flopcount.loading import load_model, parse_kwargs, resolve_inputs
 
     with user_code(f"building {name}"):
         loaded = load_model(name, parse_kwargs(kwargs), device)
-    return loaded, resolve_inputs(loaded, input_size)
+    return loaded, resolve_inputs(loaded, input_size, named, seq_len)
 
 
-def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
+def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None,
+                     named: list[str] | None = None, seq_len: int | None = None):
     """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report)."""
-    loaded, specs = load(name, input_size, kwargs, device)
+    loaded, specs = load(name, input_size, kwargs, device, named, seq_len)
     with user_code(f"running the forward of {name}"):
         return loaded.analyze(specs)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from flopcount.errors import UsageError
 from flopcount.inputs import InputSpec, make_tensor
@@ -166,6 +166,26 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
     )
 
 
+def analyze_phases(hf: HFModel, phases: Sequence[str], *, seq_len: int = 128, context: int | None = None,
+                   dtype: str = "float16", inputs: dict[str, InputSpec] | None = None,
+                   devices: Sequence[Any] = ()) -> list[tuple[PhaseResult, list[DeviceEstimate]]]:
+    """Each phase of ``hf`` with its bound on every device profile. ``inputs`` are the prefill's (their
+    token count and batch replace ``seq_len`` and 1); decode's ``context`` defaults to that prompt length,
+    the cache a prefill of it leaves."""
+    batch = 1
+    if inputs:
+        seq_len, batch = _new_tokens(inputs), next(iter(inputs.values())).shape[0]
+    results = []
+    for phase in phases:
+        if phase == "decode":
+            result = analyze_phase(hf, "decode", seq_len=seq_len, context=seq_len if context is None else context,
+                                   dtype=dtype, batch=batch)
+        else:
+            result = analyze_phase(hf, phase, seq_len=seq_len, dtype=dtype, batch=batch, inputs=inputs)
+        results.append((result, [estimate_on_device(result, device) for device in devices]))
+    return results
+
+
 def _new_tokens(specs: dict[str, InputSpec]) -> int:
     """Tokens the pass produces: the decoder's ids if any, else the ids, else 1 (an image, a clip)."""
     for name in ("decoder_input_ids", "input_ids"):
@@ -261,6 +281,7 @@ class DeviceEstimate:
     memory_needed: int  # weights + KV cache, bytes
     memory_available: int | None  # the profile's memory; None when it states none
     fits: bool | None
+    profile_dtype: str | None = None  # the dtype the profile's peak is for (float32 for the bundled ones)
 
     @property
     def seconds(self) -> float:
@@ -283,4 +304,5 @@ def estimate_on_device(result: PhaseResult, device, memory_bytes: int | None = N
         bound="compute" if compute >= memory else "memory",
         memory_needed=result.memory_bytes, memory_available=available,
         fits=None if available is None else result.memory_bytes <= available,
+        profile_dtype=getattr(device, "dtype", None),
     )
