@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from flopcount.errors import ModelBuildError, ModelLoadError, UsageError
+from flopcount.errors import ForwardError, ModelBuildError, ModelLoadError, UsageError
 from flopcount.inputs import InputSpec
 
 
@@ -30,6 +30,11 @@ class LoadedModel:
     build: Callable[[Any], Any] | None = None  # build(device) -> the same model, in eval mode, there
     # keyword inputs this kind of model needs for a sequence length (hf: models), else None
     named_defaults: Callable[[int], dict[str, InputSpec]] | None = None
+    meta_only: bool = False  # built from a config without weights: never materialised on a real device
+
+    def __post_init__(self) -> None:
+        if self.meta_only:
+            self.requested_device = "meta"  # no fallback to cpu: that would allocate every weight
 
     def analyze(self, input_size: Any = None, **options: Any):
         """``analysis.analyze`` of this model on the device asked for, with the fallback to a real
@@ -39,10 +44,25 @@ class LoadedModel:
         from flopcount.inputs import make_tensor
 
         options.setdefault("name", self.name)
+        keywords = {}
         if isinstance(input_size, Mapping):
-            inputs = {name: make_tensor(spec, self.device) for name, spec in input_size.items()}
-            return analyze(self.model, inputs=inputs, device=self.requested_device, materialize=self.build, **options)
-        return analyze(self.model, input_size, device=self.requested_device, materialize=self.build, **options)
+            keywords = {"inputs": {name: make_tensor(spec, self.device) for name, spec in input_size.items()}}
+            input_size = None
+        try:
+            return analyze(self.model, input_size, device=self.requested_device, materialize=self.build, **keywords,
+                           **options)
+        except ForwardError as error:
+            raise meta_only_error(self.name, error) if self.meta_only else error
+
+
+def meta_only_error(name: str, error: Exception) -> Exception:
+    """The error of a model built only on meta whose forward read an input's values, with what to do."""
+    if "needs data" not in str(error):
+        return error
+    cause = str(error.__cause__ or error).strip().splitlines()[0]
+    return ForwardError(f"{name} is built from its config, on meta only, and its forward reads the values of an "
+                        f"input ({cause}): leave such inputs out (an all-ones attention_mask costs what no mask "
+                        "costs)")
 
 
 def resolve_device(text: Any) -> "torch.device":

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from flopcount.errors import UsageError
+from flopcount.errors import ForwardError, UsageError
 from flopcount.inputs import InputSpec, make_tensor
 from flopcount.llm.hf import HFModel, experts_of
 from flopcount.llm.inputs import ENCODER_DECODER, SPEECH, default_inputs, model_kind
@@ -119,6 +119,7 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
     ``seq_len`` is also the source length that decode's cross-attention reads.
     """
     from flopcount.analysis import analyze
+    from flopcount.loading import meta_only_error
 
     if phase not in PHASES:
         raise UsageError(f"unknown phase '{phase}': use prefill or decode")
@@ -140,7 +141,10 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         call = {name: make_tensor(spec, "meta") for name, spec in specs.items()}
         tokens = _new_tokens(specs)
         context, source = 0, 0
-    report = analyze(model, inputs=call, device="meta", name=hf.name)
+    try:
+        report = analyze(model, inputs=call, device="meta", name=hf.name)
+    except ForwardError as error:
+        raise meta_only_error(hf.name, error) from error.__cause__
 
     attention = report.by_category().get("attention", 0)
     windowed = attention

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from rich.table import Table
 
 from flopcount.llm.phases import DeviceEstimate, PhaseResult
-from flopcount.render.common import Column, fit_table, json_document
+from flopcount.render.common import Column, fit_table, json_document, number_or_none
 from flopcount.units import human, human_bytes
 
 Results = Sequence[tuple[PhaseResult, Sequence[DeviceEstimate]]]
@@ -95,7 +95,7 @@ def phase_dict(result: PhaseResult, estimates: Sequence[DeviceEstimate] = ()) ->
         "devices": [{
             "device": e.device, "compute_seconds": e.compute_seconds, "memory_seconds": e.memory_seconds,
             "seconds": e.seconds, "bound": e.bound,
-            "tokens_per_second": e.tokens_per_second(result.tokens * result.batch),
+            "tokens_per_second": number_or_none(e.tokens_per_second(result.tokens * result.batch)),
             "memory_needed": e.memory_needed, "memory_available": e.memory_available, "fits": e.fits,
         } for e in estimates],
     }
