@@ -12,7 +12,7 @@ from flopcount.cli.options import (ContextOption, DebugOption, DeviceOption, Exp
                                    FormatOption, InputSizeOption, KwargsOption, ModelArgument, NamedInputOption,
                                    OutputFormat, PhaseOption, ProfilesOption, SeqLenOption, TopOption,
                                    WeightDtypeOption, WidthOption)
-from flopcount.cli.runtime import load_and_analyze, run_command
+from flopcount.cli.runtime import load_and_analyze, refuse_unused, run_command
 
 
 class SortKey(str, Enum):
@@ -50,7 +50,7 @@ def analyze(
     time bound and whether weights + cache fit.
     """
     with run_command(debug):
-        from flopcount.cli.analyze_phases import refuse_unused, run_phases
+        from flopcount.cli.analyze_phases import run_phases
 
         if phases:
             refuse_unused("applies to the per-layer table, not to --phase", depth=depth, sort=sort, top=top,

@@ -5,20 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def refuse_unused(why: str, **options: Any) -> None:
-    """A UsageError naming the first option given (not None / False) where it has no effect."""
-    from flopcount.errors import UsageError
-
-    for name, value in options.items():
-        if value not in (None, False, [], ()):
-            raise UsageError(f"--{name.replace('_', '-')} {why}")
-
-
 def run_phases(name: str, phases: list, input_size: list[str] | None, named: list[str] | None, seq_len: int | None,
                context: int | None, dtype: Any, profiles: list[str] | None, device: str | None, kwargs: str | None,
                output_format: Any, width: int | None) -> None:
     from flopcount.cli.emit import emit
-    from flopcount.cli.runtime import user_code
+    from flopcount.cli.runtime import refuse_unused, user_code
     from flopcount.devices import load_device
     from flopcount.errors import UsageError
     from flopcount.llm import analyze_phases, load_hf

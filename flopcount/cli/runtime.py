@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import typer
 
@@ -32,6 +32,15 @@ def run_command(debug: bool) -> Iterator[None]:
             raise
         typer.echo(f"flopcount: error: {type(error).__name__}: {error} (rerun with --debug for a traceback)", err=True)
         raise typer.Exit(1) from None
+
+
+def refuse_unused(why: str, **options: Any) -> None:
+    """A UsageError naming the first option given (not None / False) where it has no effect."""
+    from flopcount.errors import UsageError
+
+    for name, value in options.items():
+        if value not in (None, False, [], ()):
+            raise UsageError(f"--{name.replace('_', '-')} {why}")
 
 
 @contextlib.contextmanager

@@ -72,6 +72,13 @@ def test_named_inputs_alone_and_beside_positional_ones(llama):
         assert [i["shape"] for i in data["inputs"]] == [[1, 16], [1, 16]]
 
 
+@pytest.mark.parametrize("command", ["roofline", "guidelines"])
+def test_other_commands_take_named_inputs_through_the_shared_loader(llama, command):
+    result = invoke(command, llama, "--input", "input_ids=1x16:int64", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"] == llama
+
+
 def test_seq_len_sets_the_default_input_ids(llama):
     data = analyze_json(llama, "--seq-len", "16")
     assert data["inputs"] == [{"shape": [1, 16], "dtype": "int64"}]
