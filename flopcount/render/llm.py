@@ -19,6 +19,8 @@ def _rate(result: PhaseResult, estimate: DeviceEstimate) -> str:
     if result.phase == "decode":
         return f"{estimate.tokens_per_second(result.tokens * result.batch):,.1f} tok/s"
     seconds = estimate.seconds
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:,.1f} us"
     return f"{seconds * 1e3:,.1f} ms" if seconds < 1 else f"{seconds:,.1f} s"
 
 
@@ -142,14 +144,21 @@ def renderables(results: Results, width: int = 120):
     for i, device in enumerate(devices):
         rows.append([f"{device} bound"] + [f"{_rate(r, es[i])} {es[i].bound}" for r, es in results])
         rows.append([f"{device} fits"] + [_fit_text(es[i]) for _, es in results])
-    caption = ("FLOPs are multiply-adds; bytes at " + first.dtype + " for weights and cache; a bound is the "
-               "roofline time max(2 x FLOPs / peak, bytes / bandwidth): decode tokens/s, prefill time.")
-    mismatched = sorted({f"{e.device} ({e.profile_dtype})" for _, es in results for e in es
-                         if e.profile_dtype not in (None, first.dtype)})
-    if mismatched:
-        caption += f" Peak FLOP/s of another dtype: {', '.join(mismatched)}; copy the profile to change it."
+    caption = notes(results)
     title = f"{_describe(first)}; {first.dtype}"
     return fit_table(columns, rows, width, title=title, caption=caption, title_justify="left", header_style="bold")
+
+
+def notes(results: Results) -> str:
+    """The conventions under a phase table, and which profiles' peaks are for another dtype."""
+    dtype = results[0][0].dtype
+    text = (f"FLOPs are multiply-adds; bytes at {dtype} for weights and KV cache; a bound is the roofline time "
+            "max(2 x FLOPs / peak, bytes / bandwidth): decode tokens/s, prefill time.")
+    mismatched = sorted({f"{e.device} ({e.profile_dtype})" for _, es in results for e in es
+                         if e.profile_dtype not in (None, dtype)})
+    if mismatched:
+        text += f" Peak FLOP/s of another dtype: {', '.join(mismatched)}; copy the profile to change it."
+    return text
 
 
 def _fit_text(estimate: DeviceEstimate) -> str:
@@ -167,4 +176,4 @@ def to_json(results: Results) -> str:
 
 
 def to_markdown(results: Results) -> str:
-    return phase_markdown(results) + "\n"
+    return f"{phase_markdown(results)}\n\n{_describe(results[0][0])}. {notes(results)}\n"
