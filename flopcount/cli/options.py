@@ -17,10 +17,13 @@ class OutputFormat(str, Enum):
 
 FORMAT_HELP = "table (rich, for terminals), json (with schema_version), csv or markdown."
 
+MODEL_HELP = ("A bundled model (see `flopcount list`), path/to/file.py:factory, package.module:factory, or "
+              "hf:NAME (a bundled config such as llama-2-7b, a config.json or model directory, a hub id), "
+              "torchvision:NAME, timm:NAME (built from their configs, without weights).")
 ModelArgument = Annotated[str, typer.Argument(
-    metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
+    metavar="MODEL", help=MODEL_HELP)]
 OptionalModelArgument = Annotated[Optional[str], typer.Argument(
-    metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
+    metavar="MODEL", help=MODEL_HELP)]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)]
 WidthOption = Annotated[Optional[int], typer.Option(
     "--width", min=20, metavar="COLUMNS", help="Console width for tables (default: the terminal's).")]
