@@ -173,6 +173,22 @@ def test_phase_table_fits_the_terminal(llama, width):
     text = result.stdout
     for words in ("prefill 16", "decode @16", "KV cache", "h100 bound", "phone fits", "tok/s", "(GQA)"):
         assert words in text, words
+    # the bundled profiles' peaks are float32 ones, the phase is float16: the notes say so
+    assert "Peak FLOP/s of another dtype: h100 (float32), phone (float32)" in " ".join(text.split())
+
+
+def test_sliding_window_figure_beside_the_full_one(tmp_path):
+    config = {**TINY_LLAMA, "model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": 4}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    data = analyze_json(f"hf:{tmp_path}", "--phase", "decode", "--context", "8")
+    (decode,) = data["phases"]
+    assert decode["attention"]["sliding_window"] == 4
+    # full: 2 x 2 layers x 2 KV heads x 8 x 8 tokens x 2 bytes = 1,024; a 4-token window keeps half: 512
+    assert (decode["kv_cache_bytes"], decode["kv_cache_bytes_windowed"]) == (1_024, 512)
+    # attention over 9 keys 2 x 2 x 4 x 9 x 8 = 1,152; a window of 4 keys: 1,152 x 4 // 9 = 512
+    assert (decode["attention_flops"], decode["attention_flops_windowed"]) == (1_152, 512)
+    table = invoke("analyze", f"hf:{tmp_path}", "--phase", "decode", "--context", "8", "--width", "80").stdout
+    assert "1.00 KiB (window: 512 B)" in table and "sliding window 4" in table
 
 
 @pytest.mark.parametrize("width", [80, 120])
