@@ -196,33 +196,44 @@ def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | No
     return LoadedModel(model, name, defaults, str(build_device), device, build)
 
 
+SEQ_LEN_WITH_SHAPES = ("--seq-len sets the default inputs of hf: models; with --input-size or --input, give the "
+                       "sequence length in the shapes")
+
+
 def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None, named: list[str] | None = None,
                    seq_len: int | None = None) -> list[InputSpec] | dict[str, InputSpec]:
     """The inputs to analyse ``loaded`` on: positional specs (a list) or keyword ones (a dict).
 
-    ``named`` ('input_ids=1x2048:int64') are keyword inputs; with ``input_size`` too, the positional
-    shapes take the names of the forward's first parameters. Without either, the model's defaults:
-    a bundled model's input size, or the keyword inputs of an hf: model's kind for ``seq_len`` tokens.
+    The given ones (see ``given_inputs``), else the model's defaults: a bundled model's input size, or
+    the keyword inputs of an hf: model's kind for ``seq_len`` tokens.
     """
-    from flopcount.inputs import parse_input_spec
-
-    if seq_len is not None and (input_size or named or loaded.named_defaults is None):
-        raise UsageError("--seq-len sets the default inputs of hf: models; with --input-size or --input, "
-                         "give the sequence length in the shapes" if loaded.named_defaults is not None else
-                         f"--seq-len applies to hf: models; give {loaded.name} an --input-size")
-    positional = [parse_input_spec(text) for text in input_size or []]
-    if named:
-        from flopcount.llm.inputs import parse_named_inputs
-
-        keywords = parse_named_inputs(named)
-        return bind_inputs(loaded.model, positional, keywords) if positional else keywords
-    if positional:
-        return positional
+    if seq_len is not None and loaded.named_defaults is None:
+        raise UsageError(f"--seq-len applies to hf: models; give {loaded.name} an --input-size")
+    if seq_len is not None and (input_size or named):
+        raise UsageError(SEQ_LEN_WITH_SHAPES)
+    given = given_inputs(loaded.model, input_size, named)
+    if given is not None:
+        return given
     if loaded.named_defaults is not None:
         return loaded.named_defaults(seq_len or 128)
     if loaded.default_inputs is None:
         raise UsageError(f"{loaded.name}: give --input-size (e.g. --input-size 1x3x224x224)")
     return loaded.default_inputs
+
+
+def given_inputs(model: Any, input_size: list[str] | None, named: list[str] | None,
+                 keywords: bool = False) -> list[InputSpec] | dict[str, InputSpec] | None:
+    """The inputs given on the command line, None if none: ``input_size`` shapes alone are positional
+    (a list) unless ``keywords``; ``named`` ('input_ids=1x2048:int64') are keyword inputs, beside which
+    the positional shapes take the names of the forward's first parameters."""
+    from flopcount.inputs import parse_input_spec
+
+    positional = [parse_input_spec(text) for text in input_size or []]
+    if not named:
+        return (bind_inputs(model, positional, {}) if keywords else positional) if positional else None
+    from flopcount.llm.inputs import parse_named_inputs
+
+    return bind_inputs(model, positional, parse_named_inputs(named))
 
 
 def bind_inputs(model: Any, positional: list[InputSpec], named: dict[str, InputSpec]) -> dict[str, InputSpec]:

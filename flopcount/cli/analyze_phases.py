@@ -13,7 +13,7 @@ def run_phases(name: str, phases: list, input_size: list[str] | None, named: lis
     from flopcount.devices import load_device
     from flopcount.errors import UsageError
     from flopcount.llm import analyze_phases, load_hf
-    from flopcount.loading import bind_inputs
+    from flopcount.loading import SEQ_LEN_WITH_SHAPES, given_inputs
     from flopcount.render import llm as R
 
     if not name.startswith("hf:"):
@@ -24,19 +24,14 @@ def run_phases(name: str, phases: list, input_size: list[str] | None, named: lis
     if context is not None and "decode" not in phases:
         raise UsageError("--context applies to --phase decode")
     if (input_size or named) and seq_len is not None:
-        raise UsageError("--seq-len sets the default inputs; with --input-size or --input, give the length in the shapes")
+        raise UsageError(SEQ_LEN_WITH_SHAPES)
     devices = [load_device(profile) for profile in profiles or []]
     with user_code(f"building {name}"):
         hf = load_hf(name[len("hf:"):])
-    inputs = None
-    if input_size or named:
-        from flopcount.inputs import parse_input_spec
-        from flopcount.llm import parse_named_inputs
-
-        inputs = bind_inputs(hf.model, [parse_input_spec(t) for t in input_size or []], parse_named_inputs(named or []))
+    inputs = given_inputs(hf.model, input_size, named, keywords=True)
     with user_code(f"running the forward of {name}"):
-        results = analyze_phases(hf, phases, seq_len=seq_len or 128, context=context, dtype=getattr(dtype, "value", dtype)
-                                 or "float16", inputs=inputs, devices=devices)
+        results = analyze_phases(hf, phases, seq_len=seq_len or 128, context=context, inputs=inputs, devices=devices,
+                                 dtype=getattr(dtype, "value", None) or "float16")
     emit(output_format, {
         "table": lambda w: R.renderables(results, width=w),
         "json": lambda: R.to_json(results),

@@ -153,6 +153,16 @@ def test_decode_json_keys_and_numbers(llama):
     assert h100["tokens_per_second"] == pytest.approx(1 / h100["seconds"])
 
 
+def test_prefill_on_given_inputs(llama):
+    for given in (("--input-size", "2x16:int64"), ("--input", "input_ids=2x16:int64")):
+        (prefill,) = analyze_json(llama, "--phase", "prefill", *given)["phases"]
+        assert (prefill["tokens"], prefill["batch"]) == (16, 2)
+        # a batch of 2 prompts of 16 tokens: 2 x 311,296 multiply-adds
+        assert prefill["paper_flops"] == 2 * 311_296
+        # the cache it writes: 2 (K, V) x 2 layers x 2 KV heads x 8 x 16 tokens x 2 prompts x 2 bytes = 4,096
+        assert prefill["cache_written_bytes"] == prefill["kv_cache_bytes"] == 4_096
+
+
 def test_prefill_and_decode_markdown_rows(llama):
     result = invoke("analyze", llama, "--phase", "prefill", "--phase", "decode", "--seq-len", "16", "--profile", "h100",
                     "-f", "markdown")
