@@ -95,6 +95,7 @@ class PhaseResult:
     kv_cache_bytes: int  # the cache the phase is about: prefill writes seq_len tokens, decode reads context
     kv_cache_bytes_windowed: int  # the same cache as a sliding-window kernel keeps it
     report: Report = field(repr=False, compare=False)
+    experts: tuple[int, int] | None = None  # mixture of experts: (used per token, per layer)
 
     @property
     def per_token_flops(self) -> int:
@@ -167,6 +168,7 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         kv_cache_bytes_windowed=(dtype_bytes(geometry.kv_elements(geometry.cached_tokens(cached), batch) + cross, dtype)
                                  if geometry else 0),
         report=report,
+        experts=experts_of(config),
     )
 
 

@@ -77,6 +77,7 @@ def phase_dict(result: PhaseResult, estimates: Sequence[DeviceEstimate] = ()) ->
         "attention": None if geometry is None else {
             "layers": geometry.layers, "heads": geometry.heads, "kv_heads": geometry.kv_heads,
             "head_dim": geometry.head_dim, "sliding_window": geometry.sliding_window},
+        "experts": None if result.experts is None else {"per_token": result.experts[0], "per_layer": result.experts[1]},
         "params": result.params,
         "params_read": result.params_read,
         "flops": result.flops,
@@ -118,7 +119,8 @@ def _describe(result: PhaseResult) -> str:
         return f"{result.model}: no KV cache"
     heads = f"{g.heads} heads" if g.kv_heads == g.heads else f"{g.heads} heads, {g.kv_heads} KV heads (GQA)"
     window = f", sliding window {g.sliding_window:,}" if g.sliding_window else ""
-    return f"{result.model}: {g.layers} layers, {heads}, head dim {g.head_dim}{window}"
+    experts = f", {result.experts[0]} of {result.experts[1]} experts per token (MoE)" if result.experts else ""
+    return f"{result.model}: {g.layers} layers, {heads}, head dim {g.head_dim}{window}{experts}"
 
 
 def renderables(results: Results, width: int = 120):

@@ -187,6 +187,22 @@ def test_phase_table_fits_the_terminal(llama, width):
     assert "Peak FLOP/s of another dtype: h100 (float32), phone (float32)" in " ".join(text.split())
 
 
+def test_mixture_of_experts_reads_top_k_experts(tmp_path):
+    config = {**TINY_LLAMA, "model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "num_local_experts": 4,
+              "num_experts_per_tok": 2}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (decode,) = analyze_json(f"hf:{tmp_path}", "--phase", "decode", "--context", "8")["phases"]
+    assert decode["experts"] == {"per_token": 2, "per_layer": 4}
+    # per layer: attention 1,024 + 512 + 512 + 1,024 = 3,072, router 32 x 4 = 128, experts 4 x 3 x 32 x 48 = 18,432,
+    # norms 64 -> 21,696; x 2 layers + embedding 2,048 + final norm 32 + lm_head 2,048 = 47,520
+    assert decode["params"] == 2 * (3_072 + 128 + 18_432 + 64) + 2_048 + 32 + 2_048 == 47_520
+    # one token reads 2 of 4 experts (2 layers x 9,216 not read) and one of 64 embedding rows (63 x 32 not read)
+    assert decode["params_read"] == 47_520 - 2 * 9_216 - 63 * 32 == 27_072
+    assert decode["weights_read_bytes"] == 2 * 27_072  # float16
+    table = invoke("analyze", f"hf:{tmp_path}", "--phase", "decode", "--context", "8", "--width", "120").stdout
+    assert "2 of 4 experts per token (MoE)" in " ".join(table.split())
+
+
 def test_sliding_window_figure_beside_the_full_one(tmp_path):
     config = {**TINY_LLAMA, "model_type": "mistral", "architectures": ["MistralForCausalLM"], "sliding_window": 4}
     (tmp_path / "config.json").write_text(json.dumps(config))
