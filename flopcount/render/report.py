@@ -33,7 +33,7 @@ def _geometry(record: LayerRecord) -> str:
 
 def with_block_lines(rows: Sequence[CondensedRow], module_types: dict[str, str] | None = None) -> list:
     """Condensed rows (blocks.condensed_rows) as records, each repeated block preceded by a Rollup line that
-    sums all its copies (key: 'model.layers.0 x32', type: the block's class)."""
+    sums all its copies (key: 'model.layers.0 ×32', type: the block's class)."""
     out: list = []
     current = None
     for row in rows:
