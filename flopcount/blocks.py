@@ -2,8 +2,10 @@
 
 A container is a module path whose children are numbered (``model.layers.0``, ``model.layers.1``: a
 ModuleList or nn.Sequential). Two children are the same block when their records match one for one:
-same relative path, op, category, FLOPs, MAC, params and shapes. Each group of matching children keeps its
-first member, in detail; the others are folded into its repeat count. Outer containers fold first, so a
+same relative path, op, category, FLOPs, MAC, params and shapes. A run of matching children that follow
+one another (indices i, i+1, ...) keeps its first member, in detail; the others are folded into its
+repeat count. Only runs fold, so a table still reads in the order the model runs: the two ReLUs of a
+VGG stage, with a convolution between them, stay two rows. Outer containers fold first, so a
 block's own inner lists stay in detail. Nothing is lost: a block's totals times its count are the
 records it stands for.
 """
@@ -84,10 +86,16 @@ def find_repeated_blocks(report: Report, min_repeat: int = 2) -> list[RepeatedBl
     for container in sorted(containers, key=lambda c: c.count(".") + bool(c)):
         if any(_under(container, f) for f in folded):
             continue
-        groups: dict[tuple, list[str]] = {}
-        for child in containers[container]:
-            groups.setdefault(_signature(by_child[(container, child)], child), []).append(child)
-        for members in groups.values():
+        runs: list[list[str]] = []
+        previous = None  # (index, signature) of the last child
+        for child in sorted(containers[container], key=lambda c: int(c.rsplit(".", 1)[-1])):
+            index, signature = int(child.rsplit(".", 1)[-1]), _signature(by_child[(container, child)], child)
+            if previous is not None and previous == (index - 1, signature):
+                runs[-1].append(child)
+            else:
+                runs.append([child])
+            previous = (index, signature)
+        for members in runs:
             if len(members) >= min_repeat:
                 blocks.append(RepeatedBlock(container, members[0], tuple(members),
                                             tuple(by_child[(container, members[0])])))

@@ -14,9 +14,9 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from flopcount.errors import ModelBuildError, ModelLoadError, UsageError
+from flopcount.errors import ForwardError, ModelBuildError, ModelLoadError, UsageError
 from flopcount.inputs import InputSpec
 
 
@@ -28,14 +28,41 @@ class LoadedModel:
     device: str  # where the model was built
     requested_device: str | None = None  # the device the user asked for; None: meta, with a fallback
     build: Callable[[Any], Any] | None = None  # build(device) -> the same model, in eval mode, there
+    # keyword inputs this kind of model needs for a sequence length (hf: models), else None
+    named_defaults: Callable[[int], dict[str, InputSpec]] | None = None
+    meta_only: bool = False  # built from a config without weights: never materialised on a real device
+
+    def __post_init__(self) -> None:
+        if self.meta_only:
+            self.requested_device = "meta"  # no fallback to cpu: that would allocate every weight
 
     def analyze(self, input_size: Any = None, **options: Any):
         """``analysis.analyze`` of this model on the device asked for, with the fallback to a real
-        device (a rebuild on cpu) when its forward needs data."""
+        device (a rebuild on cpu) when its forward needs data. A mapping of names to InputSpecs is
+        passed as keyword inputs."""
         from flopcount.analysis import analyze
+        from flopcount.inputs import make_tensor
 
         options.setdefault("name", self.name)
-        return analyze(self.model, input_size, device=self.requested_device, materialize=self.build, **options)
+        keywords = {}
+        if isinstance(input_size, Mapping):
+            keywords = {"inputs": {name: make_tensor(spec, self.device) for name, spec in input_size.items()}}
+            input_size = None
+        try:
+            return analyze(self.model, input_size, device=self.requested_device, materialize=self.build, **keywords,
+                           **options)
+        except ForwardError as error:
+            raise meta_only_error(self.name, error) if self.meta_only else error
+
+
+def meta_only_error(name: str, error: Exception) -> Exception:
+    """The error of a model built only on meta whose forward read an input's values, with what to do."""
+    if "needs data" not in str(error):
+        return error
+    cause = str(error.__cause__ or error).strip().splitlines()[0]
+    return ForwardError(f"{name} is built from its config, on meta only, and its forward reads the values of an "
+                        f"input ({cause}): leave such inputs out (an all-ones attention_mask costs what no mask "
+                        "costs)")
 
 
 def resolve_device(text: Any) -> "torch.device":
@@ -169,12 +196,63 @@ def load_model(name: str, kwargs: dict[str, Any] | None = None, device: str | No
     return LoadedModel(model, name, defaults, str(build_device), device, build)
 
 
-def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None) -> list[InputSpec]:
-    """The inputs to analyse ``loaded`` on: the given sizes, else the bundled model's default."""
-    from flopcount.inputs import parse_input_spec
+SEQ_LEN_WITH_SHAPES = ("--seq-len sets the default inputs of hf: models; with --input-size or --input, give the "
+                       "sequence length in the shapes")
 
-    if input_size:
-        return [parse_input_spec(text) for text in input_size]
+
+def resolve_inputs(loaded: LoadedModel, input_size: list[str] | None, named: list[str] | None = None,
+                   seq_len: int | None = None) -> list[InputSpec] | dict[str, InputSpec]:
+    """The inputs to analyse ``loaded`` on: positional specs (a list) or keyword ones (a dict).
+
+    The given ones (see ``given_inputs``), else the model's defaults: a bundled model's input size, or
+    the keyword inputs of an hf: model's kind for ``seq_len`` tokens.
+    """
+    if seq_len is not None and loaded.named_defaults is None:
+        raise UsageError(f"--seq-len applies to hf: models; give {loaded.name} an --input-size")
+    if seq_len is not None and (input_size or named):
+        raise UsageError(SEQ_LEN_WITH_SHAPES)
+    given = given_inputs(loaded.model, input_size, named)
+    if given is not None:
+        return given
+    if loaded.named_defaults is not None:
+        return loaded.named_defaults(seq_len or 128)
     if loaded.default_inputs is None:
         raise UsageError(f"{loaded.name}: give --input-size (e.g. --input-size 1x3x224x224)")
     return loaded.default_inputs
+
+
+def given_inputs(model: Any, input_size: list[str] | None, named: list[str] | None,
+                 keywords: bool = False) -> list[InputSpec] | dict[str, InputSpec] | None:
+    """The inputs given on the command line, None if none: ``input_size`` shapes alone are positional
+    (a list) unless ``keywords``; ``named`` ('input_ids=1x2048:int64') are keyword inputs, beside which
+    the positional shapes take the names of the forward's first parameters."""
+    from flopcount.inputs import parse_input_spec
+
+    positional = [parse_input_spec(text) for text in input_size or []]
+    if not named:
+        return (bind_inputs(model, positional, {}) if keywords else positional) if positional else None
+    from flopcount.llm.inputs import parse_named_inputs
+
+    return bind_inputs(model, positional, parse_named_inputs(named))
+
+
+def bind_inputs(model: Any, positional: list[InputSpec], named: dict[str, InputSpec]) -> dict[str, InputSpec]:
+    """Positional and keyword inputs as keywords only, the positional ones named after the first
+    parameters of ``model.forward`` (the analysis calls the forward with one or the other)."""
+    import inspect
+
+    from flopcount.errors import InputSpecError
+
+    try:
+        bound = inspect.signature(model.forward).bind_partial(*positional, **named)
+    except TypeError as error:
+        raise InputSpecError(f"--input-size and --input do not fit the forward of {type(model).__name__}: "
+                             f"{error}") from None
+    keywords: dict[str, InputSpec] = {}
+    for name, value in bound.arguments.items():
+        kind = bound.signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            raise InputSpecError(f"the forward of {type(model).__name__} takes *{name}: give its inputs by "
+                                 "position only (--input-size)")
+        keywords.update(value if kind is inspect.Parameter.VAR_KEYWORD else {name: value})
+    return keywords

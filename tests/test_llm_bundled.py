@@ -1,24 +1,17 @@
 """Every bundled Hugging Face config builds on meta with its reference parameter count and analyses in
-both phases (decode where the model generates). References: flopcount/data/hf_references.toml."""
+both phases (decode where the model generates). References: the [hf] section of flopcount/data/references.toml."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("transformers")
 
-import flopcount  # noqa: E402
 from flopcount.errors import UsageError  # noqa: E402
 from flopcount.llm import analyze_phase, bundled_configs, load_hf  # noqa: E402
+from flopcount.zoo.references import hf_references  # noqa: E402
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
-REFERENCES = tomllib.loads((Path(flopcount.__file__).parent / "data" / "hf_references.toml").read_text())
+REFERENCES = hf_references()
 
 
 def test_every_bundled_config_has_a_reference():

@@ -8,13 +8,16 @@ import typer
 
 from flopcount.cli.emit import emit
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, MeasureOption,
-                                   ModelArgument, OutputFormat, RepeatsOption, ThreadsOption, WidthOption)
-from flopcount.cli.runtime import analyze_and_time, load_and_analyze, run_command
+                                   ModelArgument, NamedInputOption, OutputFormat, RepeatsOption, SeqLenOption,
+                                   ThreadsOption, WidthOption)
+from flopcount.cli.runtime import analyze_and_time, load_and_analyze, refuse_unused, run_command
 
 
 def guidelines(
     name: ModelArgument,
     input_size: InputSizeOption = None,
+    named_inputs: NamedInputOption = None,
+    seq_len: SeqLenOption = None,
     kwargs: KwargsOption = None,
     block_depth: Annotated[Optional[int], typer.Option("--block-depth", min=0, metavar="D", help=(
         "G3 blocks are module paths of this depth (default: the depth where most blocks branch)."))] = None,
@@ -37,9 +40,11 @@ def guidelines(
 
         times = None
         if measure:
+            refuse_unused("applies without --measure (timing runs positional inputs on cpu)", input=named_inputs,
+                          seq_len=seq_len)
             report, times = analyze_and_time(name, input_size, kwargs, threads, repeats)
         else:
-            report = load_and_analyze(name, input_size, kwargs)
+            report = load_and_analyze(name, input_size, kwargs, None, named_inputs, seq_len)
         result = check(report, times=times, block_depth=block_depth)
         emit(output_format, {
             "table": lambda w: R.renderables(result, top, show_all, w),

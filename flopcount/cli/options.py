@@ -32,10 +32,14 @@ class PageFormat(str, Enum):
 PAGE_FORMAT_HELP = ("table (rich, for terminals), json (with schema_version), csv, markdown or html (one "
                     "self-contained offline page: give -o report.html, or pipe it).")
 
+
+MODEL_HELP = ("A bundled model (see `flopcount list`), path/to/file.py:factory, package.module:factory, or "
+              "hf:NAME (a bundled config such as llama-2-7b, a config.json or model directory, a hub id), "
+              "torchvision:NAME, timm:NAME (built from their configs, without weights).")
 ModelArgument = Annotated[str, typer.Argument(
-    metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
+    metavar="MODEL", help=MODEL_HELP)]
 OptionalModelArgument = Annotated[Optional[str], typer.Argument(
-    metavar="MODEL", help="A bundled model (see `flopcount list`), path/to/file.py:factory or package.module:factory.")]
+    metavar="MODEL", help=MODEL_HELP)]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)]
 WidthOption = Annotated[Optional[int], typer.Option(
     "--width", min=20, metavar="COLUMNS", help="Console width for tables (default: the terminal's).")]
@@ -70,3 +74,41 @@ BaselineOption = Annotated[Optional[str], typer.Option(
     "--baseline", metavar="MODEL|FILE.json[#ID]",
     help="-f html: a before/after view against another model (same input), a saved report (analyze -f json) "
          "or a budget baseline entry (configs/budgets.baseline.json#mobilenet_v2).")]
+NamedInputOption = Annotated[Optional[list[str]], typer.Option(
+    "--input", metavar="NAME=SHAPE",
+    help="A keyword input of the forward, e.g. input_ids=1x2048:int64; repeat for several. With --input-size "
+         "too, the positional shapes fill the forward's first parameters.")]
+SeqLenOption = Annotated[Optional[int], typer.Option(
+    "--seq-len", min=1, metavar="N",
+    help="Tokens of the default inputs of hf: models (input_ids; decoder_input_ids too for an encoder-decoder). "
+         "Default 128.")]
+
+
+class Phase(str, Enum):
+    prefill = "prefill"
+    decode = "decode"
+
+
+class WeightDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
+    int4 = "int4"
+
+
+PhaseOption = Annotated[Optional[list[Phase]], typer.Option(
+    "--phase", help="hf: models: the cost of a prefill (the --seq-len prompt) or of one decode token against "
+                    "--context cached ones, instead of the per-layer table; repeat for both.")]
+ContextOption = Annotated[Optional[int], typer.Option(
+    "--context", min=0, metavar="L", help="Tokens already in the KV cache for --phase decode (default: --seq-len).")]
+WeightDtypeOption = Annotated[WeightDtype, typer.Option(
+    "--dtype", help="Storage of weights and KV cache for --phase (bytes moved, memory, fit).")]
+ProfilesOption = Annotated[Optional[list[str]], typer.Option(
+    "--profile", metavar="NAME|PATH",
+    help="With --phase: a device profile (cpu_measured, phone, h100, or a .toml path) to bound prefill time and "
+         "decode tokens/s and check that weights + KV cache fit; repeat for several.")]
+ExpandOption = Annotated[bool, typer.Option(
+    "--expand", "--all-layers",
+    help="Show every layer call; by default a block repeated identically (the 32 layers of an LLM) is shown once "
+         "with its count.")]

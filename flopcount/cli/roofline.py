@@ -10,9 +10,9 @@ import typer
 
 from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, MeasureOption,
-                                   OptionalModelArgument, OutputFormat, ProfileOption, RepeatsOption, ThreadsOption,
-                                   TopOption, WidthOption)
-from flopcount.cli.runtime import analyze_and_time, load_and_analyze, run_command
+                                   NamedInputOption, OptionalModelArgument, OutputFormat, ProfileOption, RepeatsOption,
+                                   SeqLenOption, ThreadsOption, TopOption, WidthOption)
+from flopcount.cli.runtime import analyze_and_time, load_and_analyze, refuse_unused, run_command
 
 
 class RooflineSort(str, Enum):
@@ -28,6 +28,8 @@ def roofline(
         "Measure this CPU (matmul + large copy) and write the hardware profile NAME.toml."))] = None,
     threads: ThreadsOption = 1,
     input_size: InputSizeOption = None,
+    named_inputs: NamedInputOption = None,
+    seq_len: SeqLenOption = None,
     kwargs: KwargsOption = None,
     measure: MeasureOption = False,
     repeats: RepeatsOption = 5,
@@ -61,9 +63,11 @@ def roofline(
         device = rl.load_device(profile or "cpu_measured")
         times = None
         if measure:
+            refuse_unused("applies without --measure (timing runs positional inputs on cpu)", input=named_inputs,
+                          seq_len=seq_len)
             report, times = analyze_and_time(name, input_size, kwargs, threads, repeats)
         else:
-            report = load_and_analyze(name, input_size, kwargs)
+            report = load_and_analyze(name, input_size, kwargs, None, named_inputs, seq_len)
         result = rl.roofline(report, device, times)
         emit(output_format, standard(R, result, top, sort.value), width=width)
         if plot is not None:

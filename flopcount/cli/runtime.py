@@ -10,7 +10,7 @@ import contextlib
 import functools
 import sys
 import warnings
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import typer
 
@@ -46,6 +46,15 @@ def _show_warning(others, message, category, filename, lineno, file=None, line=N
         typer.echo(f"flopcount: warning: {message}", err=True)
     else:
         others(message, category, filename, lineno, file, line)
+
+
+def refuse_unused(why: str, **options: Any) -> None:
+    """A UsageError naming the first option given (not None / False) where it has no effect."""
+    from flopcount.errors import UsageError
+
+    for name, value in options.items():
+        if value not in (None, False, [], ()):
+            raise UsageError(f"--{name.replace('_', '-')} {why}")
 
 
 @contextlib.contextmanager
@@ -88,18 +97,21 @@ def progress(total: int, verb: str, show: bool | None = None) -> Iterator[Callab
         yield lambda label: bar.update(task, advance=1, description=f"{verb} {label}")
 
 
-def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None, with_inputs: bool = True):
-    """The named model built on ``device`` and its input specs (None without ``with_inputs``: saved inputs)."""
+def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None,
+         named: list[str] | None = None, seq_len: int | None = None, with_inputs: bool = True):
+    """The named model built on ``device`` and its input specs: a list (positional) or, with ``named``
+    inputs or an hf: model's defaults, a dict (keyword); None without ``with_inputs`` (saved inputs)."""
     from flopcount.loading import load_model, parse_kwargs, resolve_inputs
 
     with user_code(f"building {name}"):
         loaded = load_model(name, parse_kwargs(kwargs), device)
-    return loaded, resolve_inputs(loaded, input_size) if with_inputs else None
+    return loaded, resolve_inputs(loaded, input_size, named, seq_len) if with_inputs else None
 
 
-def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
+def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None,
+                     named: list[str] | None = None, seq_len: int | None = None):
     """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report)."""
-    loaded, specs = load(name, input_size, kwargs, device)
+    loaded, specs = load(name, input_size, kwargs, device, named, seq_len)
     with user_code(f"running the forward of {name}"):
         return loaded.analyze(specs)
 

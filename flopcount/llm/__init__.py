@@ -9,6 +9,7 @@ from flopcount.llm.phases import (
     DeviceEstimate,
     PhaseResult,
     analyze_phase,
+    analyze_phases,
     attention_geometry,
     dtype_bytes,
     estimate_on_device,
@@ -16,7 +17,7 @@ from flopcount.llm.phases import (
 )
 
 __all__ = [
-    "DTYPE_BITS", "AttentionGeometry", "DeviceEstimate", "HFModel", "PhaseResult", "analyze_phase",
+    "DTYPE_BITS", "AttentionGeometry", "DeviceEstimate", "HFModel", "PhaseResult", "analyze_phase", "analyze_phases",
     "attention_geometry", "build_model", "bundled_configs", "config_file", "default_inputs", "dtype_bytes",
     "estimate_on_device", "kv_cache_bytes", "load_config", "load_hf", "model_kind", "parse_named_input",
     "parse_named_inputs",

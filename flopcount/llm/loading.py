@@ -30,5 +30,6 @@ def load_prefixed(name: str, kwargs: dict[str, Any] | None = None, device: str |
             raise UsageError("hf: models take their settings from config.json, not --kwargs")
         hf = load_hf(rest)
         defaults = list(default_inputs(hf.config).values())
-        return LoadedModel(hf.model, name, defaults if len(defaults) == 1 else None, "meta")
+        return LoadedModel(hf.model, name, defaults if len(defaults) == 1 else None, "meta",
+                           named_defaults=lambda seq_len: default_inputs(hf.config, seq_len), meta_only=True)
     return LoadedModel(build_registered(prefix, rest, kwargs), name, None, "meta")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
-from flopcount.errors import UsageError
+from flopcount.errors import ForwardError, UsageError
 from flopcount.inputs import InputSpec, make_tensor
 from flopcount.llm.hf import HFModel, experts_of
 from flopcount.llm.inputs import ENCODER_DECODER, SPEECH, default_inputs, model_kind
@@ -95,6 +95,7 @@ class PhaseResult:
     kv_cache_bytes: int  # the cache the phase is about: prefill writes seq_len tokens, decode reads context
     kv_cache_bytes_windowed: int  # the same cache as a sliding-window kernel keeps it
     report: Report = field(repr=False, compare=False)
+    experts: tuple[int, int] | None = None  # mixture of experts: (used per token, per layer)
 
     @property
     def per_token_flops(self) -> int:
@@ -119,6 +120,7 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
     ``seq_len`` is also the source length that decode's cross-attention reads.
     """
     from flopcount.analysis import analyze
+    from flopcount.loading import meta_only_error
 
     if phase not in PHASES:
         raise UsageError(f"unknown phase '{phase}': use prefill or decode")
@@ -140,7 +142,10 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         call = {name: make_tensor(spec, "meta") for name, spec in specs.items()}
         tokens = _new_tokens(specs)
         context, source = 0, 0
-    report = analyze(model, inputs=call, device="meta", name=hf.name)
+    try:
+        report = analyze(model, inputs=call, device="meta", name=hf.name)
+    except ForwardError as error:
+        raise meta_only_error(hf.name, error) from error.__cause__
 
     attention = report.by_category().get("attention", 0)
     windowed = attention
@@ -163,7 +168,28 @@ def analyze_phase(hf: HFModel, phase: str = "prefill", *, seq_len: int = 128, co
         kv_cache_bytes_windowed=(dtype_bytes(geometry.kv_elements(geometry.cached_tokens(cached), batch) + cross, dtype)
                                  if geometry else 0),
         report=report,
+        experts=experts_of(config),
     )
+
+
+def analyze_phases(hf: HFModel, phases: Sequence[str], *, seq_len: int = 128, context: int | None = None,
+                   dtype: str = "float16", inputs: dict[str, InputSpec] | None = None,
+                   devices: Sequence[Any] = ()) -> list[tuple[PhaseResult, list[DeviceEstimate]]]:
+    """Each phase of ``hf`` with its bound on every device profile. ``inputs`` are the prefill's (their
+    token count and batch replace ``seq_len`` and 1); decode's ``context`` defaults to that prompt length,
+    the cache a prefill of it leaves."""
+    batch = 1
+    if inputs:
+        seq_len, batch = _new_tokens(inputs), next(iter(inputs.values())).shape[0]
+    results = []
+    for phase in phases:
+        if phase == "decode":
+            result = analyze_phase(hf, "decode", seq_len=seq_len, context=seq_len if context is None else context,
+                                   dtype=dtype, batch=batch)
+        else:
+            result = analyze_phase(hf, phase, seq_len=seq_len, dtype=dtype, batch=batch, inputs=inputs)
+        results.append((result, [estimate_on_device(result, device) for device in devices]))
+    return results
 
 
 def _new_tokens(specs: dict[str, InputSpec]) -> int:
@@ -261,6 +287,7 @@ class DeviceEstimate:
     memory_needed: int  # weights + KV cache, bytes
     memory_available: int | None  # the profile's memory; None when it states none
     fits: bool | None
+    profile_dtype: str | None = None  # the dtype the profile's peak is for (float32 for the bundled ones)
 
     @property
     def seconds(self) -> float:
@@ -283,4 +310,5 @@ def estimate_on_device(result: PhaseResult, device, memory_bytes: int | None = N
         bound="compute" if compute >= memory else "memory",
         memory_needed=result.memory_bytes, memory_available=available,
         fits=None if available is None else result.memory_bytes <= available,
+        profile_dtype=getattr(device, "dtype", None),
     )

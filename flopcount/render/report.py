@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+from flopcount.blocks import CondensedRow, counted_from_ops_line
 from flopcount.records import LayerRecord
 from flopcount.render.common import Column, csv_text, fit_table, json_document, markdown_table
 from flopcount.report import Report, Rollup
@@ -30,14 +31,45 @@ def _geometry(record: LayerRecord) -> str:
     return " ".join(parts)
 
 
+def with_block_lines(rows: Sequence[CondensedRow], module_types: dict[str, str] | None = None) -> list:
+    """Condensed rows (blocks.condensed_rows) as records, each repeated block preceded by a Rollup line that
+    sums all its copies (key: 'model.layers.0 ×32', type: the block's class)."""
+    out: list = []
+    current = None
+    for row in rows:
+        if row.block is not None and row.block != current:
+            members = [r.record for r in rows if r.block == row.block]
+            out.append(Rollup(
+                key=f"{row.block} ×{row.repeat}", type=(module_types or {}).get(row.block, "block"), calls=row.repeat,
+                params=row.repeat * sum(r.params for r in members),
+                flops=row.repeat * sum(r.flops for r in members),
+                paper_flops=row.repeat * sum(r.flops for r in members if r.is_paper),
+                mac=row.repeat * sum(r.mac for r in members),
+                mac_bytes=row.repeat * sum(r.mac_bytes for r in members)))
+        current = row.block
+        out.append(row.record)
+    return out
+
+
+def folded_caption(rows: Sequence[CondensedRow]) -> str | None:
+    """What the condensed table hides, in one line, or None when nothing repeats."""
+    blocks = {row.block: row.repeat for row in rows if row.block is not None}
+    if not blocks:
+        return None
+    listed = ", ".join(f"{block} ×{repeat}" for block, repeat in blocks.items())
+    return (f"Repeated blocks shown once: {listed}; the ×N line sums all N copies, the rows under it are one "
+            "copy (--expand shows every call; -f json has every record).")
+
+
 def layer_table(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_mac: int = 1, title: str = "",
-                compact: bool = False, width: int = 200):
-    """Per-call rows (LayerRecord) or roll-ups; ``compact`` (narrow terminals) shows the output shape only."""
+                compact: bool = False, width: int = 200, caption: str | None = None):
+    """Per-call rows (LayerRecord) or roll-ups, or per-call rows with the Rollup lines of repeated blocks
+    among them; ``compact`` (narrow terminals) shows the output shape only."""
     from rich.text import Text
 
     total_flops = report.totals.flops or 1
     rows = list(rows)
-    per_call = not rows or isinstance(rows[0], LayerRecord)
+    per_call = not rows or any(isinstance(row, LayerRecord) for row in rows)
     if not per_call:
         middle: tuple = (Column("calls", "right", drop=4),)
     elif compact:
@@ -55,10 +87,13 @@ def layer_table(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_
             flops = human(row.flops * flops_per_mac) if row.counted else Text("uncounted", style="red")
             shapes = (str(row.outputs[0]) if row.outputs else "-",) if compact else (_geometry(row), _shape_text(row))
             body.append([row.name, row.op, *shapes, params, flops, human(row.mac), share])
+        elif per_call:  # a repeated block's line among per-call rows
+            body.append([Text(row.key, style="bold"), Text(row.type, style="bold"), *[""] * (len(middle)), params,
+                         human(row.flops * flops_per_mac), human(row.mac), share])
         else:
             body.append([row.key, row.type, str(row.calls), params, human(row.flops * flops_per_mac), human(row.mac),
                          share])
-    return fit_table(columns, body, width, title=title or None, header_style="bold")
+    return fit_table(columns, body, width, title=title or None, caption=caption, header_style="bold")
 
 
 def _input_text(spec) -> str:
@@ -86,8 +121,9 @@ def totals_panel(report: Report, flops_per_mac: int = 1):
     else:
         missing = ", ".join(f"{op} x{n}" for op, n in sorted(report.uncounted.items()))
         lines.append(("[yellow]lower bound[/yellow]", f"[yellow]no formula for: {missing}[/yellow]"))
-    if report.counted_from_ops:
-        lines.append(("counted from ops", ", ".join(f"{p} ({typ})" for p, typ in report.counted_from_ops.items())))
+    from_ops = counted_from_ops_line(report)
+    if from_ops:
+        lines.append(("from ops", from_ops))
     # A grid: labels never wrap, values fold at spaces under their own column on a narrow terminal.
     grid = Table.grid(padding=(0, 3))
     grid.add_column(no_wrap=True)
@@ -98,9 +134,14 @@ def totals_panel(report: Report, flops_per_mac: int = 1):
 
 
 def report_renderable(report: Report, rows, flops_per_mac: int = 1, width: int = 200):
+    """The per-layer table and the totals; ``rows`` may be ``blocks.condensed_rows`` (repeated blocks once)."""
     from rich.console import Group
 
-    table = layer_table(report, rows, flops_per_mac, compact=width < 150, width=width)
+    caption = None
+    if rows and isinstance(rows[0], CondensedRow):
+        caption = folded_caption(rows)
+        rows = with_block_lines(rows, report.module_types)
+    table = layer_table(report, rows, flops_per_mac, compact=width < 150, width=width, caption=caption)
     return Group(table, totals_panel(report, flops_per_mac))
 
 
@@ -140,7 +181,12 @@ def to_csv(rows: Iterable[LayerRecord | Rollup], flops_per_mac: int = 1) -> str:
     return csv_text((_row(row, flops_per_mac) for row in rows), CSV_COLUMNS)
 
 
-def to_markdown(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_mac: int = 1) -> str:
+def to_markdown(report: Report, rows: Iterable[LayerRecord | Rollup | CondensedRow], flops_per_mac: int = 1) -> str:
+    rows = list(rows)
+    caption = None
+    if rows and isinstance(rows[0], CondensedRow):
+        caption = folded_caption(rows)
+        rows = with_block_lines(rows, report.module_types)
     body = [
         [r["name"], r["type"], r["outputs"], human(r["params"]) if r["params"] else "", human(r["flops"]), human(r["mac"])]
         for r in (_row(row, flops_per_mac) for row in rows)
@@ -150,4 +196,4 @@ def to_markdown(report: Report, rows: Iterable[LayerRecord | Rollup], flops_per_
     summary = (f"**{report.model}** ({', '.join(str(i) for i in report.inputs)}): params {t.params:,}, "
                f"paper FLOPs {t.paper_flops * flops_per_mac:,}, all-ops FLOPs {t.flops * flops_per_mac:,}, "
                f"MAC {t.mac:,} elements")
-    return f"{summary}\n\n{table}\n"
+    return f"{summary}\n\n{table}\n" + (f"\n{caption}\n" if caption else "")

@@ -1,4 +1,5 @@
-"""The zoo's reference counts (flopcount/data/references.toml), and how far an analysis is from them."""
+"""The reference counts of flopcount/data/references.toml (the zoo's models, and under its [hf] table the
+bundled Hugging Face configs), and how far an analysis is from them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,23 @@ from typing import Any
 from flopcount import tomlio
 
 
+HF_SECTION = "hf"
+
+
 @lru_cache(maxsize=1)
-def load_references() -> dict[str, dict[str, Any]]:
+def _reference_file() -> dict[str, Any]:
     text = resources.files("flopcount.data").joinpath("references.toml").read_text(encoding="utf-8")
     return tomlio.loads(text)
+
+
+def load_references() -> dict[str, dict[str, Any]]:
+    """The zoo's models by name (the [hf] section left out)."""
+    return {name: ref for name, ref in _reference_file().items() if name != HF_SECTION}
+
+
+def hf_references() -> dict[str, dict[str, Any]]:
+    """The bundled Hugging Face configs by name (``hf:llama-2-7b`` -> ``"llama-2-7b"``)."""
+    return dict(_reference_file().get(HF_SECTION, {}))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,17 @@ def tiny(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def tiny_llm(tmp_path_factory):
+    """A 2-layer LLaMA config.json (no hub, no weights): hf:<path> builds it on meta."""
+    pytest.importorskip("transformers")
+    path = tmp_path_factory.mktemp("hf") / "config.json"
+    path.write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 64,
+                                "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+                                "num_attention_heads": 4, "num_key_value_heads": 2}))
+    return f"hf:{path}"
+
+
+@pytest.fixture(scope="module")
 def budget(tmp_path_factory, tiny):
     path = tmp_path_factory.mktemp("budgets") / "budgets.toml"
     path.write_text(textwrap.dedent(f"""
@@ -40,8 +51,10 @@ def budget(tmp_path_factory, tiny):
     return path
 
 
-def commands(tiny: str, budget) -> dict[str, list[str]]:
+def commands(tiny: str, budget, tiny_llm: str = "") -> dict[str, list[str]]:
     return {
+        "phase": ["analyze", tiny_llm, "--phase", "prefill", "--phase", "decode", "--seq-len", "8", "--profile", "h100",
+                  "--profile", "phone"],
         "analyze": ["analyze", "mobilenet_v2", "--depth", "1", "--sort", "flops", "--top", "3"],
         "list": ["list", "squeezenet*"],
         "compare": ["compare", "mobilenet_v2", "-i", "1x3x32x32"],
@@ -57,9 +70,10 @@ def commands(tiny: str, budget) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("kind", ["analyze", "list", "compare", "check", "guidelines", "roofline", "bench", "bench_zoo",
-                                  "diff", "analyze_samples"])
-def test_every_json_document_validates(kind, tiny, budget):
-    result = runner.invoke(app, [*commands(tiny, budget)[kind], "-f", "json"])
+                                  "diff", "analyze_samples", "phase"])
+def test_every_json_document_validates(kind, tiny, budget, request):
+    tiny_llm = request.getfixturevalue("tiny_llm") if kind == "phase" else ""
+    result = runner.invoke(app, [*commands(tiny, budget, tiny_llm)[kind], "-f", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert (document["schema_version"], document["kind"]) == (SCHEMA_VERSION, kind)
