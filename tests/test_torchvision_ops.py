@@ -1,8 +1,7 @@
 """Formulas of torchvision.ops, registered once torchvision is imported.
 
-Skipped where torchvision cannot import (the project's torch 2.13 has no matching wheel). Run them in a
-separate environment: ``python -m venv /tmp/tv && /tmp/tv/bin/pip install torch==2.14.1 torchvision==0.29.1
-rich typer pytest && PYTHONPATH=$PWD /tmp/tv/bin/python -m pytest tests/test_torchvision_ops.py``.
+Skipped where torchvision cannot import (the project's torch 2.13 has no matching wheel); `.ci/run` runs
+them in their own environment with torch 2.14.1 and torchvision 0.29.1 (`.ci/torchvision_ops.sh`).
 """
 
 from __future__ import annotations
