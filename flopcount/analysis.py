@@ -8,6 +8,7 @@ so nothing of the size of the model or its activations is allocated.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Mapping
 
 import torch
@@ -29,6 +30,10 @@ def analyze(
     fast: bool = True,
     name: str | None = None,
     registry: FormulaRegistry = REGISTRY,
+    memory: bool = False,
+    train: bool = False,
+    optimizer: str = "adamw",
+    amp: str | None = None,
 ) -> Report:
     """Params, FLOPs and MAC of every layer call of ``model`` on one input.
 
@@ -36,6 +41,9 @@ def analyze(
     several inputs) or ``inputs`` (a tensor, a tuple of positional inputs, or a dict of keyword
     inputs). ``device`` defaults to the model's; ``"meta"`` analyses without allocating anything.
     ``fast=False`` runs torch's own kernels for every op instead of shape rules (same counts, slower).
+    ``memory=True`` also measures live memory op by op (``report.memory``, see flopcount.memory);
+    ``train=True`` analyses one training step instead (forward + backward + ``optimizer`` step, ``amp``
+    None, "bf16" or "fp16"; ``report.training`` and ``report.memory``, see flopcount.training).
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"analyze() needs a torch.nn.Module, got {type(model).__name__}")
@@ -43,6 +51,11 @@ def analyze(
         raise UsageError("give exactly one of input_size or inputs")
     model_device = _device_of(model)
     target = torch.device(device) if device is not None else model_device
+    if train:  # memory and training analysis (issue #13): a separate driver over the same walker
+        from flopcount.training import analyze_training
+
+        return analyze_training(model, input_size, inputs=inputs, device=target, name=name, registry=registry,
+                                optimizer=optimizer, amp=amp)
 
     if inputs is None:
         args, kwargs = tuple(make_tensor(s, target) for s in normalize_input_size(input_size)), {}
@@ -55,13 +68,17 @@ def analyze(
     walker = Walker(model, registry, fast=fast and target.type == "meta", state=(stand_ins or {}).values())
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
     restore = _protect_state(model, target)
+    tracker = _memory_tracker(walker, stand_ins, model, (args, kwargs)) if memory else contextlib.nullcontext()
     walker.attach()
     try:
-        with torch.no_grad(), walker:
+        with torch.no_grad(), walker, tracker:
             if stand_ins is not None:
-                torch.func.functional_call(model, stand_ins, args, kwargs, strict=False)
+                output = torch.func.functional_call(model, stand_ins, args, kwargs, strict=False)
             else:
-                model(*args, **kwargs)
+                output = model(*args, **kwargs)
+            if memory:
+                tracker.finish()  # while the output is still held, as a caller holds it
+            del output
     except FlopcountError:
         raise
     except Exception as error:  # the user's forward may raise anything: report it in one line
@@ -72,7 +89,20 @@ def analyze(
         walker.detach()
         restore()
 
-    return _build_report(model, name or type(model).__name__, walker, (args, kwargs), target)
+    report = _build_report(model, name or type(model).__name__, walker, (args, kwargs), target)
+    if memory:  # issue #13: live memory of the same pass
+        from flopcount.memory import profile_from
+
+        report.memory = profile_from(tracker, report.records, model, tensors_in((args, kwargs)))
+    return report
+
+
+def _memory_tracker(walker: Walker, stand_ins: dict | None, model: nn.Module, inputs: Any):
+    """A live-bytes tracker whose phases are the walker's record indices; state and inputs are external."""
+    from flopcount.memory import LiveBytes
+
+    state = [*model.parameters(), *model.buffers(), *(stand_ins or {}).values()]
+    return LiveBytes(external=[*state, *tensors_in(inputs)], phase=lambda: len(walker.records))
 
 
 def _build_report(model: nn.Module, name: str, walker: Walker, inputs: Any, device: torch.device) -> Report:
