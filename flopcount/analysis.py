@@ -54,7 +54,7 @@ def analyze(
     if train:  # memory and training analysis (issue #13): a separate driver over the same walker
         from flopcount.training import analyze_training
 
-        return analyze_training(model, input_size, inputs=inputs, device=target, name=name, registry=registry,
+        return analyze_training(model, input_size, inputs=inputs, device=device, name=name, registry=registry,
                                 optimizer=optimizer, amp=amp)
 
     if inputs is None:

@@ -135,11 +135,13 @@ class MemoryProfile:
     peak_activation_bytes: int
     peak_record: int  # index of the record during which the peak happens (-1: no record)
     param_elems_by_dtype: dict[str, int] = field(default_factory=dict)
+    optimizer_state_bytes: int = 0  # training step only: moments, step counters, fp32 master weights
 
     @property
     def peak_memory_bytes(self) -> int:
-        """Everything live at the peak: activations, parameters and buffers (MemTracker's total)."""
-        return self.peak_activation_bytes + self.param_bytes + self.buffer_bytes
+        """Everything live at the peak: activations, parameters and buffers (MemTracker's total), and in a
+        training step the gradients and temporaries (in ``peak_activation_bytes``) and optimizer state."""
+        return self.peak_activation_bytes + self.param_bytes + self.buffer_bytes + self.optimizer_state_bytes
 
     def weights_as(self, dtype: str) -> int:
         """Bytes of the parameters if every floating parameter were stored as ``dtype``."""
@@ -160,6 +162,7 @@ class MemoryProfile:
             "param_bytes": self.param_bytes,
             "buffer_bytes": self.buffer_bytes,
             "input_bytes": self.input_bytes,
+            "optimizer_state_bytes": self.optimizer_state_bytes,
             "weights_what_if_bytes": self.weights_what_if(),
             "live_after_bytes": list(self.live_after),
             "peak_during_bytes": list(self.peak_during),

@@ -134,6 +134,9 @@ class Walker(TorchFunctionMode):
         for _, module in self.modules:
             self._state_ids.update(id(t) for t in (*module._parameters.values(), *module._buffers.values()))
         self._handles: list[Any] = []
+        # Called as hook(index, input_tensors, output_tensors) for each record (issue #13: the training
+        # analysis reads which inputs need gradients); the walker itself never needs one.
+        self.record_hooks: list[Callable[[int, list, list], None]] = []
 
     # -- hooks ---------------------------------------------------------------------------------
     def attach(self) -> None:
@@ -225,6 +228,8 @@ class Walker(TorchFunctionMode):
         input_from = tuple(self._producer(t) for t in in_tensors)
         for t in out_tensors:
             self._producers[id(t)] = (weakref.ref(t), index)
+        for hook in self.record_hooks:
+            hook(index, in_tensors, out_tensors)
         in_specs = tuple(spec_of(t) for t in in_tensors)
         out_specs = tuple(spec_of(t) for t in out_tensors)
         if cost is None:
