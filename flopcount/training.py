@@ -16,6 +16,7 @@ are counted apart; the step's peak is them plus the highest live bytes seen duri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,21 +135,14 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     params = [t for t in dict.fromkeys(stand_ins.values()) if t.requires_grad]
     masters = [torch.empty_like(p, dtype=torch.float32).requires_grad_() for p in params] if half else params
     opt = OPTIMIZERS[optimizer](masters) if masters else None
-    if opt is not None:
-        _warm_up(opt, masters)  # a loop's second step: the optimizer state exists before it starts
-    state_bytes = storage_bytes([t for s in (opt.state.values() if opt else ()) for t in s.values()
-                                 if isinstance(t, torch.Tensor)])
-    if half is not None:
-        state_bytes += storage_bytes(masters)
 
     walker = Walker(model, registry, fast=False, state=stand_ins.values())
     needs_inputs: list[tuple[bool, ...]] = []
     walker.record_hooks.append(lambda index, ins, outs: needs_inputs.append(tuple(t.requires_grad for t in ins)))
     stage = {"name": "forward"}
     external = [*stand_ins.values(), *tensors_in((args, kwargs)), *masters]
-    if opt is not None:
-        external += [t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor)]
-    tracker = LiveBytes(external=external, phase=lambda: len(walker.records) if stage["name"] == "forward" else stage["name"])
+    tracker = LiveBytes(external=external, phase=lambda: len(walker.records) if stage["name"] == "forward" else stage["name"],
+                       shortcut=True)
     external_ids = {id(t.untyped_storage()) for t in external}
     saved: dict[int, int] = {}  # storage id -> record index that saved it first
     saved_bytes: dict[int, int] = {}
@@ -205,6 +199,9 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         for module, mode in modes.items():
             module.training = mode
 
+    state = [t for s in (opt.state.values() if opt else ()) for t in s.values() if isinstance(t, torch.Tensor)]
+    state_bytes = storage_bytes(state) + (storage_bytes(masters) if half is not None else 0)
+    peak_live, peak_phase = _step_peak(tracker, storage_bytes(state))
     recompute = walker.records[forward_end:]
     del walker.records[forward_end:]
     report = _build_report(model, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
@@ -215,7 +212,11 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         cost = backward_cost(record, GradNeeds(flags, weights))
         input_grads.append(cost.input_grad)
         weight_grads.append(cost.weight_grad)
-    base = _memory_profile(tracker, report, model, stand_ins, args, kwargs, state_bytes)
+    base = _memory_profile(tracker, report, model, stand_ins, args, kwargs, state_bytes, peak_live - storage_bytes(state))
+    if not (isinstance(peak_phase, int) and peak_phase < len(report.records)):
+        base = dataclasses.replace(base, peak_record=-1)
+    elif base.peak_record != peak_phase:
+        base = dataclasses.replace(base, peak_record=peak_phase)
     report.memory = base
     report.training = TrainingProfile(
         optimizer=optimizer,
@@ -233,8 +234,8 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         grad_bytes=grad_bytes,
         optimizer_state_bytes=state_bytes,
         peak_step_bytes=base.peak_memory_bytes,
-        peak_phase="forward" if isinstance(tracker.peak_phase, int) else str(tracker.peak_phase),
-        peak_live_bytes=tracker.peak,
+        peak_phase=peak_phase if isinstance(peak_phase, str) else "forward",
+        peak_live_bytes=peak_live,
     )
     return report
 
@@ -249,11 +250,20 @@ def _run_backward(loss: torch.Tensor) -> None:
     engine_backward((loss,), (torch.ones_like(loss),), False, False, (), True, True)
 
 
-def _warm_up(opt: torch.optim.Optimizer, params: list[torch.Tensor]) -> None:
-    for p in params:
-        p.grad = torch.zeros_like(p)
-    opt.step()
-    opt.zero_grad(set_to_none=True)
+def _step_peak(tracker: LiveBytes, state_bytes: int) -> tuple[int, Any]:
+    """Peak live bytes of a training loop's step (not its first), and where it happens.
+
+    The step analysed is the optimizer's first: its state (moments, step counters) is allocated inside
+    ``step()``, before any update for Adam-like optimizers (``_init_group``) and as each momentum buffer
+    is first made for SGD, so the optimizer phase already peaks as a later step would. A later step
+    also carries that state through forward and backward: it is added to their peaks.
+    """
+    best, where = 0, None
+    for phase, peak in tracker.peak_in_phase.items():
+        value = peak if phase == "optimizer step" else peak + state_bytes
+        if value > best:
+            best, where = value, phase
+    return best, where
 
 
 def _trainable_stand_ins(model: nn.Module, half: torch.dtype | None) -> dict[str, torch.Tensor]:
@@ -281,7 +291,7 @@ def _cast_floating(value: Any, dtype: torch.dtype) -> Any:
 
 
 def _memory_profile(tracker: LiveBytes, report: Report, model: nn.Module, stand_ins: dict[str, torch.Tensor],
-                    args: tuple, kwargs: dict, state_bytes: int) -> MemoryProfile:
+                    args: tuple, kwargs: dict, state_bytes: int, peak_activation_bytes: int) -> MemoryProfile:
     """Live bytes of the training forward per record; the peak is the whole step's, optimizer state included."""
     names = {key for key, _ in model.named_parameters(remove_duplicate=False)}
     params = list(dict.fromkeys(t for key, t in stand_ins.items() if key in names))
@@ -293,7 +303,7 @@ def _memory_profile(tracker: LiveBytes, report: Report, model: nn.Module, stand_
         input_bytes=forward.input_bytes,
         live_after=forward.live_after,
         peak_during=forward.peak_during,
-        peak_activation_bytes=tracker.peak,
+        peak_activation_bytes=peak_activation_bytes,
         peak_record=forward.peak_record,
         param_elems_by_dtype=forward.param_elems_by_dtype,
         optimizer_state_bytes=state_bytes,
