@@ -171,7 +171,14 @@ def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     for t in tensors[1:]:
         if t.dim() > len(shape) or any(a != b and a != 1 for a, b in zip(reversed(t.shape), reversed(shape))):
             return None
-    return torch.empty_like(first)
+    return _fresh_like(first)
+
+
+def _fresh_like(t: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like`` on meta without its Python reference implementation (~0.2 ms a call)."""
+    if t.is_contiguous():
+        return torch.empty(t.shape, dtype=t.dtype, device="meta")
+    return torch.empty_like(t)
 
 
 def _all_meta(args: tuple) -> bool:
@@ -186,7 +193,7 @@ def _batch_norm_meta(input, weight, bias, running_mean, running_var, training, m
     # torch's own meta kernel for this is a Python decomposition (~5 ms); tests compare with it.
     stats = (input.shape[1],) if training else (0,)
     dtype = _accumulate_dtype(input.dtype)
-    return (torch.empty_like(input), torch.empty(stats, dtype=dtype, device="meta"),
+    return (_fresh_like(input), torch.empty(stats, dtype=dtype, device="meta"),
             torch.empty(stats, dtype=dtype, device="meta"))
 
 
@@ -194,14 +201,28 @@ def _batch_norm_backward_meta(grad_out, input, weight, running_mean, running_var
                               eps, output_mask):
     channels = (input.shape[1],)
     dtype = weight.dtype if weight is not None else input.dtype
-    return (torch.empty_like(input) if output_mask[0] else None,
+    return (_fresh_like(input) if output_mask[0] else None,
             torch.empty(channels, dtype=dtype, device="meta") if output_mask[1] else None,
             torch.empty(channels, dtype=dtype, device="meta") if output_mask[2] else None)
+
+
+def _like_first(input, *args, **kwargs):
+    """Backward of an activation (grad_output, input, ...) and ``zeros_like``/``ones_like``: a tensor like
+    the first argument; with any dtype, device or layout argument, torch's kernel decides."""
+    if any(kwargs.get(k) is not None for k in ("dtype", "layout", "device")):
+        return None
+    if kwargs.get("memory_format") not in (None, torch.preserve_format):
+        return None
+    return _fresh_like(input)
 
 
 _META_RULES = {
     torch.ops.aten.native_batch_norm.default: _batch_norm_meta,
     torch.ops.aten.native_batch_norm_backward.default: _batch_norm_backward_meta,
+    torch.ops.aten.hardtanh_backward.default: _like_first,
+    torch.ops.aten.zeros_like.default: _like_first,
+    torch.ops.aten.ones_like.default: _like_first,
+    torch.ops.aten.empty_like.default: _like_first,
 }
 
 
