@@ -163,19 +163,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     walker.attach()
     try:
         with torch.enable_grad(), tracker:
-            with walker, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                output = torch.func.functional_call(model, stand_ins, args, kwargs, strict=False)
-            tracker.finish()
-            forward_end = len(walker.records)
-            stage["name"] = "backward"
-            roots = [o for o in tensors_in(output) if o.requires_grad]
-            if not roots:
-                raise UsageError("no output of the model needs a gradient: nothing to train")
-            loss = sum(o.sum() for o in roots)  # any scalar loss: its gradient is what backward starts from
-            del output, roots
-            with walker:  # a checkpointed region's forward runs again here: record it
-                _run_backward(loss)
-            del loss
+            forward_end = _forward_backward(model, stand_ins, args, kwargs, walker, tracker, stage, pack)
             grad_bytes = storage_bytes([p.grad for p in params if p.grad is not None])
             stage["name"] = "optimizer step"
             if opt is not None:
@@ -238,6 +226,44 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         peak_live_bytes=peak_live,
     )
     return report
+
+
+class _Step(nn.Module):
+    """Runs forward and backward inside ``functional_call``, so that a checkpoint's recompute during
+    backward also sees the meta stand-ins rather than the model's own parameters."""
+
+    def __init__(self, model: nn.Module, body) -> None:
+        super().__init__()
+        self.model = model
+        self._body = body
+
+    def forward(self):
+        return self._body()
+
+
+def _forward_backward(model, stand_ins, args, kwargs, walker, tracker, stage, pack) -> int:
+    """Forward (recorded, saved tensors seen), a sum of the outputs as the loss, backward. Returns the
+    number of forward records: records after them were made during backward (recompute)."""
+    forward_end = 0
+
+    def body() -> None:
+        nonlocal forward_end
+        with walker, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            output = model(*args, **kwargs)
+        tracker.finish()
+        forward_end = len(walker.records)
+        stage["name"] = "backward"
+        roots = [o for o in tensors_in(output) if o.requires_grad]
+        if not roots:
+            raise UsageError("no output of the model needs a gradient: nothing to train")
+        loss = sum(o.sum() for o in roots)  # any scalar loss: its gradient is what backward starts from
+        del output, roots
+        with walker:  # a checkpointed region's forward runs again here: record it
+            _run_backward(loss)
+
+    state = {f"model.{key}": t for key, t in stand_ins.items()}
+    torch.func.functional_call(_Step(model, body), state, (), strict=False)
+    return forward_end
 
 
 def _run_backward(loss: torch.Tensor) -> None:
