@@ -99,10 +99,10 @@ class Report:
             "counted_from_ops": dict(self.counted_from_ops),
             "flops_by_category": self.by_category(),
             "records": [r.to_dict() for r in self.records],
-            **self._memory_dict(),
+            **self.memory_dict(),
         }
 
-    def _memory_dict(self) -> dict[str, Any]:
+    def memory_dict(self) -> dict[str, Any]:
         """Top-level memory and training keys (issue #13), present only when they were computed."""
         out: dict[str, Any] = {}
         if self.memory is not None:
