@@ -146,6 +146,9 @@ _BOOLEAN_RESULT = frozenset({
 })
 
 
+_SCALAR_KWARGS = frozenset({"alpha", "value", "rounding_mode"})
+
+
 def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     """The result of an element-wise aten op on meta, without its meta kernel (many run as slow Python
     decompositions: ~0.3 ms each, thousands per training step). In-place: the op returns its first
@@ -153,8 +156,8 @@ def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     dtype and the first has the broadcast shape: a fresh tensor like the first (same strides, as
     TensorIterator keeps them). Anything else (promotion, broadcasting the first, boolean results)
     returns None: torch's kernel decides."""
-    if torch.Tag.pointwise not in func.tags or kwargs and "dtype" in kwargs:
-        return None
+    if torch.Tag.pointwise not in func.tags or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
+        return None  # clone(memory_format=...), _to_copy(dtype=...): layout or dtype change, torch decides
     returns = func._schema.returns
     if len(returns) != 1 or not args or not isinstance(args[0], torch.Tensor):
         return None
