@@ -201,6 +201,32 @@ def test_inference_and_training_peaks_equal_memtracker_on_a_small_net():
         assert step.peak_step_bytes == _memtracker_peak(model, x, opt), optimizer
 
 
+class TinyAttention(nn.Module):
+    """A pre-norm transformer block: nn.MultiheadAttention takes torch's fused attention kernel on CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(32)
+        self.attention = nn.MultiheadAttention(32, 4, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 32))
+
+    def forward(self, x):
+        h = self.norm(x)
+        x = x + self.attention(h, h, h, need_weights=False)[0]
+        return x + self.mlp(x)
+
+
+def test_attention_training_peak_equals_memtracker():
+    # On meta, attention would take torch's math fallback (an L x S matrix saved per layer); the step
+    # is analysed with the fused kernel CPU runs, so the peak is MemTracker's to the byte.
+    torch.manual_seed(0)
+    model = TinyAttention()
+    step = train(model, (2, 50, 32), optimizer="adamw").training
+    assert step.peak_step_bytes == _memtracker_peak(model, torch.randn(2, 50, 32), torch.optim.AdamW(model.parameters()))
+    meta = torch.empty(1, 2, 4, 8, device="meta", requires_grad=True)
+    assert "UnsafeView" in type(nn.functional.scaled_dot_product_attention(meta, meta, meta).grad_fn).__name__
+
+
 def test_optimizer_state_sizes():
     model = nn.Linear(100, 10)  # 1010 parameters = 4040 bytes
     sgd = train(model, (4, 100), optimizer="sgd").training
