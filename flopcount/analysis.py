@@ -65,7 +65,10 @@ def analyze(
             args, kwargs = _to_meta((args, kwargs))
 
     stand_ins = _meta_state(model) if target.type == "meta" and model_device.type != "meta" else None
-    walker = Walker(model, registry, fast=fast and target.type == "meta", state=(stand_ins or {}).values())
+    # Memory needs torch's own choice of ops (CPU max pooling allocates int64 indices that a shape rule
+    # would skip): the walker's shape rules stand down, and the tracker's exact meta shortcuts stand in.
+    walker = Walker(model, registry, fast=fast and target.type == "meta" and not memory,
+                    state=(stand_ins or {}).values())
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
     restore = _protect_state(model, target)
     tracker = _memory_tracker(walker, stand_ins, model, (args, kwargs)) if memory else contextlib.nullcontext()
@@ -102,7 +105,7 @@ def _memory_tracker(walker: Walker, stand_ins: dict | None, model: nn.Module, in
     from flopcount.memory import LiveBytes
 
     state = [*model.parameters(), *model.buffers(), *(stand_ins or {}).values()]
-    return LiveBytes(external=[*state, *tensors_in(inputs)], phase=lambda: len(walker.records))
+    return LiveBytes(external=[*state, *tensors_in(inputs)], phase=lambda: len(walker.records), shortcut=True)
 
 
 def _build_report(model: nn.Module, name: str, walker: Walker, inputs: Any, device: torch.device) -> Report:
