@@ -9,9 +9,10 @@ what the optimizer allocates. ``torch.utils.checkpoint`` works the same way: its
 (its own hooks take over) and its forward runs again during backward, where the walker records it:
 those recompute FLOPs are added to the step.
 
-Backward FLOPs come from the forward records through flopcount.formulas.backward. The parameters,
-buffers and optimizer state (after a warm-up step, as in a training loop) exist before the step and
-are counted apart; the step's peak is them plus the highest live bytes seen during the step.
+Backward FLOPs come from the forward records through flopcount.formulas.backward. The step analysed
+stands for a training loop's later steps: parameters, buffers and optimizer state exist through all of
+it (see ``_step_peak``), and its peak is them plus the highest live bytes seen during the step.
+Attention runs the fused kernel CPU would pick (``_fused_attention_as_on_cpu``), not meta's fallback.
 """
 
 from __future__ import annotations
