@@ -219,13 +219,21 @@ def _like_first(input, *args, **kwargs):
     return _fresh_like(input)
 
 
+def _in_place(self, *args, **kwargs):
+    return self
+
+
+_aten = torch.ops.aten
 _META_RULES = {
-    torch.ops.aten.native_batch_norm.default: _batch_norm_meta,
-    torch.ops.aten.native_batch_norm_backward.default: _batch_norm_backward_meta,
-    torch.ops.aten.hardtanh_backward.default: _like_first,
-    torch.ops.aten.zeros_like.default: _like_first,
-    torch.ops.aten.ones_like.default: _like_first,
-    torch.ops.aten.empty_like.default: _like_first,
+    _aten.native_batch_norm.default: _batch_norm_meta,
+    _aten.native_batch_norm_backward.default: _batch_norm_backward_meta,
+    # Element-wise backward ops torch does not tag pointwise: grad_input is shaped like grad_output.
+    **{getattr(_aten, name).default: _like_first for name in (
+        "hardtanh_backward", "hardswish_backward", "hardsigmoid_backward", "leaky_relu_backward", "mish_backward",
+        "softplus_backward", "zeros_like", "ones_like", "empty_like")},
+    # In-place activations torch does not tag pointwise: they return their argument.
+    **{getattr(_aten, name).default: _in_place for name in ("hardswish_", "mish_", "gelu_", "zero_")},
+    _aten.fill_.Scalar: _in_place,
 }
 
 

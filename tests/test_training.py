@@ -227,6 +227,19 @@ def test_attention_training_peak_equals_memtracker():
     assert "UnsafeView" in type(nn.functional.scaled_dot_product_attention(meta, meta, meta).grad_fn).__name__
 
 
+def test_hardswish_network_peaks_equal_memtracker():
+    # mobilenet_v3_small: hardswish / hardsigmoid (in place and backward), squeeze-excitation, dropout.
+    torch.manual_seed(0)
+    size = (2, 3, 32, 32)
+    model = get_model("mobilenet_v3_small")
+    inference = flopcount.analyze(model.eval(), size, device="meta", memory=True).memory
+    assert inference.peak_memory_bytes == _memtracker_peak(model, torch.randn(size))
+    model.train()
+    step = train(model, size).training
+    # Dropout's random mask makes no difference to sizes; the seed only keeps the run reproducible.
+    assert step.peak_step_bytes == _memtracker_peak(model, torch.randn(size), torch.optim.AdamW(model.parameters()))
+
+
 def test_optimizer_state_sizes():
     model = nn.Linear(100, 10)  # 1010 parameters = 4040 bytes
     sgd = train(model, (4, 100), optimizer="sgd").training
