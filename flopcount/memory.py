@@ -19,6 +19,7 @@ apart and does not count inputs unless told to (``track_external``).
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -149,6 +150,21 @@ _BOOLEAN_RESULT = frozenset({
 _SCALAR_KWARGS = frozenset({"alpha", "value", "rounding_mode"})
 
 
+@functools.lru_cache(maxsize=None)
+def _pointwise_kind(func) -> str | None:
+    """"in-place" or "out-of-place" for an element-wise op with one result, else None (static facts of
+    the op's schema, looked up once: reading ``_schema`` builds Python objects on each access)."""
+    if torch.Tag.pointwise not in func.tags:
+        return None
+    schema = func._schema
+    if len(schema.returns) != 1 or not schema.arguments:
+        return None
+    alias = schema.returns[0].alias_info
+    if alias is not None:
+        return "in-place" if alias.is_write and schema.arguments[0].alias_info is not None else None
+    return None if schema.name.removeprefix("aten::") in _BOOLEAN_RESULT else "out-of-place"
+
+
 def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     """The result of an element-wise aten op on meta, without its meta kernel (many run as slow Python
     decompositions: ~0.3 ms each, thousands per training step). In-place: the op returns its first
@@ -156,20 +172,17 @@ def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     dtype and the first has the broadcast shape: a fresh tensor like the first (same strides, as
     TensorIterator keeps them). Anything else (promotion, broadcasting the first, boolean results)
     returns None: torch's kernel decides."""
-    if torch.Tag.pointwise not in func.tags or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
+    kind = _pointwise_kind(func)
+    if kind is None or not args or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
         return None  # clone(memory_format=...), _to_copy(dtype=...): layout or dtype change, torch decides
-    returns = func._schema.returns
-    if len(returns) != 1 or not args or not isinstance(args[0], torch.Tensor):
-        return None
     first = args[0]
+    if not isinstance(first, torch.Tensor):
+        return None
     tensors = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
     if any(t.device.type != "meta" or t.dtype != first.dtype for t in tensors) or not first.is_floating_point():
         return None
-    alias = returns[0].alias_info
-    if alias is not None:
-        return first if alias.is_write and func._schema.arguments[0].alias_info is not None else None
-    if func._schema.name.removeprefix("aten::") in _BOOLEAN_RESULT:
-        return None
+    if kind == "in-place":
+        return first
     shape = tuple(first.shape)
     for t in tensors[1:]:
         if t.dim() > len(shape) or any(a != b and a != 1 for a, b in zip(reversed(t.shape), reversed(shape))):
