@@ -108,8 +108,11 @@ class LiveBytes(TorchDispatchMode):
                 out = self._memo.call(func, args, kwargs or {})
         else:
             out = func(*args, **(kwargs or {}))
-        for t in _tensors(out):
-            self.add(t)
+        if type(out) is torch.Tensor:
+            self.add(out)
+        else:
+            for t in _tensors(out):
+                self.add(t)
         if self.live > self.peak_in_phase.get(phase, -1):
             self.peak_in_phase[phase] = self.live
         if self.live > self.peak:

@@ -197,10 +197,10 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     recompute = walker.records[forward_end:]
     del walker.records[forward_end:]
     report = _build_report(model, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
-    trainable = {path: any(p.requires_grad for p in m.parameters()) for path, m in walker.modules}
+    trainable = _trainable_paths(model)
     input_grads, weight_grads = [], []
     for record, flags in zip(report.records, needs_inputs):
-        weights = trainable.get(record.path, False) if record.source == "module" else False
+        weights = record.source == "module" and record.path in trainable
         cost = backward_cost(record, GradNeeds(flags, weights))
         input_grads.append(cost.input_grad)
         weight_grads.append(cost.weight_grad)
@@ -341,6 +341,16 @@ def _trainable_stand_ins(model: nn.Module, half: torch.dtype | None) -> dict[str
             made[id(t)] = stand_in.requires_grad_(t.requires_grad) if isinstance(t, nn.Parameter) else stand_in
         state[key] = made[id(t)]
     return state
+
+
+def _trainable_paths(model: nn.Module) -> set[str]:
+    """Module paths that hold a parameter needing a gradient, themselves or below them."""
+    paths: set[str] = set()
+    for key, p in model.named_parameters(remove_duplicate=False):  # a shared module under every path
+        if p.requires_grad:
+            parts = key.split(".")[:-1]
+            paths.update(".".join(parts[:i]) for i in range(len(parts) + 1))
+    return paths
 
 
 def _cast_floating(value: Any, dtype: torch.dtype) -> Any:
