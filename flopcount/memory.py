@@ -74,14 +74,11 @@ class LiveBytes(TorchDispatchMode):
         self.shortcut = shortcut
         self._memo = _MetaMemo()
         self._external = {id(t.untyped_storage()): t.untyped_storage() for t in external}
-        self._live: dict[int, tuple[int, str]] = {}
+        self._live: dict[int, int] = {}
         self._phase = phase
-        self.category = "activation"  # the category new storages get; callers switch it between steps
         self.live = 0
-        self.live_by_category: dict[str, int] = {}
         self.peak = 0
         self.peak_phase: Any = None
-        self.peak_by_category: dict[str, int] = {}
         self.end_of_phase: dict[Any, int] = {}
         self.peak_in_phase: dict[Any, int] = {}
         self._current: Any = None
@@ -117,26 +114,21 @@ class LiveBytes(TorchDispatchMode):
             self.peak_in_phase[phase] = self.live
         if self.live > self.peak:
             self.peak, self.peak_phase = self.live, phase
-            self.peak_by_category = dict(self.live_by_category)
         return out
 
-    def add(self, t: torch.Tensor, category: str | None = None) -> None:
+    def add(self, t: torch.Tensor) -> None:
         """Start counting ``t``'s storage (if new) until it dies."""
         storage = t.untyped_storage()
         key = id(storage)
         if key in self._live or key in self._external:
             return
         nbytes = storage.nbytes()
-        category = category or self.category
-        self._live[key] = (nbytes, category)
+        self._live[key] = nbytes
         self.live += nbytes
-        self.live_by_category[category] = self.live_by_category.get(category, 0) + nbytes
         weakref.finalize(storage, self._free, key)
 
     def _free(self, key: int) -> None:
-        nbytes, category = self._live.pop(key)
-        self.live -= nbytes
-        self.live_by_category[category] -= nbytes
+        self.live -= self._live.pop(key)
 
     def finish(self) -> None:
         """Close the last phase (call after the pass, while its outputs are still held)."""
