@@ -45,3 +45,30 @@ def parse_count(text: str | int | float) -> int:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"not a count: {text!r} (must be a finite number >= 0)")
     return round(value)
+
+
+_BYTE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_bytes(text: str | int | float) -> int:
+    """A memory size: '12MiB' -> 12 * 2**20, '1.5GB' -> 1_500_000_000, '512' or 512 -> 512 bytes.
+    Decimal units (KB, MB, GB, TB) are powers of 1000, binary ones (KiB, MiB, GiB, TiB) of 1024, as in
+    the IEC standard. Raises ValueError."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a memory size: {text!r}")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        s = text.strip().replace(" ", "")
+        number = s.rstrip("KMGTBkmgtiIbB")
+        unit = s[len(number):].upper()
+        if unit not in _BYTE_UNITS:
+            raise ValueError(f"not a memory size: {text!r} (expected e.g. 512, 12MiB, 1.5GB)")
+        try:
+            value = float(number) * _BYTE_UNITS[unit]
+        except ValueError:
+            raise ValueError(f"not a memory size: {text!r} (expected e.g. 512, 12MiB, 1.5GB)") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"not a memory size: {text!r} (must be a finite number >= 0)")
+    return round(value)

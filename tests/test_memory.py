@@ -153,3 +153,25 @@ def test_mobilenet_v2_peak_matches_memtracker():
     assert report.records[mem.peak_record].path == "features.2.conv.0.1"
     data = report.to_dict()
     assert data["peak_memory_bytes"] == 24_592_960 and data["peak_activation_bytes"] == 10_436_608
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("12MiB", 12 * 2**20),  # 12,582,912
+    ("1.5GB", 1_500_000_000),
+    ("512", 512),
+    ("64 KiB", 65_536),
+    ("2kb", 2000),
+    (1024, 1024),
+])
+def test_parse_bytes(text, expected):
+    from flopcount.units import parse_bytes
+
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", ["12XB", "MiB", "-1GB", "", True])
+def test_parse_bytes_rejects(text):
+    from flopcount.units import parse_bytes
+
+    with pytest.raises(ValueError, match="memory size"):
+        parse_bytes(text)
