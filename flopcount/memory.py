@@ -164,8 +164,8 @@ def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     """The result of an element-wise aten op on meta, without its meta kernel (many run as slow Python
     decompositions: ~0.3 ms each, thousands per training step). In-place: the op returns its first
     argument, allocating nothing. Out-of-place, when every tensor is a meta tensor of one floating
-    dtype and the first has the broadcast shape: a fresh tensor like the first (same strides, as
-    TensorIterator keeps them). Anything else (promotion, broadcasting the first, boolean results)
+    dtype and one of them has the broadcast shape: a fresh tensor like it (same strides, as
+    TensorIterator keeps them). Anything else (promotion, every operand broadcast, boolean results)
     returns None: torch's kernel decides."""
     kind = _pointwise_kind(func)
     if kind is None or not args or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
@@ -178,11 +178,13 @@ def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
         return None
     if kind == "in-place":
         return first
-    shape = tuple(first.shape)
-    for t in tensors[1:]:
-        if t.dim() > len(shape) or any(a != b and a != 1 for a, b in zip(reversed(t.shape), reversed(shape))):
-            return None
-    return _fresh_like(first)
+    try:
+        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
+    except RuntimeError:
+        return None
+    # Like the first operand that has the result's shape (a scale (N, C, 1, 1) times x: like x).
+    full = next((t for t in tensors if tuple(t.shape) == shape), None)
+    return None if full is None else _fresh_like(full)
 
 
 def _fresh_like(t: torch.Tensor) -> torch.Tensor:
@@ -231,6 +233,47 @@ def _in_place(self, *args, **kwargs):
     return self
 
 
+# The rules below stand for torch meta kernels that are Python references wrapped in
+# ``_disable_dynamo``: the first call of any of them imports torch._dynamo (1-3 s per process).
+def _cat_meta(tensors, dim: int):
+    """``cat`` of contiguous meta tensors of one dtype (others: torch decides the layout)."""
+    if not tensors or any(t.dtype != tensors[0].dtype or t.dim() != tensors[0].dim() or not t.is_contiguous()
+                          for t in tensors):
+        return None
+    dim %= tensors[0].dim()
+    shape = list(tensors[0].shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return torch.empty(shape, dtype=tensors[0].dtype, device="meta")
+
+
+def _addmm_meta(bias, mat1, mat2):
+    if mat1.dim() != 2 or mat2.dim() != 2 or not (bias.dtype == mat1.dtype == mat2.dtype):
+        return None
+    return torch.empty((mat1.shape[0], mat2.shape[1]), dtype=mat1.dtype, device="meta")
+
+
+def _layer_norm_meta(input, normalized_shape):
+    """(output, mean, rstd): statistics per normalised row, in float32 for half inputs (as on meta)."""
+    if not input.is_floating_point():
+        return None
+    rows = (*input.shape[:input.dim() - len(normalized_shape)], *([1] * len(normalized_shape)))
+    stats = _accumulate_dtype(input.dtype)
+    return (_fresh_like(input), torch.empty(rows, dtype=stats, device="meta"),
+            torch.empty(rows, dtype=stats, device="meta"))
+
+
+def _reduction_meta(input, dim=None, keepdim=False, *, dtype=None):
+    """``mean``/``sum`` over dimensions of a floating tensor. torch's meta path for them is a Python
+    reference wrapped in ``_disable_dynamo``, whose first call imports torch._dynamo (1-3 s)."""
+    if not input.is_floating_point() or (dtype is not None and dtype != input.dtype):
+        return None
+    dims = range(input.dim()) if dim is None or (isinstance(dim, (list, tuple)) and not dim) else (
+        dim if isinstance(dim, (list, tuple)) else [dim])
+    reduced = {d % max(input.dim(), 1) for d in dims}
+    shape = [1 if i in reduced else n for i, n in enumerate(input.shape) if keepdim or i not in reduced]
+    return torch.empty(shape, dtype=input.dtype, device="meta")
+
+
 _aten = torch.ops.aten
 _META_RULES = {
     _aten.native_batch_norm.default: _batch_norm_meta,
@@ -242,6 +285,15 @@ _META_RULES = {
     # In-place activations torch does not tag pointwise: they return their argument.
     **{getattr(_aten, name).default: _in_place for name in ("hardswish_", "mish_", "gelu_", "zero_")},
     _aten.fill_.Scalar: _in_place,
+    _aten.mean.dim: _reduction_meta,
+    _aten.cat.default: lambda tensors, dim=0: _cat_meta(tensors, dim),
+    _aten.addmm.default: lambda bias, mat1, mat2, beta=1, alpha=1: _addmm_meta(bias, mat1, mat2),
+    _aten.native_layer_norm.default: lambda input, shape, weight, bias, eps: _layer_norm_meta(input, shape),
+    _aten.native_layer_norm_backward.default: lambda grad_out, input, shape, mean, rstd, weight, bias, mask: (
+        _fresh_like(input) if mask[0] else None, _fresh_like(weight) if mask[1] and weight is not None else None,
+        _fresh_like(bias) if mask[2] and bias is not None else None),
+    _aten._safe_softmax.default: lambda input, dim, dtype=None: _fresh_like(input) if dtype is None else None,
+    _aten.sum.dim_IntList: _reduction_meta,
 }
 
 
