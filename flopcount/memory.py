@@ -178,13 +178,14 @@ def _pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
         return None
     if kind == "in-place":
         return first
-    try:
-        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
-    except RuntimeError:
-        return None
-    # Like the first operand that has the result's shape (a scale (N, C, 1, 1) times x: like x).
-    full = next((t for t in tensors if tuple(t.shape) == shape), None)
-    return None if full is None else _fresh_like(full)
+    # Like the first operand that has the result's shape (a scale (N, C, 1, 1) times x: like x): one
+    # whose shape every other operand broadcasts to (torch.broadcast_shapes is a slow Python reference).
+    for full in tensors:
+        shape = full.shape
+        if all(t.dim() <= len(shape) and all(a == b or a == 1 for a, b in zip(reversed(t.shape), reversed(shape)))
+               for t in tensors):
+            return _fresh_like(full)
+    return None
 
 
 def _fresh_like(t: torch.Tensor) -> torch.Tensor:

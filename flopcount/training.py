@@ -378,6 +378,14 @@ def _memory_profile(tracker: LiveBytes, report: Report, model: nn.Module, stand_
         peak_during=forward.peak_during,
         peak_activation_bytes=peak_activation_bytes,
         peak_record=forward.peak_record,
-        param_elems_by_dtype=forward.param_elems_by_dtype,
+        param_elems_by_dtype=_elems_by_dtype(params),  # the step's own weights (half under amp)
         optimizer_state_bytes=state_bytes,
     )
+
+
+def _elems_by_dtype(tensors: list[torch.Tensor]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in tensors:
+        name = str(t.dtype).removeprefix("torch.")
+        counts[name] = counts.get(name, 0) + t.numel()
+    return counts

@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from flopcount.cli.emit import emit
-from flopcount.cli.options import (DebugOption, DeviceOption, FlopsPerMacOption, FormatOption, InputSizeOption,
-                                   KwargsOption, ModelArgument, OutputFormat, TopOption, WidthOption)
+from flopcount.cli.options import (AmpOption, DebugOption, DeviceOption, FlopsPerMacOption, FormatOption,
+                                   InputSizeOption, KwargsOption, ModelArgument, Optimizer, OptimizerOption,
+                                   OutputFormat, TopOption, TrainOption, WidthOption)
 from flopcount.cli.runtime import load_and_analyze, run_command
 
 
@@ -31,16 +32,22 @@ def analyze(
     output_format: FormatOption = OutputFormat.table,
     flops_per_mac: FlopsPerMacOption = 1,
     width: WidthOption = None,
+    train: TrainOption = False,
+    optimizer: OptimizerOption = Optimizer.adamw,
+    amp: AmpOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Per-layer params, FLOPs and MAC of one model on one input.
 
     With -f json the whole report is printed; --depth, --sort and --top add the selected "rows".
+    The totals include the peak memory of the forward; --train adds one training step's FLOPs and peak.
     """
     with run_command(debug):
         from flopcount.render import report as R
 
-        report = load_and_analyze(name, input_size, kwargs, device)
+        # The same pass measures live memory (issue #13: the totals show the peak); --train analyses a step.
+        step = {"train": True, "optimizer": optimizer.value, "amp": amp and amp.value} if train else {"memory": True}
+        report = load_and_analyze(name, input_size, kwargs, device, **step)
         rows = report.records if depth is None else report.by_module(depth)
         if sort is not None:
             rows = sorted(rows, key=lambda r: getattr(r, sort.value), reverse=True)

@@ -48,3 +48,23 @@ FlopsPerMacOption = Annotated[int, typer.Option(
     help="1: FLOPs = multiply-adds. 2: every op's FLOPs doubled, as torch's FlopCounterMode counts conv, linear "
          "and matmul; ops without multiply-adds (ReLU, softmax, pooling, norms, element-wise) double too, so "
          "with 2 only the paper total is comparable to other tools.")]
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Amp(str, Enum):
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+TrainOption = Annotated[bool, typer.Option(
+    "--train", help="Analyse one training step on meta: forward + backward + optimizer step (FLOPs and memory).")]
+OptimizerOption = Annotated[Optimizer, typer.Option(
+    "--optimizer", help="Optimizer of --train: its state is none (sgd), 1x (momentum) or 2x (adam, adamw) the parameters.")]
+AmpOption = Annotated[Optional[Amp], typer.Option(
+    "--amp", help="Mixed precision for --train: half weights and activations, fp32 master weights in the optimizer.")]

@@ -83,11 +83,13 @@ def load(name: str, input_size: list[str] | None, kwargs: str | None, device: st
     return loaded, resolve_inputs(loaded, input_size)
 
 
-def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None):
-    """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report)."""
+def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None,
+                     **options):
+    """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report);
+    ``options`` go to ``analyze`` (memory=True, train=True, optimizer=..., amp=...)."""
     loaded, specs = load(name, input_size, kwargs, device)
     with user_code(f"running the forward of {name}"):
-        return loaded.analyze(specs)
+        return loaded.analyze(specs, **options)
 
 
 def analyze_and_time(name: str, input_size: list[str] | None, kwargs: str | None, threads: int, repeats: int):
