@@ -104,3 +104,13 @@ def test_bench_keeps_layer_names(width, tiny):
     out = render(width, "bench", tiny, "-i", "1x3x16x16", "--repeats", "2", "--warmup", "0")
     assert {"0", "1", "2"} <= set(cells(out))  # the Sequential's three layers
     assert "71.68K" in cells(out) or "55.30K" in cells(out)  # 3*3*3*8*256 = 55,296 in the first conv
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_memory_marks_the_peak_row(width, tiny):
+    out = render(width, "memory", tiny, "-i", "1x3x16x16")
+    # each output 8*16*16*4 = 8,192 B; during the ReLU its input and output live together: 16 KiB, the peak
+    peak_rows = [line for line in out.splitlines() if "◀ peak" in line]
+    assert len(peak_rows) == 1 and "16.00 KiB" in peak_rows[0] and cells(peak_rows[0])[0] == "1"
+    # + params (3*3*3*8 + 8 + 8*8 + 8) * 4 = 1,184 B: 17,568 B = 17.16 KiB
+    assert "17.16 KiB" in out
