@@ -4,8 +4,8 @@ Autograd works on meta, so the step really runs, shape-only: the walker records 
 inference, a ``LiveBytes`` tracker (flopcount.memory) follows every storage of the forward, of the
 backward and of the optimizer step, and a saved-tensors hook sees what autograd keeps for backward.
 Nothing is estimated that the step itself can show: which tensors need gradients (a frozen parameter
-skips its weight gradient, the first layer its input gradient), what is saved and when it is freed,
-what the optimizer allocates. ``torch.utils.checkpoint`` works the same way: its region saves nothing
+skips its weight gradient, the first layer its input gradient), what is saved and when it is freed;
+what the optimizer allocates follows torch's implementation (``OPTIMIZERS``). ``torch.utils.checkpoint`` works the same way: its region saves nothing
 (its own hooks take over) and its forward runs again during backward, where the walker records it:
 those recompute FLOPs are added to the step.
 
@@ -34,11 +34,27 @@ from flopcount.memory import LiveBytes, MemoryProfile, profile_from, storage_byt
 from flopcount.report import Report
 from flopcount.walker import Walker, spec_of, tensors_in
 
+@dataclass(frozen=True)
+class OptimizerMemory:
+    """What torch's optimizer allocates per parameter tensor, in its single-tensor implementation (the
+    one CPU and meta take; foreach is for CUDA): state tensors like the parameter, float32 step
+    counters, and temporaries like the parameter alive at once during that parameter's update. Computed,
+    not run: a torch optimizer costs a few hundred dispatched ops a step, and its construction imports
+    torch._dynamo (1-3 s). tests/test_training.py holds these to MemTracker on real SGD, momentum and AdamW."""
+
+    moments: int
+    step_counters: int
+    update_temporaries: int
+    held_over: int = 0  # temporaries of the previous parameter still bound to a loop variable
+
+
 OPTIMIZERS = {
-    "sgd": lambda params: torch.optim.SGD(params, lr=0.01),
-    "momentum": lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9),
-    "adam": lambda params: torch.optim.Adam(params),
-    "adamw": lambda params: torch.optim.AdamW(params),
+    "sgd": OptimizerMemory(0, 0, 0),  # param.add_(grad, alpha=-lr): in place
+    "momentum": OptimizerMemory(1, 0, 0),  # buf = grad.clone() once, then buf.mul_().add_(): in place
+    # exp_avg and exp_avg_sq, a 0-d float32 step; denom = (exp_avg_sq.sqrt() / bias_correction).add_(eps)
+    # holds sqrt's result and the quotient at once, while the previous parameter's denom is still bound
+    "adam": OptimizerMemory(2, 1, 2, 1),
+    "adamw": OptimizerMemory(2, 1, 2, 1),
 }
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -138,7 +154,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     stand_ins = _trainable_stand_ins(model, half)
     params = [t for t in dict.fromkeys(stand_ins.values()) if t.requires_grad]
     masters = [torch.empty_like(p, dtype=torch.float32).requires_grad_() for p in params] if half else params
-    opt = OPTIMIZERS[optimizer](masters) if masters else None
+    rule = OPTIMIZERS[optimizer]
 
     walker = Walker(model, registry, fast=False, state=stand_ins.values())
     needs_inputs: list[tuple[bool, ...]] = []
@@ -170,14 +186,13 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
             forward_end = _forward_backward(model, stand_ins, args, kwargs, walker, tracker, stage, pack)
             grad_bytes = storage_bytes([p.grad for p in params if p.grad is not None])
             stage["name"] = "optimizer step"
-            if opt is not None:
-                if half is not None:
-                    for p, m in zip(params, masters):
-                        m.grad = None if p.grad is None else p.grad.float()
-                        p.grad = None
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            for p in params:
+            if half is not None:  # the half gradients become the fp32 master weights' gradients
+                for p, m in zip(params, masters):
+                    m.grad = None if p.grad is None else p.grad.float()
+                    p.grad = None
+            updated = [m for m in masters if m.grad is not None]
+            before_update = tracker.live
+            for p in (*params, *masters):
                 p.grad = None
             tracker.finish()
     except FlopcountError:
@@ -191,9 +206,13 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         for module, mode in modes.items():
             module.training = mode
 
-    state = [t for s in (opt.state.values() if opt else ()) for t in s.values() if isinstance(t, torch.Tensor)]
-    state_bytes = storage_bytes(state) + (storage_bytes(masters) if half is not None else 0)
-    peak_live, peak_phase = _step_peak(tracker, storage_bytes(state))
+    moments = rule.moments * storage_bytes(updated) + rule.step_counters * 4 * len(updated)
+    state_bytes = moments + (storage_bytes(masters) if half is not None else 0)
+    sizes = [0, *(storage_bytes([m]) for m in updated)]
+    update_peak = before_update + max(rule.update_temporaries * now + rule.held_over * previous
+                                      for previous, now in zip(sizes, sizes[1:] or [0]))
+    tracker.peak_in_phase["optimizer step"] = max(tracker.peak_in_phase.get("optimizer step", 0), update_peak)
+    peak_live, peak_phase = _step_peak(tracker, moments)
     recompute = walker.records[forward_end:]
     del walker.records[forward_end:]
     report = _build_report(model, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
@@ -204,7 +223,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         cost = backward_cost(record, GradNeeds(flags, weights))
         input_grads.append(cost.input_grad)
         weight_grads.append(cost.weight_grad)
-    base = _memory_profile(tracker, report, model, stand_ins, args, kwargs, state_bytes, peak_live - storage_bytes(state))
+    base = _memory_profile(tracker, report, model, stand_ins, args, kwargs, state_bytes, peak_live - moments)
     if not (isinstance(peak_phase, int) and peak_phase < len(report.records)):
         base = dataclasses.replace(base, peak_record=-1)
     elif base.peak_record != peak_phase:
@@ -314,16 +333,11 @@ def _run_backward(loss: torch.Tensor) -> None:
 
 
 def _step_peak(tracker: LiveBytes, state_bytes: int) -> tuple[int, Any]:
-    """Peak live bytes of a training loop's step (not its first), and where it happens.
-
-    The step analysed is the optimizer's first: its state (moments, step counters) is allocated inside
-    ``step()``, before any update for Adam-like optimizers (``_init_group``) and as each momentum buffer
-    is first made for SGD, so the optimizer phase already peaks as a later step would. A later step
-    also carries that state through forward and backward: it is added to their peaks.
-    """
+    """Peak live bytes of a training loop's step (not its first), and where it happens: a later step
+    carries the optimizer's moments and step counters (``state_bytes``) through every phase."""
     best, where = 0, None
     for phase, peak in tracker.peak_in_phase.items():
-        value = peak if phase == "optimizer step" else peak + state_bytes
+        value = peak + state_bytes
         if value > best:
             best, where = value, phase
     return best, where
