@@ -308,6 +308,8 @@ class _MetaMemo:
         self._results: dict[Any, Any] = {}
 
     def call(self, func, args: tuple, kwargs: dict) -> Any:
+        if _returns_alias(func):  # views, in-place and out= ops: cheap C++ kernels, never memoised
+            return func(*args, **kwargs)
         key = self._key(func, args, kwargs)
         if key is not None:
             found = self._results.get(key)
@@ -329,6 +331,13 @@ class _MetaMemo:
                 return None
             parts.append(part)
         return tuple(parts)
+
+
+@functools.lru_cache(maxsize=None)
+def _returns_alias(func) -> bool:
+    """True when the op's schema says a result aliases an argument (read once per op)."""
+    schema = getattr(func, "_schema", None)
+    return schema is not None and any(r.alias_info is not None for r in schema.returns)
 
 
 def _signature(value: Any) -> Any:
