@@ -135,11 +135,11 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
     mem = report.memory
     if mem is None:
         return []
-    where = f" during {report.records[mem.peak_record].name}" if mem.peak_record >= 0 else ""
+    where = f" at {report.records[mem.peak_record].name}" if mem.peak_record >= 0 else ""
     training = report.training
     if training is None:
-        return [("peak memory", f"{human_bytes(mem.peak_memory_bytes)}: activations {human_bytes(mem.peak_activation_bytes)}"
-                                f"{where} + weights and buffers {human_bytes(mem.param_bytes + mem.buffer_bytes)}")]
+        return [("peak memory", f"{human_bytes(mem.peak_memory_bytes)}  {human_bytes(mem.peak_activation_bytes)} "
+                                f"activations{where} + {human_bytes(mem.param_bytes + mem.buffer_bytes)} weights")]
     return [
         ("train FLOPs", f"{training.train_flops:,} ({human(training.train_flops)}): backward "
                         f"{human(training.backward_flops)} ({training.optimizer}"
