@@ -263,6 +263,51 @@ def _layer_norm_meta(input, normalized_shape):
             torch.empty(rows, dtype=stats, device="meta"))
 
 
+def _window(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool = False) -> int:
+    """Output length of a convolution or pooling window along one dimension (torch's formula)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _contiguous_meta(*tensors) -> bool:
+    return all(t is None or (t.device.type == "meta" and t.is_contiguous()) for t in tensors)
+
+
+def _convolution_meta(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """A non-transposed convolution of contiguous meta tensors (torch's meta kernel is Python)."""
+    if transposed or not _contiguous_meta(input, weight, bias) or input.dim() != weight.dim() or input.dim() < 3:
+        return None
+    spatial = [_window(n, k, s, p, d) for n, k, s, p, d in
+               zip(input.shape[2:], weight.shape[2:], stride, padding, dilation)]
+    return torch.empty((input.shape[0], weight.shape[0], *spatial), dtype=input.dtype, device="meta")
+
+
+def _convolution_backward_meta(grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
+                               output_padding, groups, output_mask):
+    if not _contiguous_meta(grad_output, input, weight):
+        return None
+    return (_fresh_like(input) if output_mask[0] else None, _fresh_like(weight) if output_mask[1] else None,
+            torch.empty(bias_sizes, dtype=grad_output.dtype, device="meta") if output_mask[2] else None)
+
+
+def _max_pool2d_meta(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """(output, int64 indices) of 2-d max pooling of a contiguous meta tensor."""
+    if not _contiguous_meta(input) or input.dim() not in (3, 4):
+        return None
+    pair = lambda v, default: (tuple(v) * 2 if len(v) == 1 else tuple(v)) if isinstance(v, (list, tuple)) and v \
+        else (v, v) if isinstance(v, int) else default
+    kernel = pair(kernel_size, None)
+    stride = pair(stride, kernel)
+    padding, dilation = pair(padding, (0, 0)), pair(dilation, (1, 1))
+    spatial = [_window(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
+               zip(input.shape[-2:], kernel, stride, padding, dilation)]
+    shape = (*input.shape[:-2], *spatial)
+    return (torch.empty(shape, dtype=input.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
+
+
 def _reduction_meta(input, dim=None, keepdim=False, *, dtype=None):
     """``mean``/``sum`` over dimensions of a floating tensor. torch's meta path for them is a Python
     reference wrapped in ``_disable_dynamo``, whose first call imports torch._dynamo (1-3 s)."""
@@ -287,6 +332,11 @@ _META_RULES = {
     **{getattr(_aten, name).default: _in_place for name in ("hardswish_", "mish_", "gelu_", "zero_")},
     _aten.fill_.Scalar: _in_place,
     _aten.mean.dim: _reduction_meta,
+    _aten.convolution.default: _convolution_meta,
+    _aten.convolution_backward.default: _convolution_backward_meta,
+    _aten.max_pool2d_with_indices.default: _max_pool2d_meta,
+    _aten.max_pool2d_with_indices_backward.default: lambda grad_output, input, *args: (
+        _fresh_like(input) if _contiguous_meta(grad_output, input) else None),
     _aten.cat.default: lambda tensors, dim=0: _cat_meta(tensors, dim),
     _aten.addmm.default: lambda bias, mat1, mat2, beta=1, alpha=1: _addmm_meta(bias, mat1, mat2),
     _aten.native_layer_norm.default: lambda input, shape, weight, bias, eps: _layer_norm_meta(input, shape),

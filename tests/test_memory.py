@@ -154,3 +154,29 @@ def test_mobilenet_v2_peak_matches_memtracker():
     data = report.to_dict()
     assert data["peak_memory_bytes"] == 24_592_960 and data["peak_activation_bytes"] == 10_436_608
 
+
+
+def test_meta_shortcuts_equal_real_cpu_kernels_op_by_op():
+    # The tracker answers convolutions, max pooling, cat and broadcasting element-wise ops on meta without
+    # torch's meta kernels; on cpu the real kernels run. The live bytes after and during every record must
+    # be the same: strided, dilated, grouped and 1-d-kernel convs, ceil-mode pooling, a broadcast multiply.
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+            self.b = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4)
+            self.c = nn.Conv2d(8, 6, (3, 1), stride=(2, 1), padding=(0, 1))
+            self.pool = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+
+        def forward(self, x):
+            y = self.a(x)
+            y = torch.cat([self.b(y), y], 1)[:, :8]
+            y = self.pool(self.c(y))
+            return y * y.mean((2, 3), keepdim=True)
+
+    model = Net().eval()
+    meta = flopcount.analyze(model, (2, 3, 23, 19), device="meta", memory=True).memory
+    cpu = flopcount.analyze(model, (2, 3, 23, 19), device="cpu", memory=True).memory
+    assert meta.live_after == cpu.live_after and meta.peak_during == cpu.peak_during
+    # conv a: 2 x 8 x 12 x 10 floats = 7,680 B live after the first record
+    assert meta.live_after[0] == 2 * 8 * 12 * 10 * 4
