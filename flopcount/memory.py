@@ -280,8 +280,13 @@ def _convolution_meta(input, weight, bias, stride, padding, dilation, transposed
     """A non-transposed convolution of contiguous meta tensors (torch's meta kernel is Python)."""
     if transposed or not _contiguous_meta(input, weight, bias) or input.dim() != weight.dim() or input.dim() < 3:
         return None
+    if input.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups or input.dtype != weight.dtype \
+            or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+        return None  # a mistake in the model: torch's kernel raises its own error
     spatial = [_window(n, k, s, p, d) for n, k, s, p, d in
                zip(input.shape[2:], weight.shape[2:], stride, padding, dilation)]
+    if any(n < 1 for n in spatial):
+        return None
     return torch.empty((input.shape[0], weight.shape[0], *spatial), dtype=input.dtype, device="meta")
 
 
@@ -302,8 +307,12 @@ def _max_pool2d_meta(input, kernel_size, stride=(), padding=0, dilation=1, ceil_
     kernel = pair(kernel_size, None)
     stride = pair(stride, kernel)
     padding, dilation = pair(padding, (0, 0)), pair(dilation, (1, 1))
+    if any(not 0 <= p <= k // 2 or s < 1 or d < 1 for k, s, p, d in zip(kernel, stride, padding, dilation)):
+        return None  # torch's kernel raises its own error
     spatial = [_window(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
                zip(input.shape[-2:], kernel, stride, padding, dilation)]
+    if any(n < 1 for n in spatial):
+        return None
     shape = (*input.shape[:-2], *spatial)
     return (torch.empty(shape, dtype=input.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
 

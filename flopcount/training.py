@@ -151,12 +151,14 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     if half is not None:
         args, kwargs = _cast_floating((args, kwargs), half)
 
-    stand_ins = _trainable_stand_ins(model, half)
+    watched = _step_copy(model, half)
+    stand_ins = dict((*watched.named_parameters(remove_duplicate=False),
+                      *watched.named_buffers(remove_duplicate=False)))
     params = [t for t in dict.fromkeys(stand_ins.values()) if t.requires_grad]
     masters = [torch.empty_like(p, dtype=torch.float32).requires_grad_() for p in params] if half else params
     rule = OPTIMIZERS[optimizer]
 
-    walker = Walker(model, registry, fast=False, state=stand_ins.values())
+    walker = Walker(watched, registry, fast=False)
     needs_inputs: list[tuple[bool, ...]] = []
     walker.record_hooks.append(lambda index, ins, outs: needs_inputs.append(tuple(t.requires_grad for t in ins)))
     stage = {"name": "forward"}
@@ -178,12 +180,11 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         return t
 
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
-    modes = {m: m.training for m in model.modules()}
-    model.train()
+    watched.train()
     walker.attach()
     try:
         with torch.enable_grad(), _fused_attention_as_on_cpu(), tracker:
-            forward_end = _forward_backward(model, stand_ins, args, kwargs, walker, tracker, stage, pack)
+            forward_end = _forward_backward(watched, args, kwargs, walker, tracker, stage, pack)
             grad_bytes = storage_bytes([p.grad for p in params if p.grad is not None])
             stage["name"] = "optimizer step"
             if half is not None:  # the half gradients become the fp32 master weights' gradients
@@ -203,8 +204,6 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
                            f"{type(error).__name__}: {message}") from error
     finally:
         walker.detach()
-        for module, mode in modes.items():
-            module.training = mode
 
     moments = rule.moments * storage_bytes(updated) + rule.step_counters * 4 * len(updated)
     state_bytes = moments + (storage_bytes(masters) if half is not None else 0)
@@ -215,15 +214,15 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     peak_live, peak_phase = _step_peak(tracker, moments)
     recompute = walker.records[forward_end:]
     del walker.records[forward_end:]
-    report = _build_report(model, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
-    trainable = _trainable_paths(model)
+    report = _build_report(watched, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
+    trainable = _trainable_paths(watched)
     input_grads, weight_grads = [], []
     for record, flags in zip(report.records, needs_inputs):
         weights = record.source == "module" and record.path in trainable
         cost = backward_cost(record, GradNeeds(flags, weights))
         input_grads.append(cost.input_grad)
         weight_grads.append(cost.weight_grad)
-    base = _memory_profile(tracker, report, model, stand_ins, args, kwargs, state_bytes, peak_live - moments)
+    base = _memory_profile(tracker, report, watched, stand_ins, args, kwargs, state_bytes, peak_live - moments)
     if not (isinstance(peak_phase, int) and peak_phase < len(report.records)):
         base = dataclasses.replace(base, peak_record=-1)
     elif base.peak_record != peak_phase:
@@ -284,41 +283,21 @@ def _attention_as_on_cpu(query, key, value, attn_mask=None, dropout_p=0.0, is_ca
         query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa)[0]
 
 
-class _Step(nn.Module):
-    """Runs forward and backward inside ``functional_call``, so that a checkpoint's recompute during
-    backward also sees the meta stand-ins rather than the model's own parameters."""
-
-    def __init__(self, model: nn.Module, body) -> None:
-        super().__init__()
-        self.model = model
-        self._body = body
-
-    def forward(self):
-        return self._body()
-
-
-def _forward_backward(model, stand_ins, args, kwargs, walker, tracker, stage, pack) -> int:
+def _forward_backward(model, args, kwargs, walker, tracker, stage, pack) -> int:
     """Forward (recorded, saved tensors seen), a sum of the outputs as the loss, backward. Returns the
     number of forward records: records after them were made during backward (recompute)."""
-    forward_end = 0
-
-    def body() -> None:
-        nonlocal forward_end
-        with walker, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            output = model(*args, **kwargs)
-        tracker.finish()
-        forward_end = len(walker.records)
-        stage["name"] = "backward"
-        roots = [o for o in tensors_in(output) if o.requires_grad]
-        if not roots:
-            raise UsageError("no output of the model needs a gradient: nothing to train")
-        loss = sum(o.sum() for o in roots)  # any scalar loss: its gradient is what backward starts from
-        del output, roots
-        with walker:  # a checkpointed region's forward runs again here: record it
-            _run_backward(loss)
-
-    state = {f"model.{key}": t for key, t in stand_ins.items()}
-    torch.func.functional_call(_Step(model, body), state, (), strict=False)
+    with walker, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        output = model(*args, **kwargs)
+    tracker.finish()
+    forward_end = len(walker.records)
+    stage["name"] = "backward"
+    roots = [o for o in tensors_in(output) if o.requires_grad]
+    if not roots:
+        raise UsageError("no output of the model needs a gradient: nothing to train")
+    loss = sum(o.sum() for o in roots)  # any scalar loss: its gradient is what backward starts from
+    del output, roots
+    with walker:  # a checkpointed region's forward runs again here: record it
+        _run_backward(loss)
     return forward_end
 
 
@@ -343,18 +322,17 @@ def _step_peak(tracker: LiveBytes, state_bytes: int) -> tuple[int, Any]:
     return best, where
 
 
-def _trainable_stand_ins(model: nn.Module, half: torch.dtype | None) -> dict[str, torch.Tensor]:
-    """Meta stand-ins that need gradients where the originals do; tied tensors share one; floating ones
-    in ``half`` under amp (the model's copy; fp32 master weights live in the optimizer)."""
-    made: dict[int, torch.Tensor] = {}
-    state = {}
-    for key, t in (*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)):
-        if id(t) not in made:
-            dtype = half if half is not None and t.is_floating_point() else t.dtype
-            stand_in = torch.empty_like(t, device="meta", dtype=dtype)
-            made[id(t)] = stand_in.requires_grad_(t.requires_grad) if isinstance(t, nn.Parameter) else stand_in
-        state[key] = made[id(t)]
-    return state
+def _step_copy(model: nn.Module, half: torch.dtype | None) -> nn.Module:
+    """The model to train: a copy whose parameters and buffers are meta stand-ins (tied ones stay tied,
+    ``requires_grad`` is kept), floating ones in ``half`` under amp (the model's copy; fp32 master weights
+    live in the optimizer). The caller's model is never touched, not even its training flags."""
+    from flopcount.analysis import _meta_copy, _NotCopyable
+
+    try:
+        watched = _meta_copy(model)
+    except _NotCopyable as error:
+        raise UsageError(f"{error}: a training step is analysed on a meta copy of the model") from error.__cause__
+    return watched.to(half) if half is not None else watched
 
 
 def _trainable_paths(model: nn.Module) -> set[str]:

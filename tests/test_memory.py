@@ -180,3 +180,16 @@ def test_meta_shortcuts_equal_real_cpu_kernels_op_by_op():
     assert meta.live_after == cpu.live_after and meta.peak_during == cpu.peak_during
     # conv a: 2 x 8 x 12 x 10 floats = 7,680 B live after the first record
     assert meta.live_after[0] == 2 * 8 * 12 * 10 * 4
+
+
+@pytest.mark.parametrize(("model", "size", "message"), [
+    (nn.Conv2d(3, 8, 3), (1, 5, 10, 10), "Invalid channel dimensions"),  # 5 channels into a 3-channel conv
+    (nn.Conv2d(3, 8, 3), (1, 3, 2, 2), "Kernel size can't be greater"),  # 3x3 kernel on a 2x2 image
+    (nn.MaxPool2d(3, padding=2), (1, 3, 8, 8), "pad should be at most half"),
+])
+@pytest.mark.parametrize("mode", ["memory", "train"])
+def test_shape_shortcuts_never_hide_a_bad_forward(model, size, message, mode):
+    from flopcount.errors import ForwardError
+
+    with pytest.raises(ForwardError, match=message):
+        flopcount.analyze(model, size, **{mode: True})
