@@ -29,19 +29,10 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from flopcount.walker import tensors_in
+
 # Bits per weight for the what-if of storing the parameters in another dtype.
 WEIGHT_DTYPE_BITS = {"float32": 32, "float16": 16, "bfloat16": 16, "int8": 8, "int4": 4}
-
-
-def _tensors(value: Any) -> Iterable[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
 
 
 def storage_bytes(tensors: Iterable[torch.Tensor]) -> int:
@@ -108,7 +99,7 @@ class LiveBytes(TorchDispatchMode):
         if type(out) is torch.Tensor:
             self.add(out)
         else:
-            for t in _tensors(out):
+            for t in tensors_in(out):
                 self.add(t)
         if self.live > self.peak_in_phase.get(phase, -1):
             self.peak_in_phase[phase] = self.live
@@ -196,7 +187,7 @@ def _fresh_like(t: torch.Tensor) -> torch.Tensor:
 
 
 def _all_meta(args: tuple) -> bool:
-    return all(t.device.type == "meta" for t in _tensors(args))
+    return all(t.device.type == "meta" for t in tensors_in(args))
 
 
 def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -437,8 +428,8 @@ def _rebuild(layout: Any) -> Any:
 
 
 def _aliases_argument(out: Any, args: tuple, kwargs: dict) -> bool:
-    inputs = {id(t.untyped_storage()) for t in _tensors((args, kwargs))}
-    return any(id(t.untyped_storage()) in inputs for t in _tensors(out))
+    inputs = {id(t.untyped_storage()) for t in tensors_in((args, kwargs))}
+    return any(id(t.untyped_storage()) in inputs for t in tensors_in(out))
 
 
 @dataclass(frozen=True)
