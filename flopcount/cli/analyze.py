@@ -10,7 +10,7 @@ import typer
 from flopcount.cli.emit import emit
 from flopcount.cli.options import (AmpOption, DebugOption, DeviceOption, FlopsPerMacOption, FormatOption,
                                    InputSizeOption, KwargsOption, ModelArgument, Optimizer, OptimizerOption,
-                                   OutputFormat, TopOption, TrainOption, WidthOption)
+                                   OutputFormat, TopOption, TrainOption, WidthOption, analysis_options)
 from flopcount.cli.runtime import load_and_analyze, run_command
 
 
@@ -46,8 +46,7 @@ def analyze(
         from flopcount.render import report as R
 
         # The same pass measures live memory (issue #13: the totals show the peak); --train analyses a step.
-        step = {"train": True, "optimizer": optimizer.value, "amp": amp and amp.value} if train else {"memory": True}
-        report = load_and_analyze(name, input_size, kwargs, device, **step)
+        report = load_and_analyze(name, input_size, kwargs, device, **analysis_options(train, optimizer, amp))
         rows = report.records if depth is None else report.by_module(depth)
         if sort is not None:
             rows = sorted(rows, key=lambda r: getattr(r, sort.value), reverse=True)

@@ -10,7 +10,8 @@ import typer
 
 from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import (AmpOption, DebugOption, DeviceOption, FormatOption, InputSizeOption, KwargsOption,
-                                   ModelArgument, Optimizer, OptimizerOption, OutputFormat, TrainOption, WidthOption)
+                                   ModelArgument, Optimizer, OptimizerOption, OutputFormat, TrainOption, WidthOption,
+                                   analysis_options)
 from flopcount.cli.runtime import load_and_analyze, run_command
 
 
@@ -35,13 +36,9 @@ def memory(
     activations, gradients, optimizer state (--optimizer, --amp) and the peak of the whole step.
     """
     with run_command(debug):
-        from flopcount.errors import UsageError
         from flopcount.render import memory as R
 
-        if not train and (amp is not None or optimizer is not Optimizer.adamw):
-            raise UsageError("--optimizer and --amp describe a training step: add --train")
-        options = {"train": True, "optimizer": optimizer.value, "amp": amp and amp.value} if train else {"memory": True}
-        report = load_and_analyze(name, input_size, kwargs, device, **options)
+        report = load_and_analyze(name, input_size, kwargs, device, **analysis_options(train, optimizer, amp))
         emit(output_format, standard(R, report), width=width)
         if plot is not None:
             typer.echo(f"plot written to {R.plot_live_bytes(report, plot)}", err=True)

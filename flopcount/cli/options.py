@@ -68,3 +68,12 @@ OptimizerOption = Annotated[Optimizer, typer.Option(
     "--optimizer", help="Optimizer of --train: its state is none (sgd), 1x (momentum) or 2x (adam, adamw) the parameters.")]
 AmpOption = Annotated[Optional[Amp], typer.Option(
     "--amp", help="Mixed precision for --train: half weights and activations, fp32 master weights in the optimizer.")]
+
+
+def analysis_options(train: bool, optimizer: Optimizer, amp: Amp | None) -> dict:
+    """``analyze`` keywords for --train/--optimizer/--amp: one training step, or live memory of the forward."""
+    from flopcount.errors import UsageError
+
+    if not train and (amp is not None or optimizer is not Optimizer.adamw):
+        raise UsageError("--optimizer and --amp describe a training step: add --train")
+    return {"train": True, "optimizer": optimizer.value, "amp": amp and amp.value} if train else {"memory": True}

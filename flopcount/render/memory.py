@@ -86,7 +86,7 @@ def memory_summary(report: Report) -> list[tuple[str, str]]:
 
 
 def memory_json(report: Report) -> dict[str, Any]:
-    mem = _profile(report)
+    _profile(report)  # a report without memory is a usage error
     data: dict[str, Any] = {
         "model": report.model,
         "inputs": [{"shape": list(t.shape), "dtype": t.dtype} for t in report.inputs],
