@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Mapping
 
 import torch
@@ -35,6 +35,10 @@ def analyze(
     name: str | None = None,
     registry: FormulaRegistry = REGISTRY,
     materialize: Callable[[torch.device], nn.Module] | None = None,
+    memory: bool = False,
+    train: bool = False,
+    optimizer: str = "adamw",
+    amp: str | None = None,
 ) -> Report:
     """Params, FLOPs and MAC of every layer call of ``model`` on one input.
 
@@ -51,6 +55,10 @@ def analyze(
 
     The caller sees no difference afterwards: parameters, buffers, inputs, the RNG and torch's hook
     tables are as they were, and other threads running the same model are not observed or disturbed.
+
+    ``memory=True`` also measures live memory op by op (``report.memory``, see flopcount.memory);
+    ``train=True`` analyses one training step instead, on meta (forward + backward + ``optimizer`` step,
+    ``amp`` None, "bf16" or "fp16"; ``report.training`` and ``report.memory``, see flopcount.training).
     """
     if not isinstance(model, nn.Module):
         raise UsageError(f"analyze() needs a torch.nn.Module, got {type(model).__name__}")
@@ -60,13 +68,18 @@ def analyze(
     name = name or type(model).__name__
     # Walkers already watching this thread (a forward that calls analyze) do not see this analysis.
     with unwatched(), _deep_enough(model):
+        if train:  # memory and training analysis (issue #13): a separate driver over the same walker
+            from flopcount.training import analyze_training
+
+            return analyze_training(model, input_size, inputs=inputs, device=device, name=name,
+                                    registry=registry, optimizer=optimizer, amp=amp)
         target = resolve_device(device) if device is not None else torch.device("meta")
         try:
-            return _analyze_on(model, target, input_size, inputs, fast, name, registry)
+            return _analyze_on(model, target, input_size, inputs, fast, name, registry, memory)
         except _NotCopyable as error:
             if device is not None:
                 raise UsageError(f"{error}; analyse it on its own device (--device cpu)") from error.__cause__
-            report = _analyze_on(model, _device_of(model), input_size, inputs, fast, name, registry)
+            report = _analyze_on(model, _device_of(model), input_size, inputs, fast, name, registry, memory)
             report.notes.append(f"{error}, so it ran on {report.device} instead of meta")
             return report
         except ForwardError as error:
@@ -76,7 +89,7 @@ def analyze(
                 raise ForwardError(f"{error}; this forward needs data, which meta tensors do not have: "
                                    "analyse on a real device (--device cpu)") from error.__cause__
             real, how = _real_model(model, name, materialize, error)
-            report = _analyze_on(real, _device_of(real), input_size, inputs, fast, name, registry)
+            report = _analyze_on(real, _device_of(real), input_size, inputs, fast, name, registry, memory)
             report.notes.append(f"the forward needs data ({first_line(error.__cause__)[:80]}), so it ran on "
                                 f"{report.device} instead of meta{how}")
             return report
@@ -119,7 +132,7 @@ def _initialised_copy(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs: Any, fast: bool, name: str,
-                registry: FormulaRegistry) -> Report:
+                registry: FormulaRegistry, memory: bool = False) -> Report:
     if inputs is None:
         args, kwargs = tuple(make_tensor(s, target) for s in normalize_input_size(input_size)), {}
     else:
@@ -128,13 +141,19 @@ def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs:
         args, kwargs = _copy_tensors((args, kwargs), target)
 
     watched = _meta_copy(model) if target.type == "meta" and _device_of(model).type != "meta" else model
-    walker = Walker(watched, registry, fast=fast and target.type == "meta")
+    # Memory needs torch's own choice of ops (CPU max pooling allocates int64 indices that a shape rule
+    # would skip): the walker's shape rules stand down, and the tracker's exact meta shortcuts stand in.
+    walker = Walker(watched, registry, fast=fast and target.type == "meta" and not memory)
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
+    tracker = _memory_tracker(walker, watched, (args, kwargs)) if memory else nullcontext()
     with _preserved(model, target):
         walker.attach()
         try:
-            with torch.no_grad(), walker:
-                watched(*args, **kwargs)
+            with torch.no_grad(), walker, tracker:
+                output = watched(*args, **kwargs)
+                if memory:
+                    tracker.finish()  # while the output is still held, as a caller holds it
+                del output
         except FlopcountError:
             raise
         except Exception as error:  # the user's forward may raise anything: report it in one line
@@ -142,7 +161,20 @@ def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs:
                                f"{type(error).__name__}: {first_line(error)}") from error
         finally:
             walker.detach()
-    return _build_report(model, name, walker, (args, kwargs), target)
+    report = _build_report(model, name, walker, (args, kwargs), target)
+    if memory:  # issue #13: live memory of the same pass
+        from flopcount.memory import profile_from
+
+        report.memory = profile_from(tracker, report.records, watched, tensors_in((args, kwargs)))
+    return report
+
+
+def _memory_tracker(walker: Walker, model: nn.Module, inputs: Any):
+    """A live-bytes tracker whose phases are the walker's record indices; state and inputs are external."""
+    from flopcount.memory import LiveBytes
+
+    state = [*model.parameters(), *model.buffers()]
+    return LiveBytes(external=[*state, *tensors_in(inputs)], phase=lambda: len(walker.records), shortcut=True)
 
 
 def first_line(error: BaseException) -> str:

@@ -43,6 +43,9 @@ class Report:
     module_params: dict[str, int] = field(default_factory=dict)  # path -> its own params (each counted once)
     module_types: dict[str, str] = field(default_factory=dict)  # path -> class name
     notes: list[str] = field(default_factory=list)  # one line each, e.g. why the analysis ran on cpu, not meta
+    # Issue #13, filled only when asked for: analyze(memory=True) / analyze(train=True).
+    memory: Any = None  # flopcount.memory.MemoryProfile
+    training: Any = None  # flopcount.training.TrainingProfile
 
     @property
     def complete(self) -> bool:
@@ -102,7 +105,21 @@ class Report:
             "module_params": dict(self.module_params),  # path -> params it holds (shared ones counted once)
             "module_types": dict(self.module_types),
             "records": [r.to_dict() for r in self.records],
+            **self.memory_dict(),
         }
+
+    def memory_dict(self) -> dict[str, Any]:
+        """Top-level memory and training keys (issue #13), present only when they were computed."""
+        out: dict[str, Any] = {}
+        if self.memory is not None:
+            out["peak_memory_bytes"] = self.memory.peak_memory_bytes
+            out["peak_activation_bytes"] = self.memory.peak_activation_bytes
+            out["memory"] = self.memory.to_dict()
+        if self.training is not None:
+            out["backward_flops"] = self.training.backward_flops
+            out["train_flops"] = self.training.train_flops
+            out["training"] = self.training.to_dict()
+        return out
 
 
 def _cut(path: str, depth: int) -> str:

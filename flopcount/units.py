@@ -83,3 +83,4 @@ def _finite(value: float, text: object, what: str) -> int:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"not a {what}: {text!r} (must be a finite number >= 0)")
     return round(value)
+

@@ -194,6 +194,9 @@ class Walker(TorchFunctionMode):
             self._state_ids.update(id(t) for t in (*module._parameters.values(), *module._buffers.values()))
         self._handles: list[Any] = []
         self._thread: int | None = None
+        # Called as hook(index, input_tensors, output_tensors) for each record (issue #13: the training
+        # analysis reads which inputs need gradients); the walker itself never needs one.
+        self.record_hooks: list[Callable[[int, list, list], None]] = []
 
     def _watching(self) -> bool:
         """True in the analysing thread while this walker is the innermost active one."""
@@ -298,6 +301,8 @@ class Walker(TorchFunctionMode):
         input_from = tuple(self._producer(t) for t in in_tensors)
         for t in out_tensors:
             self._producers[id(t)] = (weakref.ref(t), index)
+        for hook in self.record_hooks:
+            hook(index, in_tensors, out_tensors)
         in_specs = tuple(spec_of(t) for t in in_tensors)
         out_specs = tuple(spec_of(t) for t in out_tensors)
         # An op with no formula still moves its tensors: its MAC is known even though its FLOPs are not.

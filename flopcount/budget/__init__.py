@@ -43,6 +43,7 @@ from flopcount.budget.measure import (
 from flopcount.budget.schema import (
     COUNT_METRICS,
     METRIC_MEANING,
+    STEP_METRICS,
     BudgetFile,
     LayerLimit,
     ModelBudget,
@@ -57,6 +58,6 @@ __all__ = [
     "PreparedCheck", "check_model", "check_models", "prepare_check", "run_check", "update_baseline",
     "validate_output_path", "BudgetResult", "Check", "ModelResult", "evaluate", "explain", "locate",
     "LATENCY_REPEATS", "LATENCY_WARMUP", "Measurement", "Planned", "measure", "measure_latency",
-    "measurement_from_report", "resolve", "COUNT_METRICS", "METRIC_MEANING", "BudgetFile", "LayerLimit",
+    "measurement_from_report", "resolve", "COUNT_METRICS", "METRIC_MEANING", "STEP_METRICS", "BudgetFile", "LayerLimit",
     "ModelBudget", "find_budget_file", "load_budget_file", "parse_budget", "parse_toml",
 ]

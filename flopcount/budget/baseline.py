@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from flopcount.budget.schema import COUNT_METRICS, METRIC_MEANING
+from flopcount.budget.schema import COUNT_METRICS, METRIC_MEANING, STEP_METRICS
 from flopcount.errors import ConfigError, FlopcountError
 
 if TYPE_CHECKING:
@@ -71,7 +71,8 @@ def baseline_entry(budget_model: str, input_size: Iterable[str], kwargs: Mapping
         "model": budget_model,
         "input_size": list(input_size),
         "kwargs": dict(kwargs),
-        "totals": dict(measurement.totals),
+        # Memory and training limits are absolute ceilings, not tracked against a baseline.
+        "totals": {k: v for k, v in measurement.totals.items() if k not in STEP_METRICS},
         # all-zero paths (the root without params, Dropout, Identity) add lines and no information
         "layers": {path: dict(v) for path, v in sorted(measurement.layers.items()) if any(v.values())},
     }

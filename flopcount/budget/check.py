@@ -116,7 +116,8 @@ def check_models(plan: list[Planned], path: Path | None = None,
         entry = item.budget
         module, cpu_model = _load(item.reference, entry)
         measured = measure(module, list(item.input_size), device=entry.device,
-                           latency=entry.max_latency_ms is not None, cpu_model=cpu_model, name=entry.id)
+                           latency=entry.max_latency_ms is not None, cpu_model=cpu_model, name=entry.id,
+                           step=entry.limits)
         results.append(ModelResult(entry, item.input_size, measured, evaluate(entry, measured, item.baseline)))
         if progress is not None:
             progress(entry.id)
@@ -165,7 +166,7 @@ def check_model(model: Any, input_size: Any = None, *, name: str, max_params: An
             raise ConfigError(f"{where}: give input_size, e.g. flopcount_budget(model, (1, 3, 224, 224))")
         module, sizes, cpu_model = model, entry.input_size, None
     measured = measure(module, list(sizes), device=entry.device, latency=entry.max_latency_ms is not None,
-                       cpu_model=cpu_model, name=name)
+                       cpu_model=cpu_model, name=name, step=entry.limits)
 
     if base is not None and base.input_size != tuple(sizes) and not update_baseline:
         raise ConfigError(f"{baseline_path}: the entry {name} was measured on {', '.join(base.input_size)}; rerun "

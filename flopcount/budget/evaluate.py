@@ -11,8 +11,8 @@ from pathlib import Path
 
 from flopcount.budget.baseline import BaselineEntry
 from flopcount.budget.measure import Measurement
-from flopcount.budget.schema import COUNT_METRICS, ModelBudget
-from flopcount.units import human
+from flopcount.budget.schema import COUNT_METRICS, STEP_METRICS, ModelBudget
+from flopcount.units import human, human_bytes
 
 _TOP_LAYERS = 5  # layers named in a failure's explanation
 
@@ -26,7 +26,7 @@ class Check:
     status: str  # pass | fail | skip
     detail: str = ""
     line: int | None = None
-    unit: str = "count"  # count | ms
+    unit: str = "count"  # count | ms | bytes
 
     @property
     def headroom_pct(self) -> float | None:
@@ -82,6 +82,14 @@ def evaluate(budget: ModelBudget, measured: Measurement, baseline: BaselineEntry
             detail = f"{_over(value, limit, 'budget')}; " + explain(measured, baseline, metric)
         checks.append(Check(budget.id, metric, value, limit, "fail" if value > limit else "pass", detail.rstrip("; "),
                             budget.line))
+    for metric, unit in STEP_METRICS.items():
+        if metric in budget.limits:
+            limit, value = budget.limits[metric], measured.totals[metric]
+            show = human_bytes if unit == "bytes" else human
+            detail = "" if value <= limit else (f"{show(value)} is {(value / limit - 1) * 100:.1f}% over the budget "
+                                                f"{show(limit)}" if limit else f"{show(value)} over a budget of 0")
+            checks.append(Check(budget.id, metric, value, limit, "fail" if value > limit else "pass", detail,
+                                budget.line, unit))
     if budget.max_latency_ms is not None:
         value = measured.latency_ms
         if value is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from flopcount.budget.baseline import BaselineEntry
 from flopcount.budget.schema import COUNT_METRICS, BudgetFile, Context, ModelBudget
@@ -89,7 +89,7 @@ def _text_for_lines(path) -> str:
 class Measurement:
     """The numbers a budget is checked against; built from a Report, or by hand in tests."""
 
-    totals: dict[str, int]  # params, flops (paper total), all_ops_flops, mac
+    totals: dict[str, int]  # params, flops (paper total), all_ops_flops, mac; peak_memory, train_flops, train_memory when asked
     layers: dict[str, dict[str, int]]  # module path -> own params, paper FLOPs and MAC of the calls at that path
     ops: dict[str, dict[str, int]] = field(default_factory=dict)  # "path:op" of function-level ops -> same
     latency_ms: float | None = None
@@ -128,18 +128,28 @@ def measurement_from_report(report: Any, latency_ms: float | None = None) -> Mea
 
 
 def measure(model: Any, input_size: Any, *, device: str = "meta", latency: bool = False,
-            cpu_model: Any = None, name: str | None = None) -> Measurement:
+            cpu_model: Any = None, name: str | None = None, step: Iterable[str] = ()) -> Measurement:
     """Analyse ``model`` (on ``device``, meta by default); time a real CPU forward when ``latency``.
 
-    ``cpu_model`` is the model to time when ``model`` lives on meta (it cannot run for real).
+    ``cpu_model`` is the model to time when ``model`` lives on meta (it cannot run for real). ``step``
+    names the STEP_METRICS to measure too: peak_memory from the same pass, train_* from a training step
+    (AdamW, fp32) analysed on meta.
     """
     from flopcount.analysis import analyze
 
-    report = analyze(model, input_size, device=device, name=name)
+    step = set(step)
+    report = analyze(model, input_size, device=device, name=name, memory="peak_memory" in step)
     latency_ms = None
     if latency:
         latency_ms = measure_latency(cpu_model if cpu_model is not None else model, input_size)
-    return measurement_from_report(report, latency_ms)
+    measured = measurement_from_report(report, latency_ms)
+    if report.memory is not None:
+        measured.totals["peak_memory"] = report.memory.peak_memory_bytes
+    if step & {"train_flops", "train_memory"}:
+        training = analyze(model, input_size, name=name, train=True).training
+        measured.totals["train_flops"] = training.train_paper_flops
+        measured.totals["train_memory"] = training.peak_step_bytes
+    return measured
 
 
 def measure_latency(model: Any, input_size: Any, *, warmup: int = LATENCY_WARMUP, repeats: int = LATENCY_REPEATS,

@@ -17,19 +17,25 @@ from typing import Any, Mapping
 from flopcount import tomlio
 from flopcount.budget.locate import locate, quote_key
 from flopcount.errors import ConfigError
-from flopcount.units import ByteUnitError, parse_count
+from flopcount.units import ByteUnitError, parse_bytes, parse_count
 
 COUNT_METRICS = ("params", "flops", "mac")
+# Limits of a model's totals that no baseline tracks (issue #13): the metric and its unit. Memory limits
+# take byte units ("12MiB", "1.5GB"); train_flops, a count, takes K/M/G/T.
+STEP_METRICS = {"peak_memory": "bytes", "train_flops": "count", "train_memory": "bytes"}
 METRIC_MEANING = {
     "params": "parameter elements",
     "flops": "paper-total FLOPs: multiply-adds of conv + linear + matmul + attention",
     "mac": "memory access cost: elements read + written",
     "latency_ms": "median CPU forward time in ms",
+    "peak_memory": "peak inference memory in bytes: activations + parameters + buffers (eager, on meta)",
+    "train_flops": "paper-total multiply-adds of one training step: forward + backward",
+    "train_memory": "peak bytes of one training step (AdamW, fp32): activations, gradients, weights, optimizer state",
 }
 
 _TOP_KEYS = {"baseline", "max_regression_pct", "models"}
 _MODEL_KEYS = {"model", "input_size", "kwargs", "device", "max_params", "max_flops", "max_mac", "max_latency_ms",
-               "max_regression_pct", "layers"}
+               "max_regression_pct", "layers", *(f"max_{m}" for m in STEP_METRICS)}
 _LAYER_KEYS = {"max_params", "max_flops", "max_mac"}
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ class ModelBudget:
     input_size: tuple[str, ...] | None  # canonical input specs; None: the zoo model's default
     kwargs: dict[str, Any] = field(default_factory=dict)
     device: str = "meta"
-    limits: dict[str, int] = field(default_factory=dict)  # params / flops / mac -> maximum
+    limits: dict[str, int] = field(default_factory=dict)  # params / flops / mac and STEP_METRICS -> maximum
     max_latency_ms: float | None = None
     max_regression_pct: float | None = None  # None: no baseline comparison
     layers: tuple[LayerLimit, ...] = ()
@@ -144,6 +150,8 @@ def _parse_model(mid: str, spec: Any, default_pct: float | None, ctx: Context) -
     if not isinstance(device, str) or not device:
         raise ctx.error(keys, "must be a device name such as \"meta\" or \"cpu\"", "device")
     limits = {m: _count(spec, f"max_{m}", keys, ctx) for m in COUNT_METRICS if f"max_{m}" in spec}
+    limits |= {m: (_bytes if unit == "bytes" else _count)(spec, f"max_{m}", keys, ctx)
+               for m, unit in STEP_METRICS.items() if f"max_{m}" in spec}
     latency = spec.get("max_latency_ms")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
                                 or not math.isfinite(latency) or latency <= 0):
@@ -154,8 +162,8 @@ def _parse_model(mid: str, spec: Any, default_pct: float | None, ctx: Context) -
         raise ctx.error(keys, "must be a table of pattern = { max_flops = ... }", "layers")
     layer_limits = tuple(_parse_layer(pattern, value, keys, ctx) for pattern, value in layers.items())
     if not limits and latency is None and not layer_limits and pct is None and default_pct is None:
-        raise ctx.error(keys, "no limit: give max_params, max_flops, max_mac, max_latency_ms, layers or "
-                              "max_regression_pct")
+        raise ctx.error(keys, "no limit: give max_params, max_flops, max_mac, max_latency_ms, max_peak_memory, "
+                              "max_train_flops, max_train_memory, layers or max_regression_pct")
     return ModelBudget(
         id=mid,
         model=model.strip(),
@@ -208,6 +216,17 @@ def _count(table: Mapping[str, Any], key: str, keys: tuple[str, ...], ctx: Conte
             raise ctx.error(keys, f"must not be negative, got {value!r}", key) from None
         raise ctx.error(keys, f"not a count: {value!r} (expected e.g. \"300M\", \"3.5M\", \"2G\" or an integer)",
                         key) from None
+
+
+def _bytes(table: Mapping[str, Any], key: str, keys: tuple[str, ...], ctx: Context) -> int:
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ctx.error(keys, f"must be a memory size like \"12MiB\", \"1.5GB\" or an integer of bytes, got {value!r}",
+                        key)
+    try:
+        return parse_bytes(value)
+    except (ValueError, OverflowError) as error:
+        raise ctx.error(keys, str(error), key) from None
 
 
 def _percent(table: Mapping[str, Any], key: str, keys: tuple[str, ...], ctx: Context) -> float | None:

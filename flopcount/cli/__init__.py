@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from flopcount.cli import analyze, bench, check, compare, diff, guidelines, listing, roofline
+from flopcount.cli import analyze, bench, check, compare, diff, guidelines, listing, memory, roofline
 
 CONVENTIONS = (
     "FLOPs are multiply-adds (one fused multiply-add = 1 FLOP; --flops-per-mac 2 doubles them). "
@@ -41,6 +41,7 @@ COMMANDS = (
     ("guidelines", guidelines.guidelines, "ShuffleNet V2's guidelines G1-G4, costs in MAC."),
     ("roofline", roofline.roofline, "Compute- or memory-bound time per layer on a profile."),
     ("bench", bench.bench, "Measured CPU latency beside FLOPs and MAC."),
+    ("memory", memory.memory, "Live memory per layer, its peak, and a training step's (--train)."),
 )
 for _name, _function, _summary in COMMANDS:
     app.command(_name, short_help=_summary)(_function)

@@ -8,10 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from flopcount.cli.emit import emit
-from flopcount.cli.options import (BaselineOption, ContextOption, DebugOption, DeviceOption, ExpandOption,
+from flopcount.cli.options import (AmpOption, BaselineOption, ContextOption, DebugOption, DeviceOption, ExpandOption,
                                    FlopsPerMacOption, InputSizeOption, KwargsOption, ModelArgument, NamedInputOption,
-                                   OutputOption, PageFormat, PageFormatOption, PhaseOption, ProfilesOption,
-                                   SeqLenOption, TopOption, WeightDtypeOption, WidthOption)
+                                   Optimizer, OptimizerOption, OutputOption, PageFormat, PageFormatOption, PhaseOption,
+                                   ProfilesOption, SeqLenOption, TopOption, TrainOption, WeightDtypeOption, WidthOption,
+                                   analysis_options)
 from flopcount.cli.runtime import html_baseline, load_and_analyze, refuse_unused, run_command, writable_output
 from flopcount.cli.sampled import InputsDirOption, SamplesOption, analyze_sampled
 
@@ -45,6 +46,9 @@ def analyze(
     context: ContextOption = None,
     weight_dtype: WeightDtypeOption = None,
     profiles: ProfilesOption = None,
+    train: TrainOption = False,
+    optimizer: OptimizerOption = Optimizer.adamw,
+    amp: AmpOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Per-layer params, FLOPs and MAC of one model on one input.
@@ -54,6 +58,7 @@ def analyze(
     one offline page: module treemap, per-layer bars, roofline, and with --baseline a before/after view.
     With --phase (hf: models), the prefill / decode summary instead: FLOPs per token, bytes moved, KV cache,
     and per --profile the time bound and whether weights + cache fit.
+    The totals include the peak memory of the forward; --train adds one training step's FLOPs and peak.
     """
     with run_command(debug):
         from flopcount.cli.analyze_phases import run_phases
@@ -73,7 +78,9 @@ def analyze(
             analyze_sampled(name, input_size, kwargs, device, samples, inputs_dir, output_format, output, width)
             return
         against = html_baseline(baseline, output_format, input_size, kwargs, device)
-        report = load_and_analyze(name, input_size, kwargs, device, named_inputs, seq_len)
+        # The same pass measures live memory (issue #13: the totals show the peak); --train analyses a step.
+        report = load_and_analyze(name, input_size, kwargs, device, named_inputs, seq_len,
+                                  **analysis_options(train, optimizer, amp))
         rows = report.records if depth is None else report.by_module(depth)
         if sort is not None:
             rows = sorted(rows, key=lambda r: getattr(r, sort.value), reverse=True)

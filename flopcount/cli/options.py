@@ -112,3 +112,32 @@ ExpandOption = Annotated[bool, typer.Option(
     "--expand", "--all-layers",
     help="Show every layer call; by default a block repeated identically (the 32 layers of an LLM) is shown once "
          "with its count.")]
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Amp(str, Enum):
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+TrainOption = Annotated[bool, typer.Option(
+    "--train", help="Analyse one training step on meta: forward + backward + optimizer step (FLOPs and memory).")]
+OptimizerOption = Annotated[Optimizer, typer.Option(
+    "--optimizer", help="Optimizer of --train: its state is none (sgd), 1x (momentum) or 2x (adam, adamw) the parameters.")]
+AmpOption = Annotated[Optional[Amp], typer.Option(
+    "--amp", help="Mixed precision for --train: half weights and activations, fp32 master weights in the optimizer.")]
+
+
+def analysis_options(train: bool, optimizer: Optimizer, amp: Amp | None) -> dict:
+    """``analyze`` keywords for --train/--optimizer/--amp: one training step, or live memory of the forward."""
+    from flopcount.errors import UsageError
+
+    if not train and (amp is not None or optimizer is not Optimizer.adamw):
+        raise UsageError("--optimizer and --amp describe a training step: add --train")
+    return {"train": True, "optimizer": optimizer.value, "amp": amp and amp.value} if train else {"memory": True}

@@ -109,11 +109,12 @@ def load(name: str, input_size: list[str] | None, kwargs: str | None, device: st
 
 
 def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None = None,
-                     named: list[str] | None = None, seq_len: int | None = None):
-    """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report)."""
+                     named: list[str] | None = None, seq_len: int | None = None, **options):
+    """Analyse on ``device``, or on meta with the library's fallback to a real device (noted in the report);
+    ``options`` go to ``analyze`` (memory=True, train=True, optimizer=..., amp=...)."""
     loaded, specs = load(name, input_size, kwargs, device, named, seq_len)
     with user_code(f"running the forward of {name}"):
-        return loaded.analyze(specs)
+        return loaded.analyze(specs, **options)
 
 
 def analyze_and_time(name: str, input_size: list[str] | None, kwargs: str | None, threads: int, repeats: int):

@@ -11,9 +11,9 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from flopcount.budget import COUNT_METRICS, METRIC_MEANING, BudgetResult, Check
+from flopcount.budget import COUNT_METRICS, METRIC_MEANING, STEP_METRICS, BudgetResult, Check
 from flopcount.render.common import Column, csv_text, fit_table, json_document, markdown_table
-from flopcount.units import human
+from flopcount.units import human, human_bytes
 
 CONVENTIONS = ("flops = paper total (multiply-adds of conv + linear + matmul + attention); "
                "mac = memory access cost in elements read + written; params = parameter elements")
@@ -25,6 +25,8 @@ def fmt_value(check: Check, value: float | None) -> str:
         return "-"
     if check.unit == "ms":
         return f"{value:.2f} ms"
+    if check.unit == "bytes":
+        return human_bytes(value)
     return human(value)
 
 
@@ -101,7 +103,7 @@ def to_json(result: BudgetResult) -> str:
         "file": str(result.path) if result.path else None,
         "passed": result.passed,
         "summary": summary(result),
-        "conventions": {m: METRIC_MEANING[m] for m in (*COUNT_METRICS, "latency_ms")},
+        "conventions": {m: METRIC_MEANING[m] for m in (*COUNT_METRICS, "latency_ms", *STEP_METRICS)},
         "models": [
             {
                 "id": m.budget.id,

@@ -115,6 +115,10 @@ def totals_panel(report: Report, flops_per_mac: int = 1):
                           "+ norms, activations, pools, element-wise"),
         ("MAC", f"{t.mac:,} elements ({human(t.mac)}), {human_bytes(t.mac_bytes)}  memory read + written"),
     ]
+    if report.memory is not None:  # analysed with memory=True or train=True (issue #13)
+        from flopcount.render.memory import totals_lines
+
+        lines += totals_lines(report)
     lines += [("note", note) for note in report.notes]  # e.g. why the analysis ran on a real device
     if report.complete:
         lines.append(("complete", "every op had a formula"))

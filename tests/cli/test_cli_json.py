@@ -66,17 +66,22 @@ def commands(tiny: str, budget, tiny_llm: str = "") -> dict[str, list[str]]:
                       "--profile", "h100"],
         "diff": ["diff", tiny, tiny, "-i", "1x3x8x8"],
         "analyze_samples": ["analyze", tiny, "-i", "1x3x8x8", "--samples", "2"],
+        "memory": ["memory", "mobilenet_v2", "-i", "1x3x32x32"],
     }
 
 
 @pytest.mark.parametrize("kind", ["analyze", "list", "compare", "check", "guidelines", "roofline", "bench", "bench_zoo",
-                                  "diff", "analyze_samples", "phase"])
+                                  "diff", "analyze_samples", "phase", "memory"])
 def test_every_json_document_validates(kind, tiny, budget, request):
     tiny_llm = request.getfixturevalue("tiny_llm") if kind == "phase" else ""
     result = runner.invoke(app, [*commands(tiny, budget, tiny_llm)[kind], "-f", "json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert (document["schema_version"], document["kind"]) == (SCHEMA_VERSION, kind)
+    assert_valid(document, kind)
+
+
+def assert_valid(document: dict, kind: str) -> None:
     schema = output_schema()
     # against this kind's definition alone first, for an error message that names the field
     own = jsonschema.Draft202012Validator({**schema, "oneOf": [{"$ref": f"#/$defs/{kind}"}]})
@@ -108,3 +113,23 @@ def test_analyze_json_honours_depth_sort_and_top():
     assert classifier["flops"] == 1280 * 1000  # Linear(1280, 1000) on one token; dropout counts nothing
     assert features["flops"] + classifier["flops"] + 1280 * 7 * 7 == data["totals"]["flops"] == 320_515_392
     assert len(data["records"]) > 2  # the whole report is still there
+
+
+@pytest.mark.parametrize("command", ["analyze", "memory"])
+def test_train_json_validates_and_carries_the_step(command, tiny):
+    result = runner.invoke(app, [command, tiny, "-i", "1x3x8x8", "--train", "--optimizer", "sgd", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert_valid(document, command)
+    # forward: conv 3*3*3*8 * 64 = 13,824 + ReLU 8*64 = 512 -> 14,336. Backward: the conv's weight gradient
+    # 13,824 (its input needs none) + the ReLU's input gradient 512 = 14,336; train = 28,672.
+    assert (document["backward_flops"], document["train_flops"]) == (14_336, 28_672)
+    # saved: the ReLU's output 8*64*4 = 2,048 B (the conv saves the input and weight, which exist anyway)
+    assert document["training"]["saved_activation_bytes"] == 2_048
+
+
+def test_analyze_json_carries_the_inference_peak(tiny):
+    document = json.loads(runner.invoke(app, ["analyze", tiny, "-i", "1x3x8x8", "-f", "json"]).stdout)
+    # conv output 8*8*8*4 = 2,048 B and the ReLU's 2,048 B live together: peak activations 4,096 B;
+    # + params (3*3*3*8 + 8) * 4 = 896 B -> 4,992 B
+    assert (document["peak_activation_bytes"], document["peak_memory_bytes"]) == (4_096, 4_992)

@@ -113,3 +113,13 @@ def test_diff_keeps_totals_and_module_names(width):
     assert {"61,100,840", "1,248,424", "0.02043 (48.94x fewer)"} <= set(cells(out))
     # the four largest params changes: AlexNet's three linears, then its features.8 conv
     assert {"classifier.1", "classifier.4", "classifier.6"} <= set(cells(out))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_memory_marks_the_peak_row(width, tiny):
+    out = render(width, "memory", tiny, "-i", "1x3x16x16")
+    # each output 8*16*16*4 = 8,192 B; during the ReLU its input and output live together: 16 KiB, the peak
+    peak_rows = [line for line in out.splitlines() if "◀ peak" in line]
+    assert len(peak_rows) == 1 and "16.00 KiB" in peak_rows[0] and cells(peak_rows[0])[0] == "1"
+    # + params (3*3*3*8 + 8 + 8*8 + 8) * 4 = 1,184 B: 17,568 B = 17.16 KiB
+    assert "17.16 KiB" in out
