@@ -1,0 +1,272 @@
+"""Time kernels the way a model runs them: eval, ``no_grad``, a fixed thread count, warm-up first.
+
+Each config is rebuilt as the Python-level call a model makes (an ``nn.Conv2d`` module, ``torch.cat``,
+a transposed view's ``contiguous``), so its time includes the per-call dispatch overhead that dominates
+thin layers. Several configs are timed together, interleaved: every round visits all of them in a
+fresh random order, and a config's time is the min (and median) of its rounds, so a burst of load from
+another process spoils one round of many configs rather than every round of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from flopcount.predict.kernels import VIEW
+
+# One timed batch of calls lasts about this long: long enough for perf_counter, short enough to interleave.
+BATCH_S = 0.002
+MAX_CALLS_PER_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured config: seconds per call, min and median over interleaved rounds."""
+
+    kind: str
+    config: dict[str, Any]
+    min_s: float
+    median_s: float
+    rounds: int
+
+
+def _activation_module(kind: str):
+    from torch import nn
+
+    classes = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
+               "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+    cls = classes[kind]
+    # Zoo and torchvision blocks build ReLU/ReLU6/Hardswish in place; the others have no in-place flag.
+    return cls(inplace=True) if kind in ("relu", "relu6", "hardswish", "hardsigmoid", "silu") else cls()
+
+
+def _activation_function(kind: str):
+    import torch
+    from torch.nn import functional as F
+
+    return {"relu": torch.relu, "relu6": F.relu6, "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid,
+            "sigmoid": torch.sigmoid, "silu": F.silu, "gelu": F.gelu, "tanh": torch.tanh}[kind]
+
+
+def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
+    """A zero-argument callable that runs the kernel ``kind`` with config ``c`` once (inputs prebuilt)."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    randn = torch.randn
+    if kind.startswith("conv"):
+        module = nn.Conv2d(c["cin"], c["cout"], (c["kh"], c["kw"]), c["s"], (c["ph"], c["pw"]), c.get("d", 1),
+                           groups=c["g"], bias=bool(c.get("bias"))).eval()
+        x = randn(c["n"], c["cin"], c["h"], c["w"])
+        return lambda: module(x)
+    if kind == "linear":
+        module = nn.Linear(c["cin"], c["cout"], bias=bool(c.get("bias", 1))).eval()
+        x = randn(c["rows"], c["cin"])
+        return lambda: module(x)
+    if kind == "matmul":
+        a, b = randn(c["b"], c["m"], c["k"]), randn(c["b"], c["k"], c["n"])
+        return lambda: torch.matmul(a, b)
+    if kind == "batchnorm":
+        module = nn.BatchNorm2d(c["c"]).eval()
+        x = randn(c["n"], c["c"], c["hw"], 1)
+        return lambda: module(x)
+    if kind in ("layernorm", "softmax"):
+        x = randn(c["rows"], c["d"])
+        if kind == "layernorm":
+            module = nn.LayerNorm(c["d"]).eval()
+            return lambda: module(x)
+        return lambda: torch.softmax(x, -1)
+    if kind.startswith("act_"):
+        name = kind[4:]
+        x = randn(c["numel"])
+        fn = _activation_module(name) if c.get("module") else _activation_function(name)
+        return lambda: fn(x)
+    if kind == "binary":
+        numel, other = c["numel"], c["other"]
+        if other < numel and numel % other == 0:
+            # The smaller operand broadcasts over trailing dims, as an SE block's (n, c, 1, 1) scale does.
+            x, y = randn(other, numel // other), randn(other, 1)
+        else:
+            x, y = randn(numel), randn(numel)
+        if c.get("inplace"):
+            return lambda: x.add_(y)
+        return lambda: x + y
+    if kind in ("maxpool", "avgpool"):
+        x = randn(c["n"], c["c"], c["h"], c["w"])
+        cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+        module = cls(c["k"], c["s"], c["p"])
+        fn = F.max_pool2d if kind == "maxpool" else F.avg_pool2d
+        return (lambda: module(x)) if c.get("module") else (lambda: fn(x, c["k"], c["s"], c["p"]))
+    if kind == "adaptive_avgpool":
+        x = randn(c["n"], c["c"], c["h"], c["w"])
+        module = nn.AdaptiveAvgPool2d((c["oh"], c["ow"]))
+        return (lambda: module(x)) if c.get("module") else (lambda: F.adaptive_avg_pool2d(x, (c["oh"], c["ow"])))
+    if kind == "cat":
+        parts = [randn(c["numel"] // c["inner"] // c["parts"] or 1, c["inner"]) for _ in range(c["parts"])]
+        return lambda: torch.cat(parts, dim=1)
+    if kind == "copy":
+        inner = c["inner"]
+        outer = max(c["numel"] // inner, 1)
+        a = 2 if outer % 2 == 0 else 1  # a channel shuffle: (a, outer / a, inner) viewed with the first two swapped
+        view = randn(a, outer // a, inner).transpose(0, 1)
+        return lambda: view.contiguous()
+    if kind == "mha":
+        module = nn.MultiheadAttention(c["e"], c["heads"], batch_first=True).eval()
+        x = randn(c["b"], c["l"], c["e"])
+        return lambda: module(x, x, x, need_weights=False)
+    if kind == "sdpa":
+        q, k, v = randn(c["b"], c["l"], c["d"]), randn(c["b"], c["s"], c["d"]), randn(c["b"], c["s"], c["d"])
+        return lambda: F.scaled_dot_product_attention(q, k, v)
+    if kind == VIEW:
+        x = randn(2, 8, 4, 4)
+        if c.get("module"):
+            module = nn.Dropout(0.2).eval()
+            return lambda: module(x)
+        return lambda: x.view(2, -1)
+    raise ValueError(f"no builder for kernel kind {kind!r}")
+
+
+def _time_batch(fn: Callable[[], Any], calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: int = 0,
+                 on_sample: Callable[[int], None] | None = None) -> list[Sample]:
+    """Time every (kind, config) in ``items``, interleaved over ``rounds`` rounds (torch settings as they are)."""
+    import torch
+
+    rng = random.Random(seed)
+    fns, calls = [], []
+    with torch.no_grad():
+        for kind, config in items:
+            fn = build(kind, config)
+            fn()  # warm-up: first-call allocation, lazy init, weight packing
+            once = _time_batch(fn, 1)
+            fns.append(fn)
+            calls.append(max(1, min(MAX_CALLS_PER_BATCH, int(BATCH_S / max(once, 1e-7)))))
+        times: list[list[float]] = [[] for _ in items]
+        order = list(range(len(items)))
+        for _ in range(rounds):
+            rng.shuffle(order)
+            for i in order:
+                times[i].append(_time_batch(fns[i], calls[i]))
+            if on_sample:
+                on_sample(len(items))
+    return [Sample(kind, dict(config), min(t), statistics.median(t), len(t))
+            for (kind, config), t in zip(items, times)]
+
+
+@dataclass(frozen=True)
+class Overheads:
+    """Seconds per call of the runtime's fixed costs, measured on the smallest possible work."""
+
+    op_call: float  # a torch function on a one-element tensor
+    module_call: float  # an nn.Module whose forward is one such function
+    container_call: float  # one more level of nn.Sequential around a module: what a block's forward costs
+
+    def to_dict(self) -> dict[str, float]:
+        return {"op_call_s": self.op_call, "module_call_s": self.module_call, "container_call_s": self.container_call}
+
+
+def measure_overheads(rounds: int = 7, depth: int = 32) -> Overheads:
+    """Per-call overhead of a torch op, a module call, and a container level (``depth`` nested Sequentials)."""
+    import torch
+    from torch import nn
+
+    x = torch.zeros(1)
+    leaf = nn.ReLU()
+    nested: nn.Module = nn.ReLU()
+    for _ in range(depth):
+        nested = nn.Sequential(nested)
+
+    def best(fn: Callable[[], Any]) -> float:
+        with torch.no_grad():
+            fn()
+            return min(_time_batch(fn, 500) for _ in range(rounds))
+
+    op = best(lambda: torch.relu(x))
+    module = best(lambda: leaf(x))
+    deep = best(lambda: nested(x))
+    return Overheads(op, module, max((deep - module) / depth, 0.0))
+
+
+@dataclass(frozen=True)
+class ModelTiming:
+    """Seconds of a whole forward: min and median of ``repeats`` runs after warm-up."""
+
+    min_s: float
+    median_s: float
+    repeats: int
+    spread: float  # (max - min) / median of the repeats: the measurement's own noise
+
+
+def time_model(model, *args: Any, warmup: int = 2, repeats: int = 5) -> ModelTiming:
+    """Time a plain forward as ``flopcount bench`` does: eval, ``no_grad``, no hooks, warm-up first."""
+    import torch
+
+    model.eval()
+    samples = []
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(*args)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(*args)
+            samples.append(time.perf_counter() - start)
+    median = statistics.median(samples)
+    return ModelTiming(min(samples), median, repeats, (max(samples) - min(samples)) / median)
+
+
+def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 7, warmup: int = 2, seed: int = 0,
+                deadline: float | None = None, on_round: Callable[[int], None] | None = None) -> list[ModelTiming]:
+    """Whole-forward times of several (model, args), interleaved: each round runs every model once, in a
+    fresh random order, so that load from other processes spreads over all models instead of spoiling
+    one. Stops after ``rounds`` rounds, or earlier at ``deadline`` (perf_counter) once 3 rounds are done."""
+    import torch
+
+    rng = random.Random(seed)
+    samples: list[list[float]] = [[] for _ in models]
+    order = list(range(len(models)))
+    with torch.no_grad():
+        for model, args in models:
+            model.eval()
+            for _ in range(warmup):
+                model(*args)
+        for r in range(rounds):
+            if deadline is not None and r >= 3 and time.perf_counter() > deadline:
+                break
+            rng.shuffle(order)
+            for i in order:
+                model, args = models[i]
+                start = time.perf_counter()
+                model(*args)
+                samples[i].append(time.perf_counter() - start)
+            if on_round:
+                on_round(r + 1)
+    out = []
+    for s in samples:
+        median = statistics.median(s)
+        out.append(ModelTiming(min(s), median, len(s), (max(s) - min(s)) / median))
+    return out
+
+
+@contextlib.contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (None: as they are), restoring torch's setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
