@@ -80,7 +80,7 @@ def test_cross_validation_reports_out_of_fold_errors_per_sample():
     spec = KINDS["conv_dw"]
     configs = [sampling.sample("conv_dw", rng) for _ in range(120)]
     truth = [_depthwise_truth(c) for c in configs]
-    cv = cross_validate([spec.terms(c) for c in configs], [spec.features(c) for c in configs], truth, folds=4)
+    cv = cross_validate([spec.terms(c) for c in configs], [spec.features(c) for c in configs], truth, folds=4, trees=40)
     assert len(cv.errors) == 120 and cv.folds == 4
     summary = cv.summary()
     assert summary["samples"] == 120 and 0 <= summary["within_10pct"] <= 1

@@ -28,7 +28,7 @@ from flopcount.errors import UsageError
 from flopcount.predict import archgen, sampling
 from flopcount.predict.fit import cross_validate, fit_base, fit_kind
 from flopcount.predict.kernels import KINDS, kernels_of
-from flopcount.predict.measure import Sample, measure_overheads, num_threads, time_configs, time_models
+from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads, time_configs, time_models
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance
 
@@ -157,7 +157,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                        for s in collected.samples[kind]]
             entries[kind] = KindEntry(samples, fit, cv.summary())
         runtime = RuntimeProfile(
-            EAGER_CPU, provenance(used_threads, budget_s=budget_s, seed=seed, kernels_timed=sum(
+            EAGER_CPU, provenance(used_threads, budget_s=budget_s, seed=seed, clock=clock().__name__, kernels_timed=sum(
                 map(len, collected.samples.values())), rounds_per_kernel=ROUNDS),
             overheads.to_dict(), entries, statistic, {}, {}, rates)
         if whole_networks:
@@ -199,7 +199,9 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: s
     timings = time_models([m for _, m in chosen], rounds=NETWORK_ROUNDS, deadline=deadline,
                           on_round=lambda r: progress(f"timing {len(chosen)} calibration networks, round {r}"))
     a = np.asarray(rows)
-    y = np.asarray([getattr(t, statistic) for t in timings])
+    # The same clock and statistic as the kernels: thread CPU time at one thread (see measure.clock).
+    cpu = clock() is time.thread_time
+    y = np.asarray([getattr(t, ("cpu_" if cpu else "") + statistic) for t in timings])
     names = [arch.name for arch, _ in chosen]
     coef = fit_base(a, y)
     terms = ModelTerms(*[float(c) for c in coef])

@@ -58,72 +58,75 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
     from torch import nn
     from torch.nn import functional as F
 
-    randn = torch.randn
+    def data(*shape: int):
+        # Uniform in [-1, 1): as good as normal values for timing, and 3x faster to make for big tensors.
+        return torch.empty(shape).uniform_(-1, 1)
+
     if kind.startswith("conv"):
         module = nn.Conv2d(c["cin"], c["cout"], (c["kh"], c["kw"]), c["s"], (c["ph"], c["pw"]), c.get("d", 1),
                            groups=c["g"], bias=bool(c.get("bias"))).eval()
-        x = randn(c["n"], c["cin"], c["h"], c["w"])
+        x = data(c["n"], c["cin"], c["h"], c["w"])
         return lambda: module(x)
     if kind == "linear":
         module = nn.Linear(c["cin"], c["cout"], bias=bool(c.get("bias", 1))).eval()
-        x = randn(c["rows"], c["cin"])
+        x = data(c["rows"], c["cin"])
         return lambda: module(x)
     if kind == "matmul":
-        a, b = randn(c["b"], c["m"], c["k"]), randn(c["b"], c["k"], c["n"])
+        a, b = data(c["b"], c["m"], c["k"]), data(c["b"], c["k"], c["n"])
         return lambda: torch.matmul(a, b)
     if kind == "batchnorm":
         module = nn.BatchNorm2d(c["c"]).eval()
-        x = randn(c["n"], c["c"], c["hw"], 1)
+        x = data(c["n"], c["c"], c["hw"], 1)
         return lambda: module(x)
     if kind in ("layernorm", "softmax"):
-        x = randn(c["rows"], c["d"])
+        x = data(c["rows"], c["d"])
         if kind == "layernorm":
             module = nn.LayerNorm(c["d"]).eval()
             return lambda: module(x)
         return lambda: torch.softmax(x, -1)
     if kind.startswith("act_"):
         name = kind[4:]
-        x = randn(c["numel"])
+        x = data(c["numel"])
         fn = _activation_module(name) if c.get("module") else _activation_function(name)
         return lambda: fn(x)
     if kind == "binary":
         numel, other = c["numel"], c["other"]
         if other < numel and numel % other == 0:
             # The smaller operand broadcasts over trailing dims, as an SE block's (n, c, 1, 1) scale does.
-            x, y = randn(other, numel // other), randn(other, 1)
+            x, y = data(other, numel // other), data(other, 1)
         else:
-            x, y = randn(numel), randn(numel)
+            x, y = data(numel), data(numel)
         if c.get("inplace"):
             return lambda: x.add_(y)
         return lambda: x + y
     if kind in ("maxpool", "avgpool"):
-        x = randn(c["n"], c["c"], c["h"], c["w"])
+        x = data(c["n"], c["c"], c["h"], c["w"])
         cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
         module = cls(c["k"], c["s"], c["p"])
         fn = F.max_pool2d if kind == "maxpool" else F.avg_pool2d
         return (lambda: module(x)) if c.get("module") else (lambda: fn(x, c["k"], c["s"], c["p"]))
     if kind == "adaptive_avgpool":
-        x = randn(c["n"], c["c"], c["h"], c["w"])
+        x = data(c["n"], c["c"], c["h"], c["w"])
         module = nn.AdaptiveAvgPool2d((c["oh"], c["ow"]))
         return (lambda: module(x)) if c.get("module") else (lambda: F.adaptive_avg_pool2d(x, (c["oh"], c["ow"])))
     if kind == "cat":
-        parts = [randn(c["numel"] // c["inner"] // c["parts"] or 1, c["inner"]) for _ in range(c["parts"])]
+        parts = [data(c["numel"] // c["inner"] // c["parts"] or 1, c["inner"]) for _ in range(c["parts"])]
         return lambda: torch.cat(parts, dim=1)
     if kind == "copy":
         inner = c["inner"]
         outer = max(c["numel"] // inner, 1)
         a = 2 if outer % 2 == 0 else 1  # a channel shuffle: (a, outer / a, inner) viewed with the first two swapped
-        view = randn(a, outer // a, inner).transpose(0, 1)
+        view = data(a, outer // a, inner).transpose(0, 1)
         return lambda: view.contiguous()
     if kind == "mha":
         module = nn.MultiheadAttention(c["e"], c["heads"], batch_first=True).eval()
-        x = randn(c["b"], c["l"], c["e"])
+        x = data(c["b"], c["l"], c["e"])
         return lambda: module(x, x, x, need_weights=False)
     if kind == "sdpa":
-        q, k, v = randn(c["b"], c["l"], c["d"]), randn(c["b"], c["s"], c["d"]), randn(c["b"], c["s"], c["d"])
+        q, k, v = data(c["b"], c["l"], c["d"]), data(c["b"], c["s"], c["d"]), data(c["b"], c["s"], c["d"])
         return lambda: F.scaled_dot_product_attention(q, k, v)
     if kind == VIEW:
-        x = randn(2, 8, 4, 4)
+        x = data(2, 8, 4, 4)
         if c.get("module"):
             module = nn.Dropout(0.2).eval()
             return lambda: module(x)
@@ -131,11 +134,24 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
     raise ValueError(f"no builder for kernel kind {kind!r}")
 
 
-def _time_batch(fn: Callable[[], Any], calls: int) -> float:
-    start = time.perf_counter()
+def clock(threads: int | None = None) -> Callable[[], float]:
+    """The clock that times one call best: the calling thread's CPU time when torch runs on one thread.
+
+    With one intra-op thread every kernel runs on the calling thread, so its CPU time (user + system,
+    page faults included) is the call's latency minus the time other processes held the core: on a
+    shared machine that is the noise-free latency, which wall-clock can only approach by repeating.
+    With more threads the work runs on a pool the caller's CPU time does not see: wall-clock then.
+    """
+    import torch
+
+    return time.thread_time if (threads or torch.get_num_threads()) == 1 else time.perf_counter
+
+
+def _time_batch(fn: Callable[[], Any], calls: int, now: Callable[[], float] = time.perf_counter) -> float:
+    start = now()
     for _ in range(calls):
         fn()
-    return (time.perf_counter() - start) / calls
+    return (now() - start) / calls
 
 
 def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: int = 0,
@@ -144,6 +160,7 @@ def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: in
     import torch
 
     rng = random.Random(seed)
+    now = clock()
     fns, calls = [], []
     with torch.no_grad():
         for kind, config in items:
@@ -157,7 +174,7 @@ def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: in
         for _ in range(rounds):
             rng.shuffle(order)
             for i in order:
-                times[i].append(_time_batch(fns[i], calls[i]))
+                times[i].append(_time_batch(fns[i], calls[i], now))
             if on_sample:
                 on_sample(len(items))
     return [Sample(kind, dict(config), min(t), statistics.median(t), len(t))
@@ -181,6 +198,7 @@ def measure_overheads(rounds: int = 7, depth: int = 32) -> Overheads:
     import torch
     from torch import nn
 
+    now = clock()
     x = torch.zeros(1)
     leaf = nn.ReLU()
     nested: nn.Module = nn.ReLU()
@@ -190,7 +208,7 @@ def measure_overheads(rounds: int = 7, depth: int = 32) -> Overheads:
     def best(fn: Callable[[], Any]) -> float:
         with torch.no_grad():
             fn()
-            return min(_time_batch(fn, 500) for _ in range(rounds))
+            return min(_time_batch(fn, 500, now) for _ in range(rounds))
 
     op = best(lambda: torch.relu(x))
     module = best(lambda: leaf(x))
@@ -200,40 +218,34 @@ def measure_overheads(rounds: int = 7, depth: int = 32) -> Overheads:
 
 @dataclass(frozen=True)
 class ModelTiming:
-    """Seconds of a whole forward: min and median of ``repeats`` runs after warm-up."""
+    """Seconds of whole forwards, by two clocks: wall-clock (what `flopcount bench` reports) and the
+    calling thread's CPU time (the same forwards minus the time other processes held the core)."""
 
     min_s: float
     median_s: float
+    spread: float  # (max - min) / median of the wall-clock repeats: the measurement's own noise
+    cpu_min_s: float
+    cpu_median_s: float
+    cpu_spread: float
     repeats: int
-    spread: float  # (max - min) / median of the repeats: the measurement's own noise
 
-
-def time_model(model, *args: Any, warmup: int = 2, repeats: int = 5) -> ModelTiming:
-    """Time a plain forward as ``flopcount bench`` does: eval, ``no_grad``, no hooks, warm-up first."""
-    import torch
-
-    model.eval()
-    samples = []
-    with torch.no_grad():
-        for _ in range(warmup):
-            model(*args)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(*args)
-            samples.append(time.perf_counter() - start)
-    median = statistics.median(samples)
-    return ModelTiming(min(samples), median, repeats, (max(samples) - min(samples)) / median)
+    @classmethod
+    def of(cls, wall: Sequence[float], cpu: Sequence[float]) -> "ModelTiming":
+        w, c = statistics.median(wall), statistics.median(cpu)
+        return cls(min(wall), w, (max(wall) - min(wall)) / w, min(cpu), c, (max(cpu) - min(cpu)) / c, len(wall))
 
 
 def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 7, warmup: int = 2, seed: int = 0,
                 deadline: float | None = None, on_round: Callable[[int], None] | None = None) -> list[ModelTiming]:
-    """Whole-forward times of several (model, args), interleaved: each round runs every model once, in a
-    fresh random order, so that load from other processes spreads over all models instead of spoiling
-    one. Stops after ``rounds`` rounds, or earlier at ``deadline`` (perf_counter) once 3 rounds are done."""
+    """Whole-forward times of several (model, args) as `flopcount bench` runs them (eval, ``no_grad``, no
+    hooks, warm-up first), interleaved: each round runs every model once, in a fresh random order, so that
+    load from other processes spreads over all models instead of spoiling one. Stops after ``rounds``
+    rounds, or earlier at ``deadline`` (a perf_counter time) once 3 rounds are done."""
     import torch
 
     rng = random.Random(seed)
-    samples: list[list[float]] = [[] for _ in models]
+    wall: list[list[float]] = [[] for _ in models]
+    cpu: list[list[float]] = [[] for _ in models]
     order = list(range(len(models)))
     with torch.no_grad():
         for model, args in models:
@@ -246,16 +258,13 @@ def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 7, warmup:
             rng.shuffle(order)
             for i in order:
                 model, args = models[i]
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 model(*args)
-                samples[i].append(time.perf_counter() - start)
+                cpu[i].append(time.thread_time() - start_cpu)
+                wall[i].append(time.perf_counter() - start)
             if on_round:
                 on_round(r + 1)
-    out = []
-    for s in samples:
-        median = statistics.median(s)
-        out.append(ModelTiming(min(s), median, len(s), (max(s) - min(s)) / median))
-    return out
+    return [ModelTiming.of(w, c) for w, c in zip(wall, cpu)]
 
 
 @contextlib.contextmanager
