@@ -39,6 +39,7 @@ KERNEL_SHARE = 0.8  # of the budget; the rest times whole calibration networks
 FIRST_PASS_SHARE = 0.4  # of the kernel time, spent covering the space before refining
 ROUNDS = 5  # interleaved timing rounds per config
 NETWORKS = 40  # generated calibration networks timed whole
+POOL_NETWORKS = 40  # generated calibration networks whose kernels seed the first pass
 MIN_NETWORKS = 8
 NETWORK_ROUNDS = 9
 
@@ -119,10 +120,12 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         progress("measuring per-call overheads")
         overheads = measure_overheads()
         rates = fallback_rates()
+        progress("collecting the kernels of calibration networks")
+        pool = sampling.network_pool(POOL_NETWORKS)
         round_no = 0
         # First pass: cover the space, every kind in every round.
         while time.perf_counter() < first_pass_end or round_no == 0:
-            items = _round_items(kinds, weights, lambda k, n: [sampling.sample(k, rng) for _ in range(n)], 1.0)
+            items = _round_items(kinds, weights, lambda k, n: [sampling.draw(k, rng, pool) for _ in range(n)], 1.0)
             rng.shuffle(items)
             collected.add(time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
             round_no += 1

@@ -207,3 +207,43 @@ def sampler_kinds() -> list[str]:
 
 
 Sampler = Callable[[str, random.Random], dict[str, Any]]
+
+
+def network_pool(count: int = 40, seeds: Sequence[int] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Kernel configs of ``count`` generated calibration networks, by kind (duplicates dropped).
+
+    Networks tie channels, spatial sizes, strides and kernel sizes together in ways independent
+    draws rarely hit (wide layers at small resolutions, 1x1 convs of equal widths around a depthwise
+    one); drawing part of each round from here puts samples densely where real layers are.
+    """
+    import torch
+
+    from flopcount.analysis import analyze
+    from flopcount.predict import archgen
+    from flopcount.predict.kernels import kernels_of
+
+    seeds = list(seeds if seeds is not None else archgen.CALIBRATION_SEEDS[:count])
+    pool: dict[str, list[dict[str, Any]]] = {}
+    seen: set[tuple] = set()
+    for seed in seeds:
+        arch = archgen.generate(seed)
+        with torch.device("meta"):
+            model = arch.build()
+        for kernel in kernels_of(analyze(model, arch.input_size, device="meta").records):
+            key = (kernel.kind, tuple(sorted(kernel.config.items())))
+            if key in seen or kernel.kind == VIEW or not affordable(kernel.kind, kernel.config):
+                continue
+            seen.add(key)
+            pool.setdefault(kernel.kind, []).append(dict(kernel.config))
+    return pool
+
+
+def draw(kind: str, rng: random.Random, pool: dict[str, list[dict[str, Any]]] | None = None,
+         from_pool: float = 0.5) -> dict[str, Any]:
+    """A first-pass config: with probability ``from_pool`` a network's config (half the time nudged to a
+    neighbour), else an independent draw over the whole space."""
+    configs = (pool or {}).get(kind)
+    if configs and rng.random() < from_pool:
+        config = rng.choice(configs)
+        return neighbour(kind, config, rng) if rng.random() < 0.5 else dict(config)
+    return sample(kind, rng)
