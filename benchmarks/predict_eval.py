@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     parser.add_argument("--generated", type=int, default=100)
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved visits of every model")
+    parser.add_argument("--repeats", type=int, default=3, help="timed forwards in a row per visit, after a warm-up")
     parser.add_argument("--json", help="write every model's numbers here")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
     args = parser.parse_args(argv)
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
         built = []
         for (_, _, _, build, size) in items:
             built.append((build(), (torch.randn(size),)))
-        timings = time_models(built, rounds=args.rounds, warmup=2,
+        timings = time_models(built, rounds=args.rounds, warmup=1, repeats=args.repeats,
                               on_round=lambda r: print(f"round {r}/{args.rounds}", file=sys.stderr))
         del built
     for row, t in zip(rows, timings):
@@ -138,7 +139,8 @@ def main(argv=None) -> int:
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
           f"{prov.get('date')}, clock {prov.get('clock')}; evaluated on {len(rows)} models at {args.threads} "
-          f"thread(s), {args.rounds} interleaved rounds, measured = median of the rounds")
+          f"thread(s), {args.rounds} interleaved visits of {args.repeats} timed forwards after a warm-up, "
+          f"measured = median")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
         for row in rows:

@@ -197,7 +197,7 @@ def test_time_configs_returns_one_sample_per_config_interleaved():
 
 def test_calibrate_writes_fits_cv_and_provenance_within_a_tiny_budget(tmp_path):
     steps = []
-    profile = calibrate("tiny", budget_s=1.0, kinds=["act_relu", "binary"], whole_networks=False,
+    profile = calibrate("tiny", budget_s=1.0, kinds=["act_relu", "binary"], whole_networks=False, pool_networks=0,
                         on_progress=lambda fraction, message: steps.append((fraction, message)))
     runtime = profile.runtime()
     assert set(runtime.kinds) == {"act_relu", "binary"} and runtime.threads == 1

@@ -41,7 +41,7 @@ ROUNDS = 5  # interleaved timing rounds per config
 NETWORKS = 40  # generated calibration networks timed whole
 POOL_NETWORKS = 40  # generated calibration networks whose kernels seed the first pass
 MIN_NETWORKS = 8
-NETWORK_ROUNDS = 9
+NETWORK_ROUNDS = 3
 
 
 def fallback_rates(repeats: int = 5) -> dict[str, float]:
@@ -91,8 +91,12 @@ def _round_items(kinds: Sequence[str], weights: dict[str, float], make: Callable
 
 def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0,
               kinds: Sequence[str] | None = None, statistic: str = "min_s", whole_networks: bool = True,
-              on_progress: Progress | None = None) -> PredictProfile:
-    """Calibrate the eager-CPU runtime of this machine at ``threads`` threads within ``budget_s`` seconds."""
+              pool_networks: int = POOL_NETWORKS, on_progress: Progress | None = None) -> PredictProfile:
+    """Calibrate the eager-CPU runtime of this machine at ``threads`` threads within ``budget_s`` seconds.
+
+    ``kinds`` limits the kernel kinds (default: all); ``whole_networks=False`` skips the model-level
+    terms; ``pool_networks`` generated networks seed the first pass with their kernels (0: none).
+    """
     import torch
 
     if budget_s <= 0:
@@ -121,7 +125,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         overheads = measure_overheads()
         rates = fallback_rates()
         progress("collecting the kernels of calibration networks")
-        pool = sampling.network_pool(POOL_NETWORKS)
+        pool = sampling.network_pool(pool_networks) if pool_networks else {}
         round_no = 0
         # First pass: cover the space, every kind in every round.
         while time.perf_counter() < first_pass_end or round_no == 0:

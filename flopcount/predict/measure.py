@@ -235,12 +235,15 @@ class ModelTiming:
         return cls(min(wall), w, (max(wall) - min(wall)) / w, min(cpu), c, (max(cpu) - min(cpu)) / c, len(wall))
 
 
-def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 7, warmup: int = 2, seed: int = 0,
-                deadline: float | None = None, on_round: Callable[[int], None] | None = None) -> list[ModelTiming]:
-    """Whole-forward times of several (model, args) as `flopcount bench` runs them (eval, ``no_grad``, no
-    hooks, warm-up first), interleaved: each round runs every model once, in a fresh random order, so that
-    load from other processes spreads over all models instead of spoiling one. Stops after ``rounds``
-    rounds, or earlier at ``deadline`` (a perf_counter time) once 3 rounds are done."""
+def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 3, warmup: int = 1, repeats: int = 3,
+                seed: int = 0, deadline: float | None = None,
+                on_round: Callable[[int], None] | None = None) -> list[ModelTiming]:
+    """Whole-forward times of several (model, args) as `flopcount bench` runs them: eval, ``no_grad``, no
+    hooks, ``warmup`` forwards, then ``repeats`` timed forwards in a row, so each model is timed in its
+    own steady state (caches and the allocator's heap warmed by itself, not by the model before). The
+    visits are interleaved: ``rounds`` rounds each visit every model once in a fresh random order, so a
+    burst of load from other processes spoils one visit, not one model. Stops early at ``deadline`` (a
+    perf_counter time) once 2 rounds are done."""
     import torch
 
     rng = random.Random(seed)
@@ -248,20 +251,20 @@ def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 7, warmup:
     cpu: list[list[float]] = [[] for _ in models]
     order = list(range(len(models)))
     with torch.no_grad():
-        for model, args in models:
-            model.eval()
-            for _ in range(warmup):
-                model(*args)
         for r in range(rounds):
-            if deadline is not None and r >= 3 and time.perf_counter() > deadline:
+            if deadline is not None and r >= 2 and time.perf_counter() > deadline:
                 break
             rng.shuffle(order)
             for i in order:
                 model, args = models[i]
-                start, start_cpu = time.perf_counter(), time.thread_time()
-                model(*args)
-                cpu[i].append(time.thread_time() - start_cpu)
-                wall[i].append(time.perf_counter() - start)
+                model.eval()
+                for _ in range(warmup):
+                    model(*args)
+                for _ in range(repeats):
+                    start, start_cpu = time.perf_counter(), time.thread_time()
+                    model(*args)
+                    cpu[i].append(time.thread_time() - start_cpu)
+                    wall[i].append(time.perf_counter() - start)
             if on_round:
                 on_round(r + 1)
     return [ModelTiming.of(w, c) for w, c in zip(wall, cpu)]
