@@ -3,8 +3,10 @@
     python benchmarks/predict_eval.py --profile cpu_measured --generated 100 --threads 1
 
 Each model is analysed on meta and predicted from its records alone, then built on CPU and timed whole as
-`flopcount bench` times a model (eval, no_grad, no hooks, warm-up first), interleaved across models over
-``--rounds`` rounds; the measured latency is the median of its rounds. The generated networks come from
+`flopcount bench` times a model (eval, no_grad, no hooks, a warm-up, then forwards in a row), visiting
+every model ``--rounds`` times in shuffled order (``--repeats`` timed forwards per visit); the measured
+latency is the median of all its forwards, by wall-clock (as bench) and by the thread's CPU time (the
+same forwards minus the time other processes held the core). The generated networks come from
 ``archgen.EVALUATION_SEEDS``, disjoint from the seeds calibration times whole, and no zoo model is ever
 timed by calibration. Printed next to the prediction: the roofline bound (``flopcount roofline`` with
 ``--device``) and a FLOPs-proportional baseline whose one constant (ms per FLOP) is the median over the
