@@ -336,7 +336,10 @@ def _inner_run(source_shape: Sequence[int], viewed_shape: Sequence[int]) -> int:
 
 def kernel_of(r: LayerRecord, records: Sequence[LayerRecord] = ()) -> Kernel:
     """The kernel eager PyTorch runs for one record (``records``: the whole report, for producers)."""
-    config = _config_of(r, records)
+    try:
+        config = _config_of(r, records)
+    except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError):
+        config = None  # a record shaped unlike anything calibrated: the fallback, named as such per op
     if config is None:
         return Kernel(r.index, FALLBACK, {"op": r.op, "flops": r.flops, "mac": r.mac, "calls": 1})
     kind, config = config
