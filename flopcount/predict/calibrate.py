@@ -35,7 +35,7 @@ from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, Runt
 Progress = Callable[[float, str], None]
 
 DEFAULT_BUDGET_S = 300.0
-KERNEL_SHARE = 0.8  # of the budget; the rest times whole calibration networks
+KERNEL_SHARE = 0.7  # of the budget; then the final fits, and whole calibration networks
 FIRST_PASS_SHARE = 0.4  # of the kernel time, spent covering the space before refining
 ROUNDS = 5  # interleaved timing rounds per config
 NETWORKS = 40  # generated calibration networks timed whole
@@ -155,14 +155,10 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         progress("fitting kernel predictors")
         entries: dict[str, KindEntry] = {}
         for kind in kinds:
-            terms, features, seconds = collected.arrays(kind, statistic)
-            if not seconds:
-                continue
-            fit = fit_kind(terms, features, seconds)
-            cv = cross_validate(terms, features, seconds, seed=seed)
             samples = [{"config": s.config, "min_s": float(f"{s.min_s:.6g}"), "median_s": float(f"{s.median_s:.6g}")}
                        for s in collected.samples[kind]]
-            entries[kind] = KindEntry(samples, fit, cv.summary())
+            if samples:
+                entries[kind] = fit_entry(kind, samples, statistic, seed)
         runtime = RuntimeProfile(
             EAGER_CPU, provenance(used_threads, budget_s=budget_s, seed=seed, clock=clock().__name__, kernels_timed=sum(
                 map(len, collected.samples.values())), rounds_per_kernel=ROUNDS),
@@ -172,6 +168,35 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         runtime.provenance["seconds_spent"] = round(time.perf_counter() - start, 1)
     progress("done")
     return PredictProfile(name, {EAGER_CPU: runtime})
+
+
+def fit_entry(kind: str, samples: list[dict], statistic: str = "min_s", seed: int = 0) -> KindEntry:
+    """A kind's fit and its k-fold cross-validated error, from stored samples."""
+    spec = KINDS[kind]
+    terms = [spec.terms(s["config"]) for s in samples]
+    features = [spec.features(s["config"]) for s in samples]
+    seconds = [s[statistic] for s in samples]
+    return KindEntry(samples, fit_kind(terms, features, seconds),
+                     cross_validate(terms, features, seconds, seed=seed).summary())
+
+
+def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0) -> PredictProfile:
+    """Fit every kind again from the profile's stored samples (after a change of features or fitting),
+    and the model-level terms from its stored calibration networks: no measurement needed."""
+    rt = profile.runtime(runtime)
+    rt.kinds = {kind: fit_entry(kind, entry.samples, rt.statistic, seed) for kind, entry in rt.kinds.items()
+                if kind in KINDS and entry.samples}
+    networks = rt.model_cv.get("networks")
+    if networks:
+        import torch
+
+        rows = []
+        for name in networks:
+            arch = archgen.generate(int(name.rsplit("-", 1)[1]))
+            with torch.device("meta"):
+                rows.append(network_row(arch.build(), arch.input_size, rt))
+        fit_model_terms(rt, rows, [float(v) for v in rt.model_cv["measured_s"]], networks)
+    return profile
 
 
 def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> list[float]:
@@ -209,7 +234,12 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: s
     # The same clock and statistic as the kernels: thread CPU time at one thread (see measure.clock).
     cpu = clock() is time.thread_time
     y = np.asarray([getattr(t, ("cpu_" if cpu else "") + statistic) for t in timings])
-    names = [arch.name for arch, _ in chosen]
+    fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch, _ in chosen])
+
+
+def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: list[float], names: list[str]) -> None:
+    """Non-negative model-level terms from network rows and their measured seconds, with leave-one-out error."""
+    a, y = np.asarray(rows), np.asarray(measured)
     coef = fit_base(a, y)
     terms = ModelTerms(*[float(c) for c in coef])
     runtime.model_terms = {"scale": terms.scale, "per_weight_byte": terms.per_weight_byte,

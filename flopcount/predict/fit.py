@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-TREES = 120
+TREES = 300
 DEPTH = 3
 LEARNING_RATE = 0.15
 MIN_LEAF = 3

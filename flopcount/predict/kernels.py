@@ -98,15 +98,23 @@ def _conv_terms(c: dict) -> list[float]:
     return [1.0, flops, xin, xout, weights]
 
 
+def _alignment(channels: int) -> float:
+    """Largest of 16, 8, 4 dividing ``channels`` (0 if none): CPU conv kernels block channels by 8 or 16
+    and run measurably slower on the remainder."""
+    return next((float(b) for b in (16, 8, 4) if channels % b == 0), 0.0)
+
+
 def _conv_features(c: dict) -> list[float]:
     flops, xin, xout, weights, pixels = conv_shapes(c)
     return [_lg(c["cin"]), _lg(c["cout"]), _lg(c["cin"] // c["g"]), _lg(c["cout"] // c["g"]), _lg(pixels),
-            _lg(c["kh"] * c["kw"]), float(c["s"]), _lg(flops), _lg(xin + xout + weights), _lg(c["n"])]
+            _lg(c["kh"] * c["kw"]), float(c["s"]), _lg(flops), _lg(xin + xout + weights), _lg(c["n"]),
+            _alignment(c["cin"]), _alignment(c["cout"]), _lg(c["h"] * c["w"])]
 
 
 _CONV_TERMS = ("call", "flops", "elements_in", "elements_out", "weights")
 _CONV_FEATURES = ("log_cin", "log_cout", "log_cin_per_group", "log_cout_per_group", "log_out_pixels", "log_kernel",
-                  "stride", "log_flops", "log_elements", "log_batch")
+                  "stride", "log_flops", "log_elements", "log_batch", "cin_alignment", "cout_alignment",
+                  "log_in_pixels")
 
 
 # -- others ----------------------------------------------------------------------------------------
@@ -117,7 +125,8 @@ def _linear_terms(c: dict) -> list[float]:
 
 
 def _linear_features(c: dict) -> list[float]:
-    return [_lg(c["rows"]), _lg(c["cin"]), _lg(c["cout"]), _lg(c["rows"] * c["cin"] * c["cout"])]
+    return [_lg(c["rows"]), _lg(c["cin"]), _lg(c["cout"]), _lg(c["rows"] * c["cin"] * c["cout"]),
+            _alignment(c["cin"]), _alignment(c["cout"])]
 
 
 def _matmul_terms(c: dict) -> list[float]:
@@ -241,7 +250,8 @@ for _name, _text in (("conv", "dense conv, kernel > 1x1"), ("conv1x1", "pointwis
                      ("conv_group", "grouped conv (1 < groups < input channels)")):
     _add(_spec(_name, _text, _conv_terms, _conv_features, _CONV_TERMS, _CONV_FEATURES))
 _add(_spec("linear", "fully connected (nn.Linear / F.linear), rows x c_in -> c_out", _linear_terms, _linear_features,
-           ("call", "flops", "elements_in", "elements_out", "weights"), ("log_rows", "log_cin", "log_cout", "log_flops")))
+           ("call", "flops", "elements_in", "elements_out", "weights"),
+           ("log_rows", "log_cin", "log_cout", "log_flops", "cin_alignment", "cout_alignment")))
 _add(_spec("matmul", "batched matrix product b x (m x k) @ (k x n)", _matmul_terms, _matmul_features,
            ("call", "flops", "elements_in", "elements_out"), ("log_b", "log_m", "log_k", "log_n", "log_flops")))
 _add(_spec("batchnorm", "BatchNorm in eval (running statistics)", _bn_terms, _bn_features,
