@@ -131,7 +131,7 @@ def main(argv=None) -> int:
         built = []
         for (_, _, _, build, size) in items:
             built.append((build(), (torch.randn(size),)))
-        timings = time_models(built, rounds=args.rounds, warmup=1, repeats=args.repeats,
+        timings = time_models(built, rounds=args.rounds, warmup=2, repeats=args.repeats,
                               on_round=lambda r: print(f"round {r}/{args.rounds}", file=sys.stderr))
         del built
     for row, t in zip(rows, timings):
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
           f"{prov.get('date')}, clock {prov.get('clock')}; evaluated on {len(rows)} models at {args.threads} "
-          f"thread(s), {args.rounds} interleaved visits of {args.repeats} timed forwards after a warm-up, "
+          f"thread(s), {args.rounds} interleaved visits of 2 warm-up and {args.repeats} timed forwards, "
           f"measured = median")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
