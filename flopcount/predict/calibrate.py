@@ -26,7 +26,7 @@ import numpy as np
 
 from flopcount.errors import UsageError
 from flopcount.predict import archgen, sampling
-from flopcount.predict.fit import cross_validate, fit_base, fit_kind
+from flopcount.predict.fit import TREES, cross_validate, fit_base, fit_kind
 from flopcount.predict.kernels import KINDS, kernels_of
 from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads, time_configs, time_models
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
@@ -170,21 +170,21 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
     return PredictProfile(name, {EAGER_CPU: runtime})
 
 
-def fit_entry(kind: str, samples: list[dict], statistic: str = "min_s", seed: int = 0) -> KindEntry:
+def fit_entry(kind: str, samples: list[dict], statistic: str = "min_s", seed: int = 0, trees: int = TREES) -> KindEntry:
     """A kind's fit and its k-fold cross-validated error, from stored samples."""
     spec = KINDS[kind]
     terms = [spec.terms(s["config"]) for s in samples]
     features = [spec.features(s["config"]) for s in samples]
     seconds = [s[statistic] for s in samples]
-    return KindEntry(samples, fit_kind(terms, features, seconds),
-                     cross_validate(terms, features, seconds, seed=seed).summary())
+    return KindEntry(samples, fit_kind(terms, features, seconds, trees=trees),
+                     cross_validate(terms, features, seconds, seed=seed, trees=trees).summary())
 
 
-def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0) -> PredictProfile:
+def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0, trees: int = TREES) -> PredictProfile:
     """Fit every kind again from the profile's stored samples (after a change of features or fitting),
     and the model-level terms from its stored calibration networks: no measurement needed."""
     rt = profile.runtime(runtime)
-    rt.kinds = {kind: fit_entry(kind, entry.samples, rt.statistic, seed) for kind, entry in rt.kinds.items()
+    rt.kinds = {kind: fit_entry(kind, entry.samples, rt.statistic, seed, trees) for kind, entry in rt.kinds.items()
                 if kind in KINDS and entry.samples}
     networks = rt.model_cv.get("networks")
     if networks:
