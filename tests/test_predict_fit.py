@@ -120,7 +120,7 @@ def test_fit_round_trips_through_a_dict():
     terms, features = [spec.terms(c) for c in configs], [spec.features(c) for c in configs]
     fit = fit_kind(terms, features, [_depthwise_truth(c) for c in configs])
     again = KindFit.from_dict(fit.to_dict())
-    assert again.predict(terms, features) == pytest.approx(fit.predict(terms, features), rel=1e-4)
+    assert again.predict(terms, features) == pytest.approx(fit.predict(terms, features), rel=1e-3)  # stored rounded
     assert again.in_range(features[0]) and not again.in_range([f + 100 for f in features[0]])
 
 

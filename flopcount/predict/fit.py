@@ -99,8 +99,8 @@ class Tree:
             node[rows] = np.where(go_left, left[here], right[here])
 
     def to_dict(self) -> dict[str, list]:
-        return {"feature": self.feature, "threshold": [round(t, 6) for t in self.threshold], "left": self.left,
-                "right": self.right, "value": [round(v, 6) for v in self.value]}
+        return {"feature": self.feature, "threshold": [round(t, 4) for t in self.threshold], "left": self.left,
+                "right": self.right, "value": [round(v, 5) for v in self.value]}
 
     @classmethod
     def from_dict(cls, data: dict[str, list]) -> "Tree":
