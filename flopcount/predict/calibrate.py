@@ -3,14 +3,17 @@
 Within a time budget (default 5 minutes):
 
 1. the runtime's fixed per-call costs (op, module, container) and two rates for the fallback;
-2. a first pass of configs per kind, drawn to cover the space networks use, timed interleaved;
+2. a first pass of configs per kind, half drawn over the whole space networks use and half from the
+   layers of generated calibration networks, timed interleaved;
 3. refinement rounds: fit each kind, cross-validate, and spend the next round where the out-of-fold
    error is largest (more configs for the worse kinds, drawn near their worst samples);
-4. model-level terms: a few generated networks (``archgen.CALIBRATION_SEEDS``, never the evaluation's
-   seeds) timed whole, to learn how isolated kernel times add up in a real forward (cold weights, fresh
-   allocations, the Python of container modules);
-5. the final fits and their k-fold cross-validated error, with provenance.
+4. the final per-kind fits and their k-fold cross-validated error;
+5. model-level terms: generated networks (``archgen.CALIBRATION_SEEDS``, never the evaluation's seeds)
+   timed whole, to learn how isolated kernel times add up in a real forward (cold weights, fresh
+   allocations, the Python of container modules), with their leave-one-out error.
 
+At one thread everything is timed by the calling thread's CPU time (``measure.clock``), which a busy
+machine disturbs far less than wall-clock; the provenance records the clock used.
 A longer budget buys more samples where they help. ``on_progress(fraction, message)`` reports progress.
 """
 
@@ -212,7 +215,7 @@ def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> li
 
 def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: str,
                           progress: Callable[[str], None], networks: int = NETWORKS, max_predicted_s: float = 0.08) -> None:
-    """Fit ModelTerms on generated calibration networks timed whole (interleaved), within ``deadline``."""
+    """Fit ModelTerms on generated calibration networks timed whole (visits interleaved), by ``deadline``."""
     import torch
 
     chosen, rows = [], []
@@ -230,7 +233,6 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: s
         progress(f"building calibration networks: {len(chosen)}")
     timings = time_models([m for _, m in chosen], rounds=NETWORK_ROUNDS, deadline=deadline,
                           on_round=lambda r: progress(f"timing {len(chosen)} calibration networks, round {r}"))
-    a = np.asarray(rows)
     # The same clock and statistic as the kernels: thread CPU time at one thread (see measure.clock).
     cpu = clock() is time.thread_time
     y = np.asarray([getattr(t, ("cpu_" if cpu else "") + statistic) for t in timings])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from flopcount.predict.kernels import ACTIVATIONS, VIEW, conv_shapes, conv_kind
 
@@ -205,8 +205,6 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 def sampler_kinds() -> list[str]:
     return list(DEFAULT_WEIGHTS)
 
-
-Sampler = Callable[[str, random.Random], dict[str, Any]]
 
 
 def network_pool(count: int = 40, seeds: Sequence[int] | None = None) -> dict[str, list[dict[str, Any]]]:
