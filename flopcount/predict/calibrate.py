@@ -203,14 +203,15 @@ def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0, tree
 
 
 def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> list[float]:
-    """[kernel sum, weight bytes, output bytes, containers] of a network: the model-level design row."""
+    """[kernel sum, weight bytes, output bytes, containers, kernel calls] of a network: its model-level
+    design row, aligned with ``ModelTerms.NAMES``."""
     from flopcount.analysis import analyze
 
     report = analyze(model, tuple(input_size), device="meta")
     kernels = kernels_of(report.records)
     seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
-    weight_bytes, output_bytes, containers = model_features(report.records, kernels)
-    return [seconds, weight_bytes, output_bytes, float(containers)]
+    weight_bytes, output_bytes, containers, calls = model_features(report.records, kernels)
+    return [seconds, weight_bytes, output_bytes, float(containers), float(calls)]
 
 
 def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: str,
@@ -243,9 +244,7 @@ def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: 
     """Non-negative model-level terms from network rows and their measured seconds, with leave-one-out error."""
     a, y = np.asarray(rows), np.asarray(measured)
     coef = fit_base(a, y)
-    terms = ModelTerms(*[float(c) for c in coef])
-    runtime.model_terms = {"scale": terms.scale, "per_weight_byte": terms.per_weight_byte,
-                           "per_output_byte": terms.per_output_byte, "per_container": terms.per_container}
+    runtime.model_terms = ModelTerms(*[float(c) for c in coef]).to_dict()
     errors = []  # leave-one-out error of the model-level fit on the calibration networks
     for i in range(len(y)):
         keep = np.arange(len(y)) != i

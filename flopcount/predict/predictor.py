@@ -3,8 +3,9 @@
 No forward runs: a Report made on ``meta`` is enough. Each record maps to the kernel eager PyTorch
 runs (``kernels.py``), each kernel's time comes from its kind's fitted predictor, and the model's time
 is the sum plus the model-level terms calibration fitted on whole networks of its own (never the ones
-being predicted): a scale on the kernel sum, the cost of reading weights that are cold in cache and of
-fresh output allocations (page faults), and the Python cost of each container module's forward.
+being predicted): a scale on the kernel sum, the cost of reading weights that are cold in cache, of
+fresh output allocations (page faults), of each kernel call in context rather than in a warm loop, and
+the Python cost of each container module's forward.
 """
 
 from __future__ import annotations
@@ -43,14 +44,19 @@ class ModelTerms:
     per_weight_byte: float = 0.0
     per_output_byte: float = 0.0
     per_container: float = 0.0
+    per_kernel_call: float = 0.0  # what a kernel costs in a model beyond its isolated time (cold caches)
+
+    NAMES = ("scale", "per_weight_byte", "per_output_byte", "per_container", "per_kernel_call")
 
     @classmethod
     def of(cls, runtime: RuntimeProfile) -> "ModelTerms":
         terms = runtime.model_terms
         if not terms:
             return cls(per_container=float(runtime.overheads.get("container_call_s", 0.0)))
-        return cls(float(terms.get("scale", 1.0)), float(terms.get("per_weight_byte", 0.0)),
-                   float(terms.get("per_output_byte", 0.0)), float(terms.get("per_container", 0.0)))
+        return cls(*[float(terms.get(name, 1.0 if name == "scale" else 0.0)) for name in cls.NAMES])
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.NAMES}
 
 
 @dataclass
@@ -85,19 +91,24 @@ class Prediction:
         return [o for o in self.ops if o.kind == FALLBACK]
 
 
-def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel]) -> tuple[float, float, int]:
-    """(weight bytes read, bytes of freshly allocated outputs, container calls) of one forward."""
+def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel]) -> tuple[float, float, int, int]:
+    """(weight bytes read, bytes of freshly allocated outputs, container calls, kernel calls) of a forward.
+
+    Views are no kernel calls: they move nothing, and their dispatch cost is their own kind's fit.
+    """
     weight_bytes = output_bytes = 0.0
+    calls = 0
     for r, k in zip(records, kernels):
         if k.kind == VIEW:
             continue
+        calls += 1
         if r.source == "module" and r.outputs:
             elements = r.mac - sum(t.numel for t in r.inputs) - sum(t.numel for t in r.outputs)
             weight_bytes += max(elements, 0) * r.outputs[0].itemsize
         in_place = k.kind.startswith("act_") and r.source == "module" or k.config.get("inplace")
         if not in_place:
             output_bytes += sum(t.nbytes for t in r.outputs)
-    return weight_bytes, output_bytes, container_calls(records)
+    return weight_bytes, output_bytes, container_calls(records), calls
 
 
 def container_calls(records: Sequence[LayerRecord]) -> int:
@@ -148,8 +159,9 @@ def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU
     terms = ModelTerms.of(rt)
     ops = []
     for r, k, (seconds, label) in zip(records, kernels, timed):
-        weight_bytes, output_bytes, _ = model_features([r], [k])
-        share = terms.scale * seconds + terms.per_weight_byte * weight_bytes + terms.per_output_byte * output_bytes
+        weight_bytes, output_bytes, _, calls = model_features([r], [k])
+        share = (terms.scale * seconds + terms.per_weight_byte * weight_bytes + terms.per_output_byte * output_bytes
+                 + terms.per_kernel_call * calls)
         ops.append(OpPrediction(r.index, r.name, r.op, k.kind, label, share, seconds))
     containers = container_calls(records)
     return Prediction(report.model, profile.name, runtime, rt.threads, ops, containers,
