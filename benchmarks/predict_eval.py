@@ -1,0 +1,213 @@
+"""How well does `flopcount predict` predict measured latency? Every zoo model plus generated networks.
+
+    python benchmarks/predict_eval.py --profile cpu_measured --generated 100 --threads 1
+
+Each model is analysed on meta and predicted from its records alone, then built on CPU and timed whole as
+`flopcount bench` times a model (eval, no_grad, no hooks, a warm-up, then forwards in a row), visiting
+every model ``--rounds`` times in shuffled order (``--repeats`` timed forwards per visit); the measured
+latency is the median of all its forwards, by wall-clock (as bench) and by the thread's CPU time (the
+same forwards minus the time other processes held the core). The generated networks come from
+``archgen.EVALUATION_SEEDS``, disjoint from the seeds calibration times whole, and no zoo model is ever
+timed by calibration. Printed next to the prediction: the roofline bound (``flopcount roofline`` with
+``--device``) and a FLOPs-proportional baseline whose one constant (ms per FLOP) is the median over the
+evaluated models themselves, an oracle that flatters it. The noise floor is the spread of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from flopcount.analysis import analyze
+from flopcount.loading import load_model
+from flopcount.predict import load_profile, predict
+from flopcount.predict.archgen import EVALUATION_SEEDS, generate
+from flopcount.predict.measure import num_threads, time_models
+from flopcount.zoo import get_spec, list_models
+
+
+def ranks(values):
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(x, y) -> float:
+    if len(x) < 2:
+        return math.nan
+    rx, ry = np.asarray(ranks(x)), np.asarray(ranks(y))
+    if rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def bands(rows, factor: float = 1.2, min_size: int = 4):
+    """Groups of models whose paper FLOPs lie within ``factor`` of the group's smallest (as `bench --zoo`)."""
+    groups = []
+    for row in sorted(rows, key=lambda r: r["flops"]):
+        if groups and row["flops"] <= groups[-1][0]["flops"] * factor:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return [g for g in groups if len(g) >= min_size]
+
+
+def error_stats(errors) -> dict:
+    a = np.abs(np.asarray(errors))
+    return {"within_5": float(np.mean(a <= 0.05)), "within_10": float(np.mean(a <= 0.10)),
+            "within_20": float(np.mean(a <= 0.20)), "median": float(np.median(a)), "p95": float(np.quantile(a, 0.95))}
+
+
+def collect(names, generated: int):
+    """(name, source, meta report, builder, input size) for every model to evaluate."""
+    items = []
+    for name in names:
+        spec = get_spec(name)
+        items.append((name, "zoo", load_model(name).model, lambda n=name: load_model(n, {}, "cpu").model,
+                      tuple(spec.input_size)))
+    for i in range(generated):
+        arch = generate(EVALUATION_SEEDS[i])
+        with torch.device("meta"):
+            meta = arch.build()
+        items.append((arch.name, "generated", meta, arch.build, arch.input_size))
+    return items
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu_measured", help="latency profile: shipped name or path")
+    parser.add_argument("--device", default="cpu_measured", help="roofline device profile")
+    parser.add_argument("--generated", type=int, default=100)
+    parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved visits of every model")
+    parser.add_argument("--repeats", type=int, default=3, help="timed forwards in a row per visit, after a warm-up")
+    parser.add_argument("--json", help="write every model's numbers here")
+    parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
+    args = parser.parse_args(argv)
+
+    profile = load_profile(args.profile)
+    if profile.runtime().threads != args.threads:
+        print(f"warning: profile calibrated at {profile.runtime().threads} thread(s), evaluating at {args.threads}",
+              file=sys.stderr)
+    device = None
+    try:
+        from flopcount.roofline import load_device, roofline
+
+        device = load_device(args.device)
+    except Exception as error:  # the roofline column is optional
+        print(f"no roofline column: {error}", file=sys.stderr)
+
+    names = list_models(args.models) if args.models else []
+    items = collect(names, args.generated)
+    rows = []
+    started = time.perf_counter()
+    for name, source, meta, _, size in items:
+        report = analyze(meta, size, device="meta", name=name)
+        prediction = predict(report, profile)
+        rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
+                     "predicted_ms": prediction.total_ms,
+                     "roofline_ms": roofline(report, device).total_time * 1e3 if device else None,
+                     "fallback_ops": len(prediction.fallback_ops)})
+    predict_s = time.perf_counter() - started
+    print(f"predicted {len(rows)} models from their records in {predict_s:.1f} s", file=sys.stderr)
+
+    with num_threads(args.threads):
+        built = []
+        for (_, _, _, build, size) in items:
+            built.append((build(), (torch.randn(size),)))
+        timings = time_models(built, rounds=args.rounds, warmup=2, repeats=args.repeats,
+                              on_round=lambda r: print(f"round {r}/{args.rounds}", file=sys.stderr))
+        del built
+    for row, t in zip(rows, timings):
+        row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
+                   cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread)
+
+    prov = profile.runtime().provenance
+    print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
+          f"{prov.get('date')}, clock {prov.get('clock')}; evaluated on {len(rows)} models at {args.threads} "
+          f"thread(s), {args.rounds} interleaved visits of 2 warm-up and {args.repeats} timed forwards, "
+          f"measured = median")
+    for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
+                         ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
+        for row in rows:
+            row["measured_ms"], row["measured_min_ms"], row["spread"] = (
+                row[f"{clock}_ms"], row[f"{clock}_min_ms"], row[f"{clock}_spread"])
+        per_flop = statistics.median(r["measured_ms"] / r["flops"] for r in rows if r["flops"])
+        for row in rows:
+            row[f"flops_ms_{clock}"] = row["flops_ms"] = row["flops"] * per_flop
+        print(f"\n## {title}\n")
+        print(summarize(rows, args, device, per_flop))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows}, f, indent=1)
+    return 0
+
+
+def summarize(rows, args, device, per_flop) -> str:
+    predictors = [("prediction", "predicted_ms"), ("FLOPs x constant", "flops_ms")]
+    if device is not None:
+        predictors.insert(1, ("roofline", "roofline_ms"))
+    groups = {"all": rows, "zoo": [r for r in rows if r["source"] == "zoo"],
+              "generated": [r for r in rows if r["source"] == "generated"]}
+    lines = []
+    header = ["models", "predictor", "within 5%", "within 10%", "within 20%", "median |err|", "p95 |err|"]
+    table = []
+    for group, members in groups.items():
+        if not members:
+            continue
+        for label, key in predictors:
+            s = error_stats([r[key] / r["measured_ms"] - 1 for r in members])
+            table.append([f"{group} ({len(members)})", label, f"{100 * s['within_5']:.0f}%",
+                          f"{100 * s['within_10']:.0f}%", f"{100 * s['within_20']:.0f}%",
+                          f"{100 * s['median']:.1f}%", f"{100 * s['p95']:.1f}%"])
+    lines += _format(header, table, args.markdown)
+    lines.append("")
+    band_rows = []
+    for band in bands(rows):
+        measured = [r["measured_ms"] for r in band]
+        cells = [f"{band[0]['flops'] / 1e6:.0f}-{band[-1]['flops'] / 1e6:.0f}M", str(len(band))]
+        for _, key in predictors:
+            cells.append(f"{spearman([r[key] for r in band], measured):+.2f}")
+        band_rows.append(cells)
+    lines.append("Spearman rank correlation with measured latency within bands of equal FLOPs (within 1.2x):")
+    lines += _format(["paper FLOPs", "models", *[p for p, _ in predictors]], band_rows, args.markdown)
+    spreads = [r["spread"] for r in rows]
+    min_vs_median = [r["measured_ms"] / r["measured_min_ms"] - 1 for r in rows]
+    lines.append("")
+    lines.append(f"noise floor: repeat spread (max-min)/median: median {100 * statistics.median(spreads):.1f}%, "
+                 f"p95 {100 * float(np.quantile(spreads, 0.95)):.1f}%; median/min - 1: median "
+                 f"{100 * statistics.median(min_vs_median):.1f}%")
+    lines.append(f"FLOPs baseline constant: {per_flop * 1e9:.3f} ms per GFLOP (median over the evaluated models)")
+    worst = sorted(rows, key=lambda r: -abs(r["predicted_ms"] / r["measured_ms"] - 1))[:8]
+    lines.append("largest prediction errors: " + ", ".join(
+        f"{r['name']} {r['predicted_ms']:.2f}/{r['measured_ms']:.2f} ms ({100 * (r['predicted_ms'] / r['measured_ms'] - 1):+.0f}%)"
+        for r in worst))
+    return "\n".join(lines)
+
+
+def _format(header, rows, markdown: bool) -> list[str]:
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        return out + ["| " + " | ".join(r) + " |" for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    return ["  ".join(str(x).rjust(w) for x, w in zip(line, widths)) for line in [header, *rows]]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""predict(report, profile): latency of a model and of each of its ops, from the analysis records alone.
+
+No forward runs: a Report made on ``meta`` is enough. Each record maps to the kernel eager PyTorch
+runs (``kernels.py``), each kernel's time comes from its kind's fitted predictor, and the model's time
+is the sum plus the model-level terms calibration fitted on whole networks of its own (never the ones
+being predicted): a scale on the kernel sum, the cost of reading weights that are cold in cache, of
+fresh output allocations (page faults), of each kernel call in context rather than in a warm loop, and
+the Python cost of each container module's forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from flopcount.predict.kernels import FALLBACK, KINDS, VIEW, Kernel, kernels_of
+from flopcount.predict.profile import EAGER_CPU, PredictProfile, RuntimeProfile
+from flopcount.records import LayerRecord
+from flopcount.report import Report
+
+FLOPS_PER_FMA = 2
+
+
+@dataclass(frozen=True)
+class OpPrediction:
+    index: int  # record index in the report
+    name: str
+    op: str
+    kind: str  # kernel kind, or "fallback"
+    predictor: str  # how the time was obtained: "fit:<kind>", "fit:<kind> (extrapolated)", "fallback: ..."
+    seconds: float  # this op's share of the model's time (model-level terms included)
+    kernel_seconds: float  # the kernel predictor's own time for one isolated call
+
+    @property
+    def ms(self) -> float:
+        return self.seconds * 1e3
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """How isolated kernel times add up to a whole forward (fitted by calibration on its own networks)."""
+
+    scale: float = 1.0
+    per_weight_byte: float = 0.0
+    per_output_byte: float = 0.0
+    per_container: float = 0.0
+    per_kernel_call: float = 0.0  # what a kernel costs in a model beyond its isolated time (cold caches)
+
+    NAMES = ("scale", "per_weight_byte", "per_output_byte", "per_container", "per_kernel_call")
+
+    @classmethod
+    def of(cls, runtime: RuntimeProfile) -> "ModelTerms":
+        terms = runtime.model_terms
+        if not terms:
+            return cls(per_container=float(runtime.overheads.get("container_call_s", 0.0)))
+        return cls(*[float(terms.get(name, 1.0 if name == "scale" else 0.0)) for name in cls.NAMES])
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.NAMES}
+
+
+@dataclass
+class Prediction:
+    model: str
+    profile: str
+    runtime: str
+    threads: int
+    ops: list[OpPrediction]
+    containers: int  # container module calls (blocks, Sequentials, the root) whose Python forward costs time
+    container_seconds: float
+    provenance: dict[str, Any] = field(default_factory=dict)
+    report: Report | None = field(default=None, repr=False)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(o.seconds for o in self.ops) + self.container_seconds
+
+    @property
+    def total_ms(self) -> float:
+        return self.total_seconds * 1e3
+
+    def by_predictor(self) -> dict[str, float]:
+        """Seconds per predictor family (kind fits, views, fallback)."""
+        out: dict[str, float] = {}
+        for o in self.ops:
+            out[o.kind] = out.get(o.kind, 0.0) + o.seconds
+        return out
+
+    @property
+    def fallback_ops(self) -> list[OpPrediction]:
+        return [o for o in self.ops if o.kind == FALLBACK]
+
+
+def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel]) -> tuple[float, float, int, int]:
+    """(weight bytes read, bytes of freshly allocated outputs, container calls, kernel calls) of a forward.
+
+    Views are no kernel calls: they move nothing, and their dispatch cost is their own kind's fit.
+    """
+    weight_bytes = output_bytes = 0.0
+    calls = 0
+    for r, k in zip(records, kernels):
+        if k.kind == VIEW:
+            continue
+        calls += 1
+        if r.source == "module" and r.outputs:
+            elements = r.mac - sum(t.numel for t in r.inputs) - sum(t.numel for t in r.outputs)
+            weight_bytes += max(elements, 0) * r.outputs[0].itemsize
+        in_place = k.kind.startswith("act_") and r.source == "module" or k.config.get("inplace")
+        if not in_place:
+            output_bytes += sum(t.nbytes for t in r.outputs)
+    return weight_bytes, output_bytes, container_calls(records), calls
+
+
+def container_calls(records: Sequence[LayerRecord]) -> int:
+    """Modules whose own forward ran Python around the records: every ancestor of a record, and the root."""
+    containers = {""}
+    for r in records:
+        parts = r.path.split(".") if r.path else []
+        last = len(parts) if r.source == "op" else len(parts) - 1
+        for i in range(1, last + 1):
+            containers.add(".".join(parts[:i]))
+    return len(containers)
+
+
+def kernel_seconds(kernels: Sequence[Kernel], records: Sequence[LayerRecord], runtime: RuntimeProfile) -> list[tuple[float, str]]:
+    """(seconds, predictor label) for each kernel, batched per kind."""
+    out: list[tuple[float, str] | None] = [None] * len(kernels)
+    by_kind: dict[str, list[int]] = {}
+    for i, k in enumerate(kernels):
+        entry = runtime.kinds.get(k.kind)
+        if k.kind == FALLBACK or entry is None or entry.fit is None:
+            out[i] = _fallback(records[i], runtime, k.kind)
+        else:
+            by_kind.setdefault(k.kind, []).append(i)
+    for kind, rows in by_kind.items():
+        spec, fit = KINDS[kind], runtime.kinds[kind].fit
+        features = [spec.features(kernels[i].config) for i in rows]
+        seconds = fit.predict([spec.terms(kernels[i].config) for i in rows], features)
+        for i, s, f in zip(rows, seconds, features):
+            out[i] = (float(s), f"fit:{kind}" + ("" if fit.in_range(f) else " (extrapolated)"))
+    return out  # type: ignore[return-value]
+
+
+def _fallback(record: LayerRecord, runtime: RuntimeProfile, kind: str) -> tuple[float, str]:
+    overhead = runtime.overheads.get("module_call_s" if record.source == "module" else "op_call_s", 1e-5)
+    rates = runtime.fallback_rates
+    compute = FLOPS_PER_FMA * record.flops / rates["flops"] if rates.get("flops") else 0.0
+    memory = record.mac_bytes / rates["bytes"] if rates.get("bytes") else 0.0
+    why = "no formula" if not record.counted else ("kind not calibrated" if kind != FALLBACK else "no kernel kind")
+    return overhead + max(compute, memory), f"fallback: overhead + roofline ({why})"
+
+
+def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU) -> Prediction:
+    """Predicted latency of the model ``report`` describes, whole and per op, on the profile's machine."""
+    rt = profile.runtime(runtime)
+    records = report.records
+    kernels = kernels_of(records)
+    timed = kernel_seconds(kernels, records, rt)
+    terms = ModelTerms.of(rt)
+    ops = []
+    for r, k, (seconds, label) in zip(records, kernels, timed):
+        weight_bytes, output_bytes, _, calls = model_features([r], [k])
+        share = (terms.scale * seconds + terms.per_weight_byte * weight_bytes + terms.per_output_byte * output_bytes
+                 + terms.per_kernel_call * calls)
+        ops.append(OpPrediction(r.index, r.name, r.op, k.kind, label, share, seconds))
+    containers = container_calls(records)
+    return Prediction(report.model, profile.name, runtime, rt.threads, ops, containers,
+                      containers * terms.per_container, dict(rt.provenance), report)

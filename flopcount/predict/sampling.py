@@ -1,0 +1,247 @@
+"""Kernel configurations to measure: a space-covering first pass, then refinement where error is largest.
+
+Each kind has a sampler that draws configs the way networks use them (log-uniform channels and spatial
+sizes, the kernel sizes, strides and group counts that architectures use), rejecting configs too large to
+time within a budget, and a neighbour function that perturbs one config a little. Refinement (nn-Meter's
+adaptive sampling) draws neighbours of the samples whose cross-validated error is largest, so the next
+round of measurements lands where the predictor is least sure.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Sequence
+
+from flopcount.predict.kernels import ACTIVATIONS, VIEW, conv_shapes, conv_kind
+
+MAX_FLOPS = 3e9  # multiply-adds in one sampled kernel: about 60 ms at 1 thread, a 3x3 conv of VGG's size
+MAX_ELEMENTS = 2.5e7  # elements read + written by one sampled kernel (100 MB of fp32)
+MIN_FIRST_PASS = 12  # configs per kind before any refinement
+
+
+def log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def _channels(rng: random.Random, low: int = 3, high: int = 2048) -> int:
+    c = int(round(log_uniform(rng, low, high)))
+    if c >= 16 and rng.random() < 0.6:
+        c = max(8, c // 8 * 8)  # most networks round widths to multiples of 8
+    return max(low, c)
+
+
+def _spatial(rng: random.Random, low: int = 2, high: int = 224) -> int:
+    return max(low, int(round(log_uniform(rng, low, high))))
+
+
+def _conv(rng: random.Random, kind: str) -> dict[str, Any]:
+    h = _spatial(rng, 3, 224)
+    k = 1 if kind == "conv1x1" else rng.choice((3, 3, 3, 5, 7) if kind != "conv" else (3, 3, 3, 5, 7, 11))
+    s = rng.choice((1, 1, 1, 2)) if kind != "conv" or k < 7 else rng.choice((1, 2, 4))
+    if kind == "conv_dw":
+        c = _channels(rng, 8, 2048)
+        cin, cout, g = c, c * rng.choice((1, 1, 1, 1, 2)), c
+    elif kind == "conv_group":
+        g = rng.choice((2, 3, 4, 8, 16, 32, 64))
+        cin = g * max(1, _channels(rng, 8, 2048) // g)
+        cout = g * max(1, _channels(rng, 8, 2048) // g)
+        if cin == g:
+            cin = 2 * g
+    else:
+        cin = 3 if kind == "conv" and rng.random() < 0.12 else _channels(rng, 3, 2048)
+        cout, g = _channels(rng, 8, 2048), 1
+    pad = k // 2 if rng.random() < 0.9 else 0
+    return {"n": 1, "cin": cin, "cout": cout, "h": h, "w": h, "kh": k, "kw": k, "s": s, "ph": pad, "pw": pad, "g": g,
+            "bias": int(rng.random() < 0.25)}
+
+
+def _numel(rng: random.Random, low: float = 64, high: float = 6e6) -> int:
+    return int(log_uniform(rng, low, high))
+
+
+def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
+    if kind.startswith("conv"):
+        return _conv(rng, kind)
+    if kind == "linear":
+        rows = 1 if rng.random() < 0.5 else int(log_uniform(rng, 1, 1024))
+        return {"rows": rows, "cin": _channels(rng, 8, 26000), "cout": _channels(rng, 8, 8192), "bias": 1}
+    if kind == "matmul":
+        return {"b": int(log_uniform(rng, 1, 64)), "m": _channels(rng, 1, 1024), "k": _channels(rng, 8, 1024),
+                "n": _channels(rng, 1, 1024)}
+    if kind == "batchnorm":
+        return {"n": 1, "c": _channels(rng, 3, 2048), "hw": _spatial(rng, 1, 224) ** 2, "module": 1}
+    if kind in ("layernorm", "softmax"):
+        return {"rows": int(log_uniform(rng, 1, 4096)), "d": _channels(rng, 8, 4096),
+                "module": int(kind == "layernorm")}
+    if kind.startswith("act_"):
+        return {"numel": _numel(rng), "module": int(rng.random() < 0.8)}
+    if kind == "binary":
+        numel = _numel(rng)
+        other = numel if rng.random() < 0.7 else max(1, numel // _spatial(rng, 2, 112) ** 2)
+        return {"numel": numel, "other": other, "inplace": int(rng.random() < 0.3)}
+    if kind in ("maxpool", "avgpool"):
+        k = rng.choice((2, 3, 3, 5))
+        return {"n": 1, "c": _channels(rng, 3, 1024), "h": (h := _spatial(rng, 4, 224)), "w": h, "k": k,
+                "s": rng.choice((1, 2, 2)) if k > 2 else 2, "p": k // 2 if rng.random() < 0.5 else 0, "module": 1}
+    if kind == "adaptive_avgpool":
+        h = _spatial(rng, 1, 112)
+        out = 1 if rng.random() < 0.8 else rng.choice((2, 4, 7))
+        return {"n": 1, "c": _channels(rng, 8, 4096), "h": h, "w": h, "oh": min(out, h), "ow": min(out, h),
+                "module": int(rng.random() < 0.7)}
+    if kind == "cat":
+        parts = rng.choice((2, 2, 2, 3, 4))
+        inner = _spatial(rng, 1, 112) ** 2 * _channels(rng, 4, 512)
+        numel = parts * max(1, int(log_uniform(rng, 64, 6e6)) // (parts * inner)) * inner
+        return {"numel": max(numel, parts * inner), "parts": parts, "inner": inner}
+    if kind == "copy":
+        inner = _spatial(rng, 1, 112) ** 2
+        return {"numel": 2 * inner * _channels(rng, 4, 1024), "inner": inner}
+    if kind == "mha":
+        heads = rng.choice((1, 2, 4, 8, 12, 16))
+        e = heads * rng.choice((16, 32, 64, 64, 96))
+        return {"b": 1, "l": int(log_uniform(rng, 4, 600)), "e": e, "heads": heads}
+    if kind == "sdpa":
+        return {"b": int(log_uniform(rng, 1, 32)), "l": (l := int(log_uniform(rng, 4, 1024))), "s": l,
+                "d": rng.choice((16, 32, 64, 128))}
+    if kind == VIEW:
+        return {"op": "view", "module": int(rng.random() < 0.5)}
+    raise ValueError(f"no sampler for kernel kind {kind!r}")
+
+
+def affordable(kind: str, config: dict[str, Any]) -> bool:
+    """True when a config is valid and small enough to time within the budget."""
+    if kind.startswith("conv"):
+        if conv_kind(config) != kind:
+            return False
+        if config["h"] + 2 * config["ph"] < config["kh"] or config["w"] + 2 * config["pw"] < config["kw"]:
+            return False
+        flops, xin, xout, weights, _ = conv_shapes(config)
+        return flops <= MAX_FLOPS and xin + xout + weights <= MAX_ELEMENTS
+    if kind == "linear":
+        return config["rows"] * config["cin"] * config["cout"] <= MAX_FLOPS and config["cin"] * config["cout"] <= 1.1e8
+    if kind == "matmul":
+        return config["b"] * config["m"] * config["k"] * config["n"] <= MAX_FLOPS
+    if kind == "mha":
+        return config["l"] * config["e"] * (4 * config["e"] + 2 * config["l"]) <= MAX_FLOPS
+    if kind == "sdpa":
+        return config["b"] * config["l"] * config["s"] * config["d"] * 2 <= MAX_FLOPS
+    if kind in ("maxpool", "avgpool"):
+        return config["h"] + 2 * config["p"] >= config["k"] and config["p"] <= config["k"] // 2
+    return True
+
+
+def sample(kind: str, rng: random.Random, tries: int = 200) -> dict[str, Any]:
+    """One affordable config of ``kind``, drawn to cover the space networks use."""
+    for _ in range(tries):
+        config = _sample(kind, rng)
+        if affordable(kind, config):
+            return config
+    raise RuntimeError(f"could not draw an affordable {kind} config")
+
+
+_INT_KEYS = ("cin", "cout", "h", "rows", "c", "hw", "numel", "other", "m", "k", "n", "b", "l", "d", "inner")
+
+
+def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int = 50) -> dict[str, Any]:
+    """A config near ``config``: one or two sizes scaled by up to 1.5x either way, the rest unchanged."""
+    for _ in range(tries):
+        c = dict(config)
+        keys = [k for k in _INT_KEYS if k in c and not (k == "cin" and kind == "conv_dw")]
+        for key in rng.sample(keys, min(len(keys), rng.choice((1, 2)))):
+            c[key] = max(1, int(round(c[key] * log_uniform(rng, 1 / 1.5, 1.5))))
+        if kind.startswith("conv"):
+            c["w"] = c["h"]
+            if kind == "conv_dw":
+                multiplier = max(1, config["cout"] // config["cin"])
+                c["cin"] = c["g"] = max(1, c["cout"] // multiplier)
+                c["cout"] = c["cin"] * multiplier
+            if kind == "conv_group":
+                c["cin"] = max(2, c["cin"] // c["g"]) * c["g"]
+                c["cout"] = max(1, c["cout"] // c["g"]) * c["g"]
+        if kind == "cat":
+            c["numel"] = max(c["parts"], c["numel"] // (c["parts"] * c["inner"])) * c["parts"] * c["inner"]
+        if kind == "copy":
+            c["numel"] = max(2, c["numel"] // (2 * c["inner"])) * 2 * c["inner"]
+        if kind == "binary":
+            c["other"] = min(c["other"], c["numel"])
+        if kind == "adaptive_avgpool":
+            c["w"] = c["h"]
+            c["oh"] = c["ow"] = min(c["oh"], c["h"])
+        if kind in ("maxpool", "avgpool"):
+            c["w"] = c["h"]
+        if kind == "sdpa":
+            c["s"] = c["l"]
+        if affordable(kind, c):
+            return c
+    return sample(kind, rng)
+
+
+def refine(kind: str, configs: Sequence[dict[str, Any]], errors: Sequence[float], count: int,
+           rng: random.Random, explore: float = 0.25) -> list[dict[str, Any]]:
+    """``count`` new configs: neighbours of the configs with the largest |error| (weighted by it), plus a
+    share ``explore`` of fresh draws so that no region is left unsampled."""
+    ranked = sorted(range(len(configs)), key=lambda i: -abs(errors[i]))
+    worst = ranked[: max(1, len(ranked) // 4)]
+    out = []
+    for _ in range(count):
+        if not worst or rng.random() < explore:
+            out.append(sample(kind, rng))
+        else:
+            weights = [abs(errors[i]) + 1e-3 for i in worst]
+            out.append(neighbour(kind, configs[rng.choices(worst, weights)[0]], rng))
+    return out
+
+
+# How much of the budget each kind gets, relative: convs carry most of a CNN's time and vary most.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "conv": 4, "conv1x1": 4, "conv_dw": 4, "conv_group": 3, "linear": 1.5, "matmul": 0.5, "batchnorm": 1.5,
+    "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
+    "cat": 1, "copy": 0.8, "mha": 0.5, "sdpa": 0.3, VIEW: 0.3,
+    **{f"act_{a}": 0.6 if a in ("relu", "relu6") else 0.3 for a in ACTIVATIONS},
+}
+
+
+def sampler_kinds() -> list[str]:
+    return list(DEFAULT_WEIGHTS)
+
+
+
+def network_pool(count: int = 40, seeds: Sequence[int] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Kernel configs of ``count`` generated calibration networks, by kind (duplicates dropped).
+
+    Networks tie channels, spatial sizes, strides and kernel sizes together in ways independent
+    draws rarely hit (wide layers at small resolutions, 1x1 convs of equal widths around a depthwise
+    one); drawing part of each round from here puts samples densely where real layers are.
+    """
+    import torch
+
+    from flopcount.analysis import analyze
+    from flopcount.predict import archgen
+    from flopcount.predict.kernels import kernels_of
+
+    seeds = list(seeds if seeds is not None else archgen.CALIBRATION_SEEDS[:count])
+    pool: dict[str, list[dict[str, Any]]] = {}
+    seen: set[tuple] = set()
+    for seed in seeds:
+        arch = archgen.generate(seed)
+        with torch.device("meta"):
+            model = arch.build()
+        for kernel in kernels_of(analyze(model, arch.input_size, device="meta").records):
+            key = (kernel.kind, tuple(sorted(kernel.config.items())))
+            if key in seen or kernel.kind == VIEW or not affordable(kernel.kind, kernel.config):
+                continue
+            seen.add(key)
+            pool.setdefault(kernel.kind, []).append(dict(kernel.config))
+    return pool
+
+
+def draw(kind: str, rng: random.Random, pool: dict[str, list[dict[str, Any]]] | None = None,
+         from_pool: float = 0.5) -> dict[str, Any]:
+    """A first-pass config: with probability ``from_pool`` a network's config (half the time nudged to a
+    neighbour), else an independent draw over the whole space."""
+    configs = (pool or {}).get(kind)
+    if configs and rng.random() < from_pool:
+        config = rng.choice(configs)
+        return neighbour(kind, config, rng) if rng.random() < 0.5 else dict(config)
+    return sample(kind, rng)

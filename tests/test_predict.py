@@ -1,0 +1,207 @@
+"""Records -> kernels, the profile file, predict() on a synthetic profile, rendering, the generator.
+
+Times in these tests come from synthetic profiles whose fits the test writes down, never from a
+measurement: no test asserts a measured time.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from rich.console import Console
+from torch import nn
+
+from flopcount import analyze
+from flopcount.errors import ConfigError
+from flopcount.predict import EAGER_CPU, PredictProfile, calibrate, load_profile, predict, save_profile
+from flopcount.predict.archgen import CALIBRATION_SEEDS, EVALUATION_SEEDS, FAMILIES, generate
+from flopcount.predict.fit import KindFit
+from flopcount.predict.kernels import KINDS, kernels_of
+from flopcount.predict.measure import build, time_configs
+from flopcount.predict.predictor import container_calls
+from flopcount.predict.profile import KindEntry, RuntimeProfile, list_profiles
+from flopcount.render.predict import prediction_dict, prediction_table
+
+
+class _Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pw = nn.Conv2d(16, 32, 1, bias=False)
+        self.bn = nn.BatchNorm2d(32)
+        self.act = nn.ReLU(inplace=True)
+        self.dw = nn.Conv2d(32, 32, 3, 1, 1, groups=32, bias=False)
+        self.gc = nn.Conv2d(32, 16, 1, groups=4)
+
+    def forward(self, x):
+        y = self.gc(self.dw(self.act(self.bn(self.pw(x)))))
+        z = torch.cat((x, y), 1)
+        n, c, h, w = z.shape
+        z = z.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)  # channel shuffle
+        return z + z
+
+
+class _Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 2, 1)
+        self.block = _Block()
+        self.gn = nn.GroupNorm(4, 32)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.gn(self.block(self.stem(x)))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+@pytest.fixture(scope="module")
+def report():
+    return analyze(_Net().eval(), (1, 3, 56, 56), device="meta")
+
+
+def test_records_map_to_the_kernels_eager_cpu_runs(report):
+    kernels = kernels_of(report.records)
+    assert [k.kind for k in kernels] == [
+        "conv", "conv1x1", "batchnorm", "act_relu", "conv_dw", "conv_group", "cat", "view", "view", "copy", "view",
+        "binary", "fallback", "adaptive_avgpool", "view", "linear"]
+    # Stem: 3 -> 16 channels, 3x3 stride 2 on 56x56 (28x28 out), with a bias (nn.Conv2d's default).
+    assert kernels[0].config == {"n": 1, "cin": 3, "cout": 16, "h": 56, "w": 56, "kh": 3, "kw": 3, "s": 2, "ph": 1,
+                                 "pw": 1, "g": 1, "bias": 1}
+    assert kernels[1].config["bias"] == 0 and kernels[5].config["g"] == 4 and kernels[5].config["bias"] == 1
+    # The cat joins two 16-channel 28x28 halves: blocks of 16 * 28 * 28 = 12,544 elements; 32*28*28 = 25,088 out.
+    assert kernels[6].config == {"numel": 25088, "parts": 2, "inner": 12544}
+    # The shuffle's contiguous copies runs of 28 * 28 = 784 elements (the dims the transpose left in place).
+    assert kernels[9].config == {"numel": 25088, "inner": 784}
+    assert kernels[2].config == {"n": 1, "c": 32, "hw": 784, "module": 1}
+    assert kernels[15].config == {"rows": 1, "cin": 32, "cout": 10, "bias": 1}
+    assert kernels[12].config["op"] == "GroupNorm"  # no calibrated kind: the fallback, visibly
+
+
+def test_containers_are_the_root_and_every_module_around_a_record(report):
+    # The root's forward and block's forward run Python around records; stem, gn, pool, fc are leaves.
+    assert container_calls(report.records) == 2
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_builds_a_runnable_kernel_of_its_config(kind):
+    import random
+
+    from flopcount.predict import sampling
+
+    config = sampling.sample(kind, random.Random(0))
+    config = {**config, **{k: min(v, 64) for k, v in config.items() if k in ("cin", "cout", "c", "e", "l", "d")}}
+    if kind.startswith("conv"):
+        config["cin"] = config["cout"] = config["g"] = 16 if kind == "conv_dw" else config["cin"]
+        if kind == "conv_group":
+            config.update(cin=16, cout=16, g=4)
+        config.update(h=min(config["h"], 16), w=min(config["h"], 16), ph=config["kh"] // 2, pw=config["kw"] // 2)
+    if kind in ("mha",):
+        config.update(e=16, heads=2)
+    with torch.no_grad():
+        out = build(kind, config)()
+    assert out is not None
+
+
+def _synthetic_profile() -> PredictProfile:
+    """Every kind's fit is a constant 10 us per call except conv1x1: 10 us + 1 ns per multiply-add."""
+    kinds = {}
+    for name, spec in KINDS.items():
+        coef = [10e-6] + [0.0] * (len(spec.term_names) - 1)
+        if name == "conv1x1":
+            coef[1] = 1e-9
+        kinds[name] = KindEntry([], KindFit(coef), {})
+    runtime = RuntimeProfile(EAGER_CPU, {"cpu": "synthetic", "threads": 1, "torch": "x", "date": "today"},
+                             {"op_call_s": 1e-6, "module_call_s": 2e-6, "container_call_s": 3e-6}, kinds,
+                             fallback_rates={"flops": 1e9, "bytes": 1e9},
+                             model_terms={"scale": 1.0, "per_weight_byte": 0.0, "per_output_byte": 0.0,
+                                          "per_container": 5e-6})
+    return PredictProfile("synthetic", {EAGER_CPU: runtime})
+
+
+def test_predict_sums_kernel_fits_fallback_and_containers(report):
+    prediction = predict(report, _synthetic_profile())
+    assert len(prediction.ops) == len(report.records) == 16
+    pw = prediction.ops[1]
+    # block.pw: 1x1 conv 16 -> 32 on 28x28: 16*32*784 = 401,408 multiply-adds -> 10 us + 401.408 us.
+    assert pw.predictor == "fit:conv1x1" and pw.seconds == pytest.approx(10e-6 + 401_408e-9)
+    gn = prediction.ops[12]
+    # GroupNorm falls back: module call 2 us + max(2 * 125,440 FLOP / 1e9, 50,240 * 4 bytes / 1e9) = 2 + 250.88 us.
+    assert gn.kind == "fallback" and gn.predictor.startswith("fallback")
+    assert gn.seconds == pytest.approx(2e-6 + 2 * 125_440 / 1e9)
+    # 14 other records at 10 us, the two above, 2 containers at 5 us.
+    expected = 14 * 10e-6 + (10e-6 + 401_408e-9) + (2e-6 + 250_880e-9) + 2 * 5e-6
+    assert prediction.total_seconds == pytest.approx(expected)
+    assert prediction.total_ms == pytest.approx(expected * 1e3)
+
+
+def test_prediction_renders_as_json_and_table(report):
+    from flopcount.roofline import DeviceProfile
+
+    prediction = predict(report, _synthetic_profile())
+    device = DeviceProfile("toy", peak_flops=1e9, bandwidth=1e9, source="test")
+    data = prediction_dict(prediction, device)
+    assert data["predicted_ms"] == pytest.approx(sum(o["predicted_ms"] for o in data["ops"]) + data["container_ms"])
+    # The roofline column is flopcount.roofline's: block.pw moves (12,544 + 512 + 25,088) * 4 bytes and does
+    # 2 * 401,408 FLOP; at 1e9 each, compute wins: 802,816 ns = 0.802816 ms.
+    assert data["ops"][1]["roofline_ms"] == pytest.approx(0.802816)
+    json.dumps(data)
+    console = Console(width=120, record=True)
+    console.print(prediction_table(prediction, device))
+    text = console.export_text()
+    assert "roofline ms" in text and "fit:conv1x1" in text and "fallback" in text
+
+
+def test_profile_round_trips_and_rejects_what_it_cannot_read(tmp_path, report):
+    path = save_profile(_synthetic_profile(), tmp_path / "mine.json")
+    loaded = load_profile(str(path))
+    assert loaded.name == "synthetic" and loaded.runtime().provenance["cpu"] == "synthetic"
+    assert predict(report, loaded).total_seconds == pytest.approx(predict(report, _synthetic_profile()).total_seconds)
+    with pytest.raises(ConfigError, match="unknown latency profile"):
+        load_profile("no-such-profile")
+    data = json.loads(path.read_text())
+    data["format_version"] = 99
+    (tmp_path / "future.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="format 99"):
+        load_profile(str(tmp_path / "future.json"))
+    with pytest.raises(ConfigError, match="no runtime 'onnxruntime'"):
+        loaded.runtime("onnxruntime")
+
+
+def test_shipped_profile_loads_with_provenance():
+    names = list_profiles()
+    assert names, "a profile for this machine class ships in flopcount/data/predict"
+    for name in names:
+        runtime = load_profile(name).runtime()
+        assert {"cpu", "threads", "torch", "date"} <= set(runtime.provenance)
+        assert runtime.kinds and all(e.fit is not None and e.cv for e in runtime.kinds.values())
+
+
+def test_generator_is_seeded_and_covers_its_families():
+    def params(seed):
+        with torch.device("meta"):
+            return sum(p.numel() for p in generate(seed).build().parameters())
+
+    assert params(11) == params(11) and generate(11).resolution == generate(11).resolution
+    assert {generate(s).family for s in range(len(FAMILIES))} == set(FAMILIES)
+    assert not set(CALIBRATION_SEEDS) & set(EVALUATION_SEEDS)
+
+
+def test_time_configs_returns_one_sample_per_config_interleaved():
+    items = [("act_relu", {"numel": 64, "module": 1}), ("binary", {"numel": 64, "other": 64, "inplace": 0})]
+    samples = time_configs(items, rounds=3)
+    assert [s.kind for s in samples] == ["act_relu", "binary"] and all(s.rounds == 3 for s in samples)
+    assert all(0 < s.min_s <= s.median_s for s in samples)
+
+
+def test_calibrate_writes_fits_cv_and_provenance_within_a_tiny_budget(tmp_path):
+    steps = []
+    profile = calibrate("tiny", budget_s=1.0, kinds=["act_relu", "binary"], whole_networks=False, pool_networks=0,
+                        on_progress=lambda fraction, message: steps.append((fraction, message)))
+    runtime = profile.runtime()
+    assert set(runtime.kinds) == {"act_relu", "binary"} and runtime.threads == 1
+    assert all(e.fit is not None and len(e.samples) >= 1 for e in runtime.kinds.values())
+    assert {"op_call_s", "module_call_s", "container_call_s"} == set(runtime.overheads)
+    assert steps and steps[-1] == (pytest.approx(steps[-1][0]), "done") and all(0 <= f <= 1 for f, _ in steps)
+    assert load_profile(str(save_profile(profile, tmp_path / "tiny.json"))).runtime().kinds.keys() == runtime.kinds.keys()
