@@ -235,7 +235,11 @@ class Walker(TorchFunctionMode):
             timed = info.formula is not None and self._formula_depth == 1  # a call that gets a record
             self._starts.append(self.clock() if timed else None)
 
-    def _post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+    def _post_hook(self, module: nn.Module, args: tuple, *kwargs_and_output: Any) -> None:
+        # torch registers a global hook and its with_kwargs flag in two dicts, not atomically: a forward
+        # running in another thread while we attach or detach may call us without kwargs. That call is
+        # never ours to record (the thread filter below), so both shapes are accepted.
+        kwargs, output = kwargs_and_output if len(kwargs_and_output) == 2 else ({}, kwargs_and_output[0])
         entry = self._infos.get(id(module))
         if entry is None or entry[1] is not module or not self._watching():
             return

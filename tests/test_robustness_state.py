@@ -73,6 +73,44 @@ def test_concurrent_analyses_of_one_model_agree():
     assert [r.totals for r in results] == [reference.totals] * 3
 
 
+def test_another_threads_forward_survives_a_hook_seen_half_registered():
+    # torch registers a global hook and its with_kwargs flag in two dicts, one after the other, so a
+    # forward in another thread can find our hook without the flag and call it without kwargs. Put torch
+    # in that state deterministically while an analysis is paused inside its forward.
+    inside, release = threading.Event(), threading.Event()
+
+    class Paused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            inside.set()
+            release.wait(10)
+            return self.fc(x)
+
+    before = set(torch_module._global_forward_hooks)
+    results, errors = [], []
+    analysis = threading.Thread(target=lambda: results.append(analyze(Paused(), (2, 4), device="meta")))
+    analysis.start()
+    assert inside.wait(10)
+    ours = [i for i in torch_module._global_forward_hooks if i not in before]
+    flags = {i: torch_module._global_forward_hooks_with_kwargs.pop(i) for i in ours
+             if i in torch_module._global_forward_hooks_with_kwargs}
+    try:
+        other = _small_cnn().eval()
+        with torch.no_grad():
+            other(torch.zeros(1, 3, 8, 8))  # calls the half-registered hook without kwargs
+    except BaseException as error:  # noqa: BLE001 - the test inspects every failure
+        errors.append(error)
+    finally:
+        torch_module._global_forward_hooks_with_kwargs.update(flags)
+        release.set()
+        analysis.join()
+    assert flags and not errors
+    assert results[0].totals.paper_flops == 2 * 4 * 4  # the analysis itself is undisturbed: 32
+
+
 def test_no_hook_entry_leaks_per_analysis():
     model = _small_cnn()
     tables = (torch_module._global_forward_hooks, torch_module._global_forward_pre_hooks,
