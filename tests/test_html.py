@@ -357,3 +357,19 @@ def test_before_after_against_a_budget_baseline_in_chromium(mobilenet_v2_dom):
     # a baseline keeps paper FLOPs per module, not all-ops FLOPs: the per-module view offers what both have
     assert [b["attrs"]["data-key"] for b in dom.find("button", within="diff-buttons")] == ["params", "paper_flops", "mac"]
     assert dom.classed("rect", "delta-up", within="diff-chart")
+
+
+def test_memory_page_opens_on_memory_in_chromium(tmp_path, mobilenet_v2):
+    require_chromium()
+    page = tmp_path / "mem.html"
+    result = CliRunner().invoke(app, ["memory", "mobilenet_v2", "-f", "html", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    dom = loaded_dom(page)
+    assert dom.by_id("metric-note")["attrs"]["data-metric"] == "activation_bytes"
+    [pressed] = dom.find("button", within="metric-buttons", aria_pressed="true")
+    assert pressed["text"] == "memory"
+    nodes = dom.classed("g", "node", within="tree")
+    assert nodes[0]["attrs"]["data-path"] == "(root)"
+    assert int(nodes[0]["attrs"]["data-value"]) == sum(mobilenet_v2.memory.raised_by())
+    [first_conv] = dom.find("g", within="tree", data_path="features.0.0")
+    assert first_conv["attrs"]["data-value"] == "1605632"  # 32*112*112 float32 outputs: 32*112*112*4 bytes

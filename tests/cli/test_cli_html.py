@@ -82,3 +82,17 @@ def test_check_html_page(tiny, tmp_path):
     assert re.search(r'<tr data-status="fail"><td>params</td><td>224</td><td>200</td>.*?fill over', text)
     assert 'title="69.1% of the budget"' in text and "30.9%" in text  # headroom (20,000 - 13,824) / 20,000
     assert "<script" not in text and "http" not in text.split("</style>")[1]  # static and offline
+
+
+def test_memory_html_opens_the_tree_on_memory(tiny, tmp_path):
+    page = tmp_path / "mem.html"
+    result = runner.invoke(app, ["memory", tiny, "-i", "1x3x8x8", "-f", "html", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    payload = embedded(page.read_text())
+    assert payload["default_metric"] == "activation_bytes"
+    report = json.loads(runner.invoke(app, ["memory", tiny, "-i", "1x3x8x8", "-f", "json"]).stdout)
+    assert payload["memory"]["peak_memory_bytes"] == report["peak_memory_bytes"]
+    # conv and ReLU each write 1x8x8x8 float32 = 2,048 bytes; the ReLU's while the conv's is held: peak
+    # 4,096 + weights (3*3*3*8 + 8) * 4 = 896 bytes = 4,992
+    assert [c["values"]["activation_bytes"] for c in payload["tree"]["children"]] == [2048, 2048]
+    assert (payload["memory"]["peak_activation_bytes"], payload["memory"]["peak_memory_bytes"]) == (4096, 4992)
