@@ -260,5 +260,27 @@ def stylesheet() -> str:
     return _asset("report.css")
 
 
+def static_page(title: str, header: str, main: str, extra_css: str = "") -> str:
+    """A script-free, offline page in the report's style: ``header`` and ``main`` are HTML (escaped by
+    the caller), ``title`` is text. The budget check's and compare's pages."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{html.escape(title)}</title>
+<style>{stylesheet()}{extra_css}</style>
+</head>
+<body>
+<header>{header}</header>
+<main>
+{main}
+</main>
+</body>
+</html>
+"""
+
+
 def _asset(name: str) -> str:
     return (resources.files("flopcount") / "data" / "html" / name).read_text(encoding="utf-8")
