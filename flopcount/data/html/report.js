@@ -116,7 +116,7 @@
     };
     const M = DATA.memory;
     if (M) {
-      const where = M.peak_name === null ? "" : ` during ${M.peak_name} (${M.peak_op}, call #${M.peak_record})`;
+      const where = M.peak_name === null ? "" : ` at ${M.peak_name} (${M.peak_op})`;
       const weights = M.param_bytes + M.buffer_bytes + M.optimizer_state_bytes;
       card("peak_memory", "peak memory", M.peak_memory_bytes, bytes(M.peak_memory_bytes),
         `activations ${bytes(M.peak_activation_bytes)}${where} + weights ${bytes(weights)}`);
