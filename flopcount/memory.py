@@ -453,6 +453,13 @@ class MemoryProfile:
         training step the gradients and temporaries (in ``peak_activation_bytes``) and optimizer state."""
         return self.peak_activation_bytes + self.param_bytes + self.buffer_bytes + self.optimizer_state_bytes
 
+    def raised_by(self) -> tuple[int, ...]:
+        """Activation bytes each record raised the live memory by while it ran: its highest level minus
+        the level before it (what it allocated, outputs and temporaries, above what was already live; 0
+        for a view or an in-place op). Unlike the levels themselves, these add up over a module's calls."""
+        before = (0,) + self.live_after[:-1]
+        return tuple(max(0, peak - level) for peak, level in zip(self.peak_during, before))
+
     def weights_as(self, dtype: str) -> int:
         """Bytes of the parameters if every floating parameter were stored as ``dtype``."""
         bits = WEIGHT_DTYPE_BITS[dtype]

@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 from flopcount import analyze
 from flopcount.cli import app
+from flopcount.errors import UsageError
 from flopcount.loading import load_model
+from flopcount.predict import load_profile, predict
 from flopcount.render.browser import INSTALL_HINT, dump_dom, find_chromium
 from flopcount.render.html import SCHEMA_VERSION, html_payload, render_html
 from flopcount.roofline import load_device, roofline
@@ -40,7 +42,7 @@ def require_chromium() -> None:
 
 def zoo_report(name: str):
     loaded = load_model(name)
-    return analyze(loaded.model, loaded.default_inputs, device=loaded.device, name=name)
+    return analyze(loaded.model, loaded.default_inputs, device=loaded.device, name=name, memory=True)
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +91,78 @@ def test_roofline_and_predicted_latency_use_the_default_profile(mobilenet_v2):
     assert len(payload["roofline"]["points"]) == len(expected.points)
     assert payload["roofline"]["total_time_s"] == pytest.approx(expected.total_time)
     assert payload["tree"]["values"]["latency_ms"] == pytest.approx(expected.total_time * 1e3)
-    assert [m["key"] for m in payload["metrics"]] == ["flops", "mac", "params", "latency_ms"]
-    without = html_payload(mobilenet_v2, device=None)
+    assert [m["key"] for m in payload["metrics"]] == ["flops", "mac", "params", "activation_bytes", "latency_ms",
+                                                      "predicted_ms"]
+    assert [m["label"] for m in payload["metrics"]][-2:] == ["roofline time", "predicted latency"]
+    without = html_payload(mobilenet_v2, device=None, latency_profile=None)
     assert without["roofline"] is None and "latency_ms" not in without["tree"]["values"]
-    assert [m["key"] for m in without["metrics"]] == ["flops", "mac", "params"]
+    assert [m["key"] for m in without["metrics"]] == ["flops", "mac", "params", "activation_bytes"]
+
+
+def subtree_sum(report, node_key: str, per_record) -> float:
+    """The sum of ``per_record[i]`` over the records under a tree node (a module path or ``path:op``)."""
+    if ":" in node_key:
+        path, op = node_key.split(":", 1)
+        return sum(per_record[r.index] for r in report.records if r.source == "op" and r.path == path and r.op == op)
+    return sum(per_record[r.index] for r in report.records
+               if not node_key or r.path == node_key or r.path.startswith(node_key + "."))
+
+
+def all_nodes(node):
+    yield node
+    for child in node.get("children", []):
+        yield from all_nodes(child)
+
+
+def test_memory_and_predicted_latency_per_module_are_the_librarys(mobilenet_v2):
+    payload = html_payload(mobilenet_v2)
+    raised = mobilenet_v2.memory.raised_by()
+    prediction = predict(mobilenet_v2, load_profile("cpu_measured"))
+    predicted = {op.index: op.ms for op in prediction.ops}
+    nodes = list(all_nodes(payload["tree"]))
+    assert len(nodes) > 100
+    for node in nodes:
+        assert node["values"]["activation_bytes"] == subtree_sum(mobilenet_v2, node["key"], raised), node["key"]
+        if node["key"]:  # the root adds the Python of the container forwards (0 in cpu_measured)
+            assert node["values"]["predicted_ms"] == pytest.approx(subtree_sum(mobilenet_v2, node["key"], predicted))
+    assert payload["tree"]["values"]["predicted_ms"] == pytest.approx(prediction.total_ms)
+    assert payload["prediction"]["total_ms"] == pytest.approx(prediction.total_ms)
+    # the first conv writes 1x32x112x112 float32 while only the input (not an activation) is live:
+    # 32*112*112*4 = 1,605,632 bytes
+    [first_conv] = [n for n in nodes if n["key"] == "features.0.0"]
+    assert first_conv["values"]["activation_bytes"] == 1_605_632
+    memory = payload["memory"]
+    assert memory["peak_memory_bytes"] == mobilenet_v2.memory.peak_memory_bytes
+    assert memory["peak_name"] == mobilenet_v2.records[mobilenet_v2.memory.peak_record].name
+
+
+def test_memory_of_a_conv_then_relu_by_hand():
+    report = analyze(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()), (1, 3, 8, 8), memory=True)
+    payload = html_payload(report, device=None, latency_profile=None)
+    values = {c["key"]: c["values"]["activation_bytes"] for c in payload["tree"]["children"]}
+    # each writes 1x8x8x8 float32 = 8*8*8*4 = 2,048 bytes; ReLU's output is allocated while the conv's is
+    # still held: the peak, 4,096, is during the ReLU (record 1); + weights (3*3*3*8 + 8) * 4 = 896 bytes
+    assert values == {"0": 2048, "1": 2048} and payload["tree"]["values"]["activation_bytes"] == 4096
+    assert payload["memory"]["peak_activation_bytes"] == 4096
+    assert (payload["memory"]["peak_record"], payload["memory"]["peak_op"]) == (1, "ReLU")
+    assert payload["memory"]["peak_memory_bytes"] == 4096 + 896
+    assert payload["prediction"] is None and "roofline time" in payload["latency_note"]
+
+
+def test_a_latency_profile_that_does_not_load_falls_back_to_the_roofline_time(mobilenet_v2, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    payload = html_payload(mobilenet_v2, latency_profile=broken)
+    assert payload["prediction"] is None and "predicted_ms" not in payload["tree"]["values"]
+    assert payload["latency_note"].startswith("no latency profile loaded (") and "roofline time" in payload["latency_note"]
+    assert payload["tree"]["values"]["latency_ms"] > 0
+
+
+def test_the_page_can_open_on_another_metric(mobilenet_v2):
+    assert html_payload(mobilenet_v2, metric="activation_bytes")["default_metric"] == "activation_bytes"
+    without_memory = analyze(nn.Linear(2, 2), (1, 2))
+    with pytest.raises(UsageError, match="no tree metric 'activation_bytes'"):
+        html_payload(without_memory, metric="activation_bytes")
 
 
 def test_an_op_called_by_a_module_forward_is_a_leaf_of_that_module():
@@ -226,6 +296,15 @@ def check_totals_and_charts(dom: Dom, report) -> None:
     tallest = max(mac_bars, key=lambda e: float(e["attrs"]["height"]))
     assert int(tallest["attrs"]["data-index"]) == max(costly, key=lambda r: r["mac"])["index"]
 
+    peak = report.memory.peak_memory_bytes
+    [peak_value] = [e for e in dom.classed("div", "value", within="totals") if e["attrs"].get("data-value") == str(peak)]
+    [peak_card] = dom.find("div", data_metric="peak_memory")
+    assert report.records[report.memory.peak_record].name in peak_card["text"]
+    predicted = predict(report, load_profile("cpu_measured")).total_ms
+    [predicted_card] = dom.find("div", data_metric="predicted_latency")
+    assert f"{predicted:.3f} ms" in predicted_card["text"]
+    assert dom.by_id("metric-note")["attrs"]["data-metric"] == "flops"
+
     points = roofline(report, load_device("cpu_measured")).points
     circles = dom.classed("circle", "point", within="roofline")
     assert len(circles) == len([p for p in points if p.flop > 0 and p.bytes > 0])
@@ -278,3 +357,19 @@ def test_before_after_against_a_budget_baseline_in_chromium(mobilenet_v2_dom):
     # a baseline keeps paper FLOPs per module, not all-ops FLOPs: the per-module view offers what both have
     assert [b["attrs"]["data-key"] for b in dom.find("button", within="diff-buttons")] == ["params", "paper_flops", "mac"]
     assert dom.classed("rect", "delta-up", within="diff-chart")
+
+
+def test_memory_page_opens_on_memory_in_chromium(tmp_path, mobilenet_v2):
+    require_chromium()
+    page = tmp_path / "mem.html"
+    result = CliRunner().invoke(app, ["memory", "mobilenet_v2", "-f", "html", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    dom = loaded_dom(page)
+    assert dom.by_id("metric-note")["attrs"]["data-metric"] == "activation_bytes"
+    [pressed] = dom.find("button", within="metric-buttons", aria_pressed="true")
+    assert pressed["text"] == "memory"
+    nodes = dom.classed("g", "node", within="tree")
+    assert nodes[0]["attrs"]["data-path"] == "(root)"
+    assert int(nodes[0]["attrs"]["data-value"]) == sum(mobilenet_v2.memory.raised_by())
+    [first_conv] = dom.find("g", within="tree", data_path="features.0.0")
+    assert first_conv["attrs"]["data-value"] == "1605632"  # 32*112*112 float32 outputs: 32*112*112*4 bytes

@@ -55,7 +55,8 @@ def analyze(
 
     With -f json the whole report is printed; --depth, --sort and --top add the selected "rows". A block
     repeated identically is shown once with its count (--expand: every row). -f html -o report.html writes
-    one offline page: module treemap, per-layer bars, roofline, and with --baseline a before/after view.
+    one offline page: module treemap (FLOPs, MAC, params, memory, roofline time, predicted latency),
+    per-layer bars, roofline, and with --baseline a before/after view.
     With --phase (hf: models), the prefill / decode summary instead: FLOPs per token, bytes moved, KV cache,
     and per --profile the time bound and whether weights + cache fit.
     The totals include the peak memory of the forward; --train adds one training step's FLOPs and peak.

@@ -12,7 +12,7 @@ import math
 
 from flopcount.budget import BudgetResult, Check
 from flopcount.render.budget import CONVENTIONS, _display_path, fmt_headroom, fmt_value, summary
-from flopcount.render.html import stylesheet
+from flopcount.render.html import static_page
 
 _STATUS = {"pass": "pass", "fail": "FAIL", "skip": "skip"}
 _EXTRA_CSS = """
@@ -31,25 +31,10 @@ def to_html(result: BudgetResult) -> str:
     verdict = "pass" if result.passed else "fail"
     sections = "\n".join(_model_section(model) for model in result.models)
     e = html.escape
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>flopcount budgets{e(where)}</title>
-<style>{stylesheet()}{_EXTRA_CSS}</style>
-</head>
-<body>
-<header><h1>flopcount budgets{e(where)}</h1>
-<p id="verdict" class="{verdict}">{e(summary(result))}</p>
-<p class="conventions">{e(CONVENTIONS)}.</p></header>
-<main>
-{sections}
-</main>
-</body>
-</html>
-"""
+    header = (f"<h1>flopcount budgets{e(where)}</h1>\n"
+              f'<p id="verdict" class="{verdict}">{e(summary(result))}</p>\n'
+              f'<p class="conventions">{e(CONVENTIONS)}.</p>')
+    return static_page(f"flopcount budgets{where}", header, sections, _EXTRA_CSS)
 
 
 def _model_section(model) -> str:

@@ -3,9 +3,11 @@
 Everything is computed here, in Python; the page's script only lays it out. The page holds:
 
 * the totals and whether they are complete (every op had a formula) or a lower bound;
-* the module tree as a treemap (or an icicle), sized by FLOPs, MAC, params or the roofline's predicted
-  time, and by any other metric a later analysis adds to the tree (memory, measured latency); a link
-  can choose the view: ``report.html#metric=mac&layout=icicle``;
+* the module tree as a treemap (or an icicle), sized by FLOPs, MAC, params, the roofline time, the
+  latency the calibrated predictor gives (:func:`flopcount.predict.predict`, ``cpu_measured`` profile by
+  default) and, when the report has ``memory``, the activation bytes each module's calls allocate; a
+  link can choose the view: ``report.html#metric=mac&layout=icicle``;
+* with ``memory``, the peak (activations + weights) and the layer where it happens;
 * per-layer bars along the network's depth: each layer's share of the FLOPs above the axis and its
   share of the MAC below it (where the work is vs where the memory traffic is: ShuffleNet V2's point);
 * the roofline scatter of :func:`flopcount.roofline.roofline` on a device profile (``cpu_measured`` by
@@ -30,26 +32,37 @@ from flopcount.report import Report
 
 SCHEMA_VERSION = 1
 DEFAULT_DEVICE = "cpu_measured"
+DEFAULT_LATENCY_PROFILE = "cpu_measured"
 
 # Tree metrics: key -> (label, what it measures). The page offers every metric present in the payload.
 TREE_METRICS = {
     "flops": ("FLOPs", "multiply-adds of every op (one fused multiply-add = 1 FLOP)"),
     "mac": ("MAC", "memory access cost: elements read + written (ShuffleNet V2), not multiply-accumulates"),
     "params": ("params", "parameter elements (a shared module's counted once)"),
-    "latency_ms": ("predicted latency", "roofline time in ms on the device profile: max(FLOPs / peak, bytes / bandwidth)"),
+    "activation_bytes": ("memory", "activation bytes each call allocates: how far live memory rose while it ran "
+                                   "above the level before it (outputs and temporaries; views and in-place ops "
+                                   "allocate nothing), summed over the module's calls. The peak is in the totals"),
+    "latency_ms": ("roofline time", "roofline time in ms on the device profile: max(FLOPs / peak, bytes / bandwidth) "
+                                    "per call, summed"),
+    "predicted_ms": ("predicted latency", "calibrated latency predictor (flopcount predict): each op's predicted "
+                                          "ms, summed; the Python cost of container forwards is the root's own"),
 }
 
 
-def render_html(report: Report, *, baseline: Any = None, device: Any = DEFAULT_DEVICE, title: str | None = None) -> str:
+def render_html(report: Report, *, baseline: Any = None, device: Any = DEFAULT_DEVICE,
+                latency_profile: Any = DEFAULT_LATENCY_PROFILE, metric: str | None = None,
+                title: str | None = None) -> str:
     """The HTML page of ``report``.
 
     ``baseline``: what to show a before/after view against: a Report, a saved JSON report or a budget
     baseline (a path, ``file.json#model_id``), a :class:`~flopcount.diff.Side` or a ready
     :class:`~flopcount.diff.Diff` (baseline = A, this report = B). ``device``: a device profile name,
     path or :class:`~flopcount.roofline.DeviceProfile` for the roofline and the predicted latency;
-    ``None`` leaves both out.
+    ``None`` leaves both out. ``latency_profile``: a latency profile name, path or
+    :class:`~flopcount.predict.PredictProfile` for the predicted latency; ``None`` (or one that does not
+    load) leaves it out. ``metric``: the tree metric the page opens on (a link's ``#metric=`` wins).
     """
-    payload = html_payload(report, baseline=baseline, device=device)
+    payload = html_payload(report, baseline=baseline, device=device, latency_profile=latency_profile, metric=metric)
     page = _asset("report.html")
     # No "<" at all in the data: nothing from a model's names can end the script or open a comment in it.
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
@@ -64,9 +77,24 @@ def render_html(report: Report, *, baseline: Any = None, device: Any = DEFAULT_D
     return page
 
 
-def html_payload(report: Report, *, baseline: Any = None, device: Any = DEFAULT_DEVICE) -> dict[str, Any]:
+def html_payload(report: Report, *, baseline: Any = None, device: Any = DEFAULT_DEVICE,
+                 latency_profile: Any = DEFAULT_LATENCY_PROFILE, metric: str | None = None) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-ready data (the page's ``flopcount-data``)."""
+    from flopcount.errors import UsageError
+
     roofline_data, latency_ms, device_note = _roofline(report, device)
+    prediction, latency_note = _prediction(report, latency_profile)
+    per_record = {"latency_ms": latency_ms}
+    if prediction is not None:
+        per_record["predicted_ms"] = {op.index: op.ms for op in prediction.ops}
+    if report.memory is not None:
+        per_record["activation_bytes"] = dict(enumerate(report.memory.raised_by()))
+    tree = module_tree(report, per_record)
+    if prediction is not None:  # not any op's: the Python of the modules' forwards, at the root
+        tree["values"]["predicted_ms"] = round(tree["values"]["predicted_ms"] + prediction.container_seconds * 1e3, 9)
+    metrics = [k for k in TREE_METRICS if k in tree["values"]]
+    if metric is not None and metric not in metrics:
+        raise UsageError(f"no tree metric {metric!r} in this report; choose one of {', '.join(metrics)}")
     return {
         "schema_version": SCHEMA_VERSION,
         "model": report.model,
@@ -77,11 +105,16 @@ def html_payload(report: Report, *, baseline: Any = None, device: Any = DEFAULT_
         "complete": report.complete,
         "uncounted": dict(report.uncounted),
         "counted_from_ops": dict(report.counted_from_ops),
-        "metrics": [{"key": k, "label": label, "meaning": meaning} for k, (label, meaning) in TREE_METRICS.items()
-                    if k != "latency_ms" or latency_ms is not None],
+        "metrics": [{"key": k, "label": TREE_METRICS[k][0], "meaning": TREE_METRICS[k][1]} for k in metrics],
+        "default_metric": metric or "flops",
         "categories": list(CATEGORIES),
         "paper_categories": sorted(PAPER_CATEGORIES),
-        "tree": module_tree(report, latency_ms),
+        "tree": tree,
+        "memory": _memory(report),
+        "prediction": None if prediction is None else {
+            "profile": prediction.profile, "runtime": prediction.runtime, "threads": prediction.threads,
+            "total_ms": prediction.total_ms, "container_ms": prediction.container_seconds * 1e3},
+        "latency_note": latency_note,
         "layers": [
             {"index": r.index, "name": r.name, "op": r.op, "category": r.category, "counted": r.counted,
              "flops": r.flops, "mac": r.mac, "params": r.params,
@@ -94,14 +127,17 @@ def html_payload(report: Report, *, baseline: Any = None, device: Any = DEFAULT_
     }
 
 
-def module_tree(report: Report, latency_ms: dict[int, float] | None = None) -> dict[str, Any]:
+def module_tree(report: Report, per_record: dict[str, dict[int, float] | None] | None = None) -> dict[str, Any]:
     """The module hierarchy with each node's own plus descendants' values.
 
     A node per module path (its ``key``; the root's is ``""``); the function-level ops a module's
     ``forward`` runs outside its children become leaf nodes keyed ``path:op`` (calls of one op summed). Params are those each
-    module holds, from ``report.module_params``, so the root's params equal the total.
+    module holds, from ``report.module_params``, so the root's params equal the total. ``per_record``:
+    further metrics, each a map record index -> value (roofline ms, predicted ms, activation bytes), summed
+    like FLOPs; ``None`` maps are left out.
     """
-    metrics = ("flops", "mac", "params") + (("latency_ms",) if latency_ms is not None else ())
+    extra = {k: v for k, v in (per_record or {}).items() if v is not None}
+    metrics = ("flops", "mac", "params", *extra)
     nodes: dict[str, dict[str, Any]] = {}
 
     def node(key: str, path: str, name: str, typ: str, category: str | None = None) -> dict[str, Any]:
@@ -127,8 +163,8 @@ def module_tree(report: Report, latency_ms: dict[int, float] | None = None) -> d
         own = target["own"]
         own["flops"] += record.flops
         own["mac"] += record.mac
-        if latency_ms is not None:
-            own["latency_ms"] += latency_ms.get(record.index, 0.0)
+        for k, values in extra.items():
+            own[k] += values.get(record.index, 0)
     return _finish(nodes[""], metrics)
 
 
@@ -145,8 +181,9 @@ def _last(path: str) -> str:
 def _finish(node: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
     children = [_finish(c, metrics) for c in node["children"]]
     values = {m: node["own"][m] + sum(c["values"][m] for c in children) for m in metrics}
-    if "latency_ms" in values:
-        values["latency_ms"] = round(values["latency_ms"], 9)
+    for k in ("latency_ms", "predicted_ms"):
+        if k in values:
+            values[k] = round(values[k], 9)
     out = {"key": node["key"], "name": node["name"], "path": node["path"], "type": node["type"], "values": values}
     if node["category"] is not None:
         out["category"] = node["category"]
@@ -183,6 +220,32 @@ def _roofline(report: Report, device: Any) -> tuple[dict[str, Any] | None, dict[
     return data, {p.index: p.time * 1e3 for p in result.points}, f"roofline on {profile.name}"
 
 
+def _prediction(report: Report, latency_profile: Any) -> tuple[Any, str]:
+    """The calibrated predictor's Prediction (or None) and a note saying which latency the page shows."""
+    if latency_profile is None:
+        return None, "no latency profile given: the latency shown is the roofline time"
+    from flopcount.errors import ConfigError
+    from flopcount.predict import PredictProfile, load_profile, predict
+
+    try:
+        profile = latency_profile if isinstance(latency_profile, PredictProfile) else load_profile(str(latency_profile))
+        return predict(report, profile), f"predicted by the calibrated latency profile {profile.name}"
+    except ConfigError as error:
+        return None, f"no latency profile loaded ({error}): the latency shown is the roofline time"
+
+
+def _memory(report: Report) -> dict[str, Any] | None:
+    memory = report.memory
+    if memory is None:
+        return None
+    peak = memory.peak_record
+    return {"peak_memory_bytes": memory.peak_memory_bytes, "peak_activation_bytes": memory.peak_activation_bytes,
+            "param_bytes": memory.param_bytes, "buffer_bytes": memory.buffer_bytes,
+            "input_bytes": memory.input_bytes, "optimizer_state_bytes": memory.optimizer_state_bytes,
+            "peak_record": peak, "peak_name": report.records[peak].name if peak >= 0 else None,
+            "peak_op": report.records[peak].op if peak >= 0 else None}
+
+
 def _diff(report: Report, baseline: Any) -> dict[str, Any] | None:
     if baseline is None:
         return None
@@ -195,6 +258,28 @@ def _diff(report: Report, baseline: Any) -> dict[str, Any] | None:
 def stylesheet() -> str:
     """The report's CSS, for other flopcount pages (the budget check's) to look the same."""
     return _asset("report.css")
+
+
+def static_page(title: str, header: str, main: str, extra_css: str = "") -> str:
+    """A script-free, offline page in the report's style: ``header`` and ``main`` are HTML (escaped by
+    the caller), ``title`` is text. The budget check's and compare's pages."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{html.escape(title)}</title>
+<style>{stylesheet()}{extra_css}</style>
+</head>
+<body>
+<header>{header}</header>
+<main>
+{main}
+</main>
+</body>
+</html>
+"""
 
 
 def _asset(name: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 
 import pytest
 from typer.testing import CliRunner
@@ -82,3 +83,64 @@ def test_check_html_page(tiny, tmp_path):
     assert re.search(r'<tr data-status="fail"><td>params</td><td>224</td><td>200</td>.*?fill over', text)
     assert 'title="69.1% of the budget"' in text and "30.9%" in text  # headroom (20,000 - 13,824) / 20,000
     assert "<script" not in text and "http" not in text.split("</style>")[1]  # static and offline
+
+
+def test_memory_html_opens_the_tree_on_memory(tiny, tmp_path):
+    page = tmp_path / "mem.html"
+    result = runner.invoke(app, ["memory", tiny, "-i", "1x3x8x8", "-f", "html", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    payload = embedded(page.read_text())
+    assert payload["default_metric"] == "activation_bytes"
+    report = json.loads(runner.invoke(app, ["memory", tiny, "-i", "1x3x8x8", "-f", "json"]).stdout)
+    assert payload["memory"]["peak_memory_bytes"] == report["peak_memory_bytes"]
+    # conv and ReLU each write 1x8x8x8 float32 = 2,048 bytes; the ReLU's while the conv's is held: peak
+    # 4,096 + weights (3*3*3*8 + 8) * 4 = 896 bytes = 4,992
+    assert [c["values"]["activation_bytes"] for c in payload["tree"]["children"]] == [2048, 2048]
+    assert (payload["memory"]["peak_activation_bytes"], payload["memory"]["peak_memory_bytes"]) == (4096, 4992)
+
+
+class Tables(HTMLParser):
+    """The text of every cell of every table, by table id: {id: [[cell, ...], ...]} (header row first)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table = self._cell = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._table = self.tables.setdefault(dict(attrs).get("id", ""), [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._table[-1].append(self._cell)
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def test_compare_html_page(tiny, tmp_path):
+    page = tmp_path / "compare.html"
+    result = runner.invoke(app, ["compare", tiny, "-i", "1x3x8x8", "-f", "html", "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert "<script" not in text and "http" not in text.split("</style>")[1]  # static and offline
+    tables = Tables(text).tables
+    assert tables["totals"][0] == ["total", "flopcount", "fvcore", "FCM/2"]
+    # conv 3*3*3*8 * 8*8 = 13,824 multiply-adds, counted alike by all three; ReLU 8*8*8 = 512 more in
+    # flopcount's all-ops total only: 14,336
+    assert tables["totals"][1][1:] == ["13,824", "13,824", "13,824"]
+    assert tables["totals"][2][1:] == ["14,336", "13,824", "13,824"]
+    relu = next(row for row in tables["rows"] if row[1] == "ReLU")
+    assert relu[-2:] == ["explained", "fvcore treats ReLU as free; FlopCounterMode has no formula for activations"]
+    assert 'id="verdict"><li class="ok">OK: all 1 conv/linear/matmul rows agree exactly' in text

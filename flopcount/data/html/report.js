@@ -29,9 +29,16 @@
   const tick = (v) => (v >= 1000 ? human(v).replace(".00", "") : String(v));
   const ms = (s) => (s * 1e3 < 1 ? (s * 1e6).toFixed(1) + " µs" : (s * 1e3).toFixed(3) + " ms");
   const pct = (x) => (100 * x).toFixed(x < 0.001 ? 3 : 2) + "%";
+  const TIMES = ["latency_ms", "predicted_ms"];
   function metricText(key, v) {
-    if (key === "latency_ms") return v.toFixed(3) + " ms";
+    if (TIMES.includes(key)) return v.toFixed(3) + " ms";
+    if (key === "activation_bytes") return fmtInt(v) + " B (" + bytes(v) + ")";
     return fmtInt(v) + " (" + human(v) + ")";
+  }
+  function metricShort(key, v) {
+    if (TIMES.includes(key)) return v.toFixed(3) + " ms";
+    if (key === "activation_bytes") return bytes(v);
+    return human(v);
   }
   function factor(r) {
     if (r === null || r === undefined) return "–";
@@ -100,12 +107,28 @@
     add("paper_flops", "paper FLOPs", t.paper_flops, `${human(t.paper_flops)} · conv + linear + matmul + attention`);
     add("flops", "all-ops FLOPs", t.flops, `${human(t.flops)} · + norms, activations, pools, element-wise`);
     add("mac", "MAC (elements)", t.mac, `${human(t.mac)} · ${bytes(t.mac_bytes)} read + written`);
+    const card = (metric, name, value, shown, sub) => {
+      const c = el("div", { class: "card", "data-metric": metric });
+      c.appendChild(el("div", { class: "name" }, name));
+      c.appendChild(el("div", { class: "value", "data-value": String(value) }, shown));
+      c.appendChild(el("div", { class: "sub" }, sub));
+      cards.appendChild(c);
+    };
+    const M = DATA.memory;
+    if (M) {
+      const where = M.peak_name === null ? "" : ` at ${M.peak_name} (${M.peak_op})`;
+      const weights = M.param_bytes + M.buffer_bytes + M.optimizer_state_bytes;
+      card("peak_memory", "peak memory", M.peak_memory_bytes, bytes(M.peak_memory_bytes),
+        `activations ${bytes(M.peak_activation_bytes)}${where} + weights ${bytes(weights)}`);
+    }
+    const P = DATA.prediction;
+    if (P) {
+      card("predicted_latency", "predicted latency", P.total_ms, P.total_ms.toFixed(3) + " ms",
+        `calibrated profile ${P.profile}, ${P.runtime}, ${P.threads} thread${P.threads === 1 ? "" : "s"}`);
+    }
     if (DATA.roofline) {
-      const card = el("div", { class: "card", "data-metric": "latency" });
-      card.appendChild(el("div", { class: "name" }, "predicted latency"));
-      card.appendChild(el("div", { class: "value", "data-value": String(DATA.roofline.total_time_s) }, ms(DATA.roofline.total_time_s)));
-      card.appendChild(el("div", { class: "sub" }, `roofline, ${DATA.roofline.device.name}`));
-      cards.appendChild(card);
+      card("roofline_time", P ? "roofline time" : "latency (roofline time)", DATA.roofline.total_time_s, ms(DATA.roofline.total_time_s),
+        P ? `max(compute, memory) per call, ${DATA.roofline.device.name}` : `${DATA.latency_note}; ${DATA.roofline.device.name}`);
     }
     const status = document.getElementById("status");
     if (DATA.complete) {
@@ -130,7 +153,7 @@
   // The view can be linked: report.html#metric=mac&layout=icicle
   const wanted = new URLSearchParams(location.hash.slice(1));
   const tree = {
-    metric: DATA.metrics.some((m) => m.key === wanted.get("metric")) ? wanted.get("metric") : "flops",
+    metric: DATA.metrics.some((m) => m.key === wanted.get("metric")) ? wanted.get("metric") : DATA.default_metric,
     layout: wanted.get("layout") === "icicle" ? "icicle" : "treemap",
     focus: null,
   };
@@ -153,7 +176,7 @@
   }
   function nodeText(n) {
     const typ = n.type && n.type !== n.name ? " " + n.type : "";
-    return `${label(n)}${typ}  ${tree.metric === "latency_ms" ? n.values.latency_ms.toFixed(3) + " ms" : human(n.values[tree.metric])}`;
+    return `${label(n)}${typ}  ${metricShort(tree.metric, n.values[tree.metric])}`;
   }
   function nodeColor(n, depth) {
     if (n.category) return PALETTE[n.category] || "#9aa3ae";  // a layer call (its children hold only params)
@@ -253,6 +276,10 @@
       a.addEventListener("click", () => { tree.focus = n; drawTree(); });
       crumbs.appendChild(a);
     });
+    const chosen = DATA.metrics.find((m) => m.key === tree.metric);
+    const note = document.getElementById("metric-note");
+    note.textContent = `${chosen.label}: ${chosen.meaning}.`;
+    note.setAttribute("data-metric", chosen.key);
     const host = document.getElementById("tree");
     const focus = tree.focus;
     if (!(focus.values[tree.metric] > 0)) {
@@ -336,7 +363,7 @@
     const pts = R.points.filter((p) => p.flop > 0 && p.bytes > 0);
     const byBound = R.time_by_bound_s;
     note.textContent = `${dev.name} (${dev.description}): peak ${human(dev.peak_flops)}FLOP/s, bandwidth ${human(dev.bandwidth)}B/s, ridge ${dev.ridge.toFixed(1)} FLOP/B. ` +
-      `Predicted ${ms(R.total_time_s)} (memory-bound layers ${ms(byBound.memory)}, compute-bound ${ms(byBound.compute)}). ` +
+      `Roofline time ${ms(R.total_time_s)} (memory-bound layers ${ms(byBound.memory)}, compute-bound ${ms(byBound.compute)}). ` +
       `FLOP here = 2 per multiply-add, as peaks are quoted; bytes = MAC in bytes. ` +
       `${R.points.length - pts.length} calls that only move memory (no FLOPs) are not drawn on the log axes.`;
     const W = 1180, H = 440, left = 70, right = 20, top = 16, bottom = 46;
@@ -370,7 +397,7 @@
       svg.appendChild(svgEl("circle", {
         class: "point", cx: X(p.intensity).toFixed(2), cy: Y(perf(p)).toFixed(2), r: (2.5 + 9 * Math.sqrt(p.time_s / longest)).toFixed(2),
         fill: PALETTE[p.category] || "#888", "data-index": p.index,
-        "data-tip": `${p.name}  ${p.op}\n${p.bound} bound, intensity ${p.intensity.toFixed(2)} FLOP/B\npredicted ${ms(p.time_s)} (${pct(p.time_s / total)} of the model)\nFLOP ${fmtInt(p.flop)}, bytes ${fmtInt(p.bytes)}`,
+        "data-tip": `${p.name}  ${p.op}\n${p.bound} bound, intensity ${p.intensity.toFixed(2)} FLOP/B\nroofline time ${ms(p.time_s)} (${pct(p.time_s / total)} of the model)\nFLOP ${fmtInt(p.flop)}, bytes ${fmtInt(p.bytes)}`,
       }));
     }
   }
