@@ -43,8 +43,8 @@ COMMANDS = (
     ("roofline", roofline.roofline, "Compute- or memory-bound time per layer on a profile."),
     ("bench", bench.bench, "Measured CPU latency beside FLOPs and MAC."),
     ("memory", memory.memory, "Live memory per layer, its peak, and a training step's (--train)."),
-    ("predict", predict.predict, "Predicted CPU latency of a model and of each op, from a latency profile."),
-    ("calibrate", calibrate.calibrate, "Measure this CPU's kernels and write a latency profile for predict."),
+    ("predict", predict.predict, "Predicted CPU latency per op and in total, from a profile."),
+    ("calibrate", calibrate.calibrate, "Time this CPU's kernels into a latency profile for predict."),
 )
 for _name, _function, _summary in COMMANDS:
     app.command(_name, short_help=_summary)(_function)
