@@ -45,6 +45,17 @@ def _rows(prediction: Prediction, device, top: int | None) -> list[dict[str, Any
     return rows
 
 
+def _cells(prediction: Prediction, device, top: int | None) -> list[list[str]]:
+    """The rows as text, in the table's column order (the roofline column only with a device)."""
+    cells = []
+    for r in _rows(prediction, device, top):
+        row = [r["name"], r["op"], _ms(r["predicted_ms"] / 1e3)]
+        if device is not None:
+            row.append(_ms(None if r["roofline_ms"] is None else r["roofline_ms"] / 1e3))
+        cells.append(row + [f"{100 * r['share']:.1f}", r["predictor"]])
+    return cells
+
+
 def _title(prediction: Prediction) -> str:
     return (f"{prediction.model}: predicted latency on '{prediction.profile}' ({prediction.runtime}, "
             f"{prediction.threads} thread(s))")
@@ -75,12 +86,7 @@ def prediction_table(prediction: Prediction, device=None, *, top: int | None = N
     if device is not None:
         columns.append(Column("roofline ms", "right", drop=2))
     columns += [Column("% time", "right", drop=4), Column("predictor", text=True, drop=1)]
-    rows = []
-    for r in _rows(prediction, device, top):
-        row = [r["name"], r["op"], _ms(r["predicted_ms"] / 1e3)]
-        if device is not None:
-            row.append(_ms(None if r["roofline_ms"] is None else r["roofline_ms"] / 1e3))
-        rows.append(row + [f"{100 * r['share']:.1f}", r["predictor"]])
+    rows = _cells(prediction, device, top)
     table = fit_table(columns, rows, width, title=_title(prediction), title_justify="left", header_style="bold",
                       end_sections=[len(rows) - 2])
     lines = _summary_lines(prediction, device, device_note)
@@ -98,12 +104,7 @@ def to_csv(prediction: Prediction, device=None, top: int | None = None) -> str:
 def to_markdown(prediction: Prediction, device=None, top: int | None = None, device_note: str = "") -> str:
     headers = ["name", "op", "predicted ms"] + (["roofline ms"] if device is not None else []) + ["% time",
                                                                                                  "predictor"]
-    rows = []
-    for r in _rows(prediction, device, top):
-        row = [r["name"], r["op"], _ms(r["predicted_ms"] / 1e3)]
-        if device is not None:
-            row.append(_ms(None if r["roofline_ms"] is None else r["roofline_ms"] / 1e3))
-        rows.append(row + [f"{100 * r['share']:.1f}", r["predictor"]])
+    rows = _cells(prediction, device, top)
     align = "llr" + ("r" if device is not None else "") + "rl"
     summary = "\n".join(f"- {line}" for line in _summary_lines(prediction, device, device_note))
     return f"## {_title(prediction)}\n\n{markdown_table(headers, rows, align)}\n\n{summary}\n"

@@ -88,3 +88,13 @@ def test_calibrate_to_a_json_path_prints_the_table(tmp_path):
     assert target.is_file() and f"wrote {target}" in result.output
     assert "binary" in result.output and "within ±10%" in result.output
     assert load_profile(str(target)).name == "mine"
+
+
+def test_the_calibration_progress_bar_takes_fractions_and_messages():
+    from flopcount.cli.runtime import fraction_progress
+
+    with fraction_progress("calibrating", show=False) as quiet:
+        assert quiet(0.5, "half") is None
+    with fraction_progress("calibrating", show=True) as on_progress:  # a rich bar on stderr, gone when done
+        on_progress(0.25, "first pass")
+        on_progress(1.0, "done")
