@@ -12,6 +12,17 @@ from flopcount.cli.options import DebugOption, FormatOption, OutputFormat, Width
 from flopcount.cli.runtime import fraction_progress, run_command
 
 
+def refuse_package_path(target: Path) -> None:
+    """A calibration is this machine's: it never overwrites the profiles installed with flopcount."""
+    import flopcount
+    from flopcount.errors import UsageError
+
+    package = Path(flopcount.__file__).resolve().parent
+    if target.resolve().is_relative_to(package):
+        raise UsageError(f"--profile {target}: inside the installed flopcount package; give a NAME (written to "
+                         "your user directory) or a .json path elsewhere")
+
+
 def calibrate(
     profile: Annotated[str, typer.Option(
         "--profile", metavar="NAME|PATH",
@@ -39,6 +50,7 @@ def calibrate(
         from flopcount.render import predict as R
 
         target = Path(profile) if profile.endswith(SUFFIX) else user_profile_path(profile)
+        refuse_package_path(target)
         only_kinds = {"whole_networks": False, "pool_networks": 0} if kinds else {}
         with fraction_progress("calibrating") as on_progress:
             result = run_calibration(target.stem, threads=threads, budget_s=budget_s, seed=seed, kinds=kinds,

@@ -98,3 +98,14 @@ def test_the_calibration_progress_bar_takes_fractions_and_messages():
     with fraction_progress("calibrating", show=True) as on_progress:  # a rich bar on stderr, gone when done
         on_progress(0.25, "first pass")
         on_progress(1.0, "done")
+
+
+def test_calibrate_never_writes_into_the_installed_package():
+    import flopcount
+    from pathlib import Path
+
+    shipped = Path(flopcount.__file__).parent / "data" / "predict" / "cpu_measured.json"
+    before = shipped.read_bytes()
+    result = runner.invoke(app, ["calibrate", "--profile", str(shipped), "--budget-s", "0.5", "--kind", "binary"])
+    assert result.exit_code == 2 and "inside the installed flopcount package" in result.output
+    assert shipped.read_bytes() == before
