@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from flopcount.cli.emit import emit
-from flopcount.cli.options import DebugOption, FormatOption, OutputFormat, WidthOption
+from flopcount.cli.options import DebugOption, OutputFormat, WidthOption
 from flopcount.cli.runtime import fraction_progress, run_command
 
 
@@ -28,7 +28,8 @@ def calibrate(
         "--profile", metavar="NAME|PATH",
         help="Where the profile goes: a NAME is written to $XDG_CONFIG_HOME/flopcount/predict/NAME.json (else "
              "~/.config/...), a path ending .json is written as given.")],
-    threads: Annotated[int, typer.Option("--threads", min=1, metavar="N", help="Intra-op CPU threads to calibrate.")] = 1,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=1, metavar="N", help="Intra-op CPU threads to calibrate (1: the steadiest).")] = 1,
     budget_s: Annotated[float, typer.Option("--budget-s", min=0.1, metavar="S", help=(
         "Seconds to spend; a longer budget buys more samples where the fits are worst."))] = 300.0,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the sampled configurations.")] = 0,

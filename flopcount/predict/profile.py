@@ -161,7 +161,8 @@ def resolve(name_or_path: str | Path) -> Path:
 
 
 def load_profile(name_or_path: str | Path) -> PredictProfile:
-    """A latency profile by name (the user's directory, then shipped: ``cpu_measured``) or by path to a ``.json`` file."""
+    """A latency profile by name (the user's directory, then shipped: ``cpu_measured``) or by path to a
+    ``.json`` file."""
     path = resolve(name_or_path)
     try:
         data = json.loads(path.read_text())

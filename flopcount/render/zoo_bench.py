@@ -79,7 +79,8 @@ def renderables(z, bands: list, width: int = 200) -> list:
 
 def to_json(z, bands: list) -> str:
     return json_document("bench_zoo", {
-        "threads": z.threads, "device": z.device, "latency_profile": z.latency_profile, "models": [_flat(r) for r in z.rows],
+        "threads": z.threads, "device": z.device, "latency_profile": z.latency_profile,
+        "models": [_flat(r) for r in z.rows],
         "bands": [{k: number_or_none(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(b).items()}
                   for b in bands],
         "correlations": {attr: {"median": number_or_none(z.correlation(attr)),
