@@ -125,6 +125,14 @@ class ZooRow:
     latency: Timing
     layer_spearman_flops: float
     layer_spearman_mac: float
+    predicted_time: float | None = None  # seconds predicted by the latency profile (flopcount.predict), if given
+
+    @property
+    def prediction_error(self) -> float | None:
+        """(predicted - measured median) / measured median; None without a prediction."""
+        if self.predicted_time is None:
+            return None
+        return self.predicted_time / self.latency.median - 1
 
 
 @dataclass(frozen=True)
@@ -132,9 +140,10 @@ class ZooBench:
     rows: list[ZooRow]
     threads: int
     device: str | None
+    latency_profile: str | None = None
 
     def correlation(self, attr: str, statistic: str = "median") -> float:
-        """Spearman of ``attr`` (paper_flops, flops, mac, roofline_time) with latency's ``statistic``.
+        """Spearman of ``attr`` (paper_flops, flops, mac, roofline_time, predicted_time) with latency's ``statistic``.
 
         ``min`` is the latency least disturbed by other processes on a shared machine.
         """
@@ -182,8 +191,10 @@ def flop_bands(zoo: ZooBench, factor: float = 1.2, min_size: int = 4) -> list[Ba
 
 
 def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, threads: int | None = None,
-              device=None, layers: bool = True, on_model: Callable[[str], None] | None = None) -> ZooBench:
-    """Latency of each named zoo model (default input) beside its FLOPs, MAC and roofline prediction."""
+              device=None, layers: bool = True, on_model: Callable[[str], None] | None = None,
+              latency_profile=None) -> ZooBench:
+    """Latency of each named zoo model (default input) beside its FLOPs, MAC, roofline prediction (with a
+    ``device`` profile) and predicted latency (with a ``latency_profile``, a flopcount.predict profile)."""
     from flopcount.loading import load_model
 
     rows = []
@@ -202,11 +213,17 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
             from flopcount.roofline import roofline
 
             predicted = roofline(result.report, device).total_time
+        predicted_time = None
+        if latency_profile is not None:
+            from flopcount.predict import predict
+
+            predicted_time = predict(result.report, latency_profile).total_seconds
         rows.append(ZooRow(name, t.paper_flops, t.flops, t.mac, t.mac_bytes, predicted, result.whole,
                            result.spearman_flops if layers else float("nan"),
-                           result.spearman_mac if layers else float("nan")))
+                           result.spearman_mac if layers else float("nan"), predicted_time))
         del loaded, result
-    return ZooBench(rows, used, device.name if device is not None else None)
+    return ZooBench(rows, used, device.name if device is not None else None,
+                    latency_profile.name if latency_profile is not None else None)
 
 
 def measure_records(model, args: tuple, *, repeats: int = 5, threads: int | None = None,

@@ -205,3 +205,16 @@ def test_calibrate_writes_fits_cv_and_provenance_within_a_tiny_budget(tmp_path):
     assert {"op_call_s", "module_call_s", "container_call_s"} == set(runtime.overheads)
     assert steps and steps[-1] == (pytest.approx(steps[-1][0]), "done") and all(0 <= f <= 1 for f, _ in steps)
     assert load_profile(str(save_profile(profile, tmp_path / "tiny.json"))).runtime().kinds.keys() == runtime.kinds.keys()
+
+
+def test_user_profiles_are_found_by_name_before_the_shipped_ones(tmp_path, monkeypatch):
+    from flopcount.predict.profile import user_dir
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert user_dir() == tmp_path / "flopcount" / "predict"
+    shipped = load_profile("cpu_measured")
+    mine = save_profile(PredictProfile("mine", shipped.runtimes), user_dir() / "mine.json")
+    assert load_profile("mine").path == mine and "mine" in list_profiles()
+    # a user profile of a shipped name shadows it, as user device profiles do
+    shadow = save_profile(PredictProfile("cpu_measured", shipped.runtimes), user_dir() / "cpu_measured.json")
+    assert load_profile("cpu_measured").path == shadow

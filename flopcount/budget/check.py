@@ -57,6 +57,7 @@ def prepare_check(file: str | Path | None = None, *, only: str | None = None, ba
         raise UsageError("no budget file: give one, add [tool.flopcount] to ./pyproject.toml, or create "
                          "./configs/budgets.toml")
     budget_file = load_budget_file(path).select(only)
+    check_latency_profiles(budget_file)
     baseline_path = Path(baseline) if baseline is not None else budget_file.baseline
     if update_baseline and baseline_path is None:
         raise UsageError("--update-baseline needs a baseline file: set baseline = \"...json\" in "
@@ -70,6 +71,21 @@ def prepare_check(file: str | Path | None = None, *, only: str | None = None, ba
         baselines = load_baseline(baseline_path, named_at)
     plan = resolve(budget_file, baselines)
     return PreparedCheck(budget_file, plan, baseline_path, update_baseline, output_path)
+
+
+def check_latency_profiles(budget_file: BudgetFile) -> None:
+    """Every latency_profile of the file can be loaded: else one line naming file:line, before any model runs."""
+    from flopcount.predict import load_profile
+
+    for entry in budget_file.models:
+        if entry.latency_profile is None:
+            continue
+        try:
+            load_profile(entry.latency_profile)
+        except ConfigError as error:
+            line = entry.latency_profile_line
+            where = f"{budget_file.path}:{line}" if line else str(budget_file.path)
+            raise ConfigError(f"{where}: latency_profile: {error}") from None
 
 
 def run_check(prepared: PreparedCheck, progress: Callable[[str], None] | None = None) -> BudgetResult:
@@ -103,7 +119,7 @@ def _load(reference: str, entry: ModelBudget) -> tuple[Any, Any]:
 
     loaded = load_model(reference, entry.kwargs, build_device(entry))
     cpu_model = None
-    if entry.max_latency_ms is not None:
+    if entry.max_latency_ms is not None and entry.latency_profile is None:  # a prediction needs no real forward
         cpu_model = loaded.model if loaded.device == "cpu" else load_model(reference, entry.kwargs, "cpu").model
     return loaded.model, cpu_model
 
@@ -117,7 +133,7 @@ def check_models(plan: list[Planned], path: Path | None = None,
         module, cpu_model = _load(item.reference, entry)
         measured = measure(module, list(item.input_size), device=entry.device,
                            latency=entry.max_latency_ms is not None, cpu_model=cpu_model, name=entry.id,
-                           step=entry.limits)
+                           step=entry.limits, latency_profile=entry.latency_profile)
         results.append(ModelResult(entry, item.input_size, measured, evaluate(entry, measured, item.baseline)))
         if progress is not None:
             progress(entry.id)
@@ -125,7 +141,8 @@ def check_models(plan: list[Planned], path: Path | None = None,
 
 
 def check_model(model: Any, input_size: Any = None, *, name: str, max_params: Any = None, max_flops: Any = None,
-                max_mac: Any = None, max_latency_ms: Any = None, layers: Mapping[str, Any] | None = None,
+                max_mac: Any = None, max_latency_ms: Any = None, latency_profile: str | None = None,
+                layers: Mapping[str, Any] | None = None,
                 baseline: str | Path | None = None, max_regression_pct: Any = None, kwargs: Mapping[str, Any] | None = None,
                 device: str = "meta", update_baseline: bool = False, where: str = "flopcount_budget",
                 warn: Callable[[str], None] | None = None) -> ModelResult:
@@ -139,6 +156,7 @@ def check_model(model: Any, input_size: Any = None, *, name: str, max_params: An
 
     spec: dict[str, Any] = {k: v for k, v in (("max_params", max_params), ("max_flops", max_flops),
                                               ("max_mac", max_mac), ("max_latency_ms", max_latency_ms),
+                                              ("latency_profile", latency_profile),
                                               ("layers", layers), ("kwargs", kwargs)) if v is not None}
     if isinstance(model, str):
         spec["model"] = model
@@ -166,7 +184,7 @@ def check_model(model: Any, input_size: Any = None, *, name: str, max_params: An
             raise ConfigError(f"{where}: give input_size, e.g. flopcount_budget(model, (1, 3, 224, 224))")
         module, sizes, cpu_model = model, entry.input_size, None
     measured = measure(module, list(sizes), device=entry.device, latency=entry.max_latency_ms is not None,
-                       cpu_model=cpu_model, name=name, step=entry.limits)
+                       cpu_model=cpu_model, name=name, step=entry.limits, latency_profile=entry.latency_profile)
 
     if base is not None and base.input_size != tuple(sizes) and not update_baseline:
         raise ConfigError(f"{baseline_path}: the entry {name} was measured on {', '.join(base.input_size)}; rerun "

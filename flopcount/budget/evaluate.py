@@ -27,6 +27,7 @@ class Check:
     detail: str = ""
     line: int | None = None
     unit: str = "count"  # count | ms | bytes
+    basis: str = ""  # latency_ms only: "measured" or "predicted (profile NAME)"
 
     @property
     def headroom_pct(self) -> float | None:
@@ -94,13 +95,15 @@ def evaluate(budget: ModelBudget, measured: Measurement, baseline: BaselineEntry
         value = measured.latency_ms
         if value is None:
             checks.append(Check(budget.id, "latency_ms", math.nan, budget.max_latency_ms, "skip", "not measured",
-                                budget.line, "ms"))
+                                budget.line, "ms", "measured"))
         else:
             ok = value <= budget.max_latency_ms
-            detail = "" if ok else (f"median CPU forward {value:.2f} ms is "
+            what = ("median CPU forward" if measured.latency_basis == "measured" else
+                    f"CPU forward {measured.latency_basis}")
+            detail = "" if ok else (f"{what} {value:.2f} ms is "
                                     f"{(value / budget.max_latency_ms - 1) * 100:.1f}% over {budget.max_latency_ms:g} ms")
             checks.append(Check(budget.id, "latency_ms", value, budget.max_latency_ms, "pass" if ok else "fail",
-                                detail, budget.line, "ms"))
+                                detail, budget.line, "ms", measured.latency_basis))
     checks += _layer_checks(budget, measured)
     if budget.max_regression_pct is not None:
         checks += _regression_checks(budget, measured, baseline)

@@ -94,6 +94,7 @@ class Measurement:
     ops: dict[str, dict[str, int]] = field(default_factory=dict)  # "path:op" of function-level ops -> same
     latency_ms: float | None = None
     types: dict[str, str] = field(default_factory=dict)  # module path -> class name, to name layers in messages
+    latency_basis: str = "measured"  # or "predicted (profile NAME)": how latency_ms was obtained
 
     def candidates(self) -> dict[str, dict[str, int]]:
         """Every module path (summed over its subtree) and every function-level op name, for patterns."""
@@ -128,21 +129,29 @@ def measurement_from_report(report: Any, latency_ms: float | None = None) -> Mea
 
 
 def measure(model: Any, input_size: Any, *, device: str = "meta", latency: bool = False,
-            cpu_model: Any = None, name: str | None = None, step: Iterable[str] = ()) -> Measurement:
+            cpu_model: Any = None, name: str | None = None, step: Iterable[str] = (),
+            latency_profile: str | None = None) -> Measurement:
     """Analyse ``model`` (on ``device``, meta by default); time a real CPU forward when ``latency``.
 
     ``cpu_model`` is the model to time when ``model`` lives on meta (it cannot run for real). ``step``
     names the STEP_METRICS to measure too: peak_memory from the same pass, train_* from a training step
-    (AdamW, fp32) analysed on meta.
+    (AdamW, fp32) analysed on meta. With ``latency_profile`` (a name or .json path), ``latency`` is
+    predicted from the analysis by that profile (flopcount.predict) instead: nothing is timed.
     """
     from flopcount.analysis import analyze
 
     step = set(step)
     report = analyze(model, input_size, device=device, name=name, memory="peak_memory" in step)
-    latency_ms = None
-    if latency:
+    latency_ms, basis = None, "measured"
+    if latency and latency_profile is not None:
+        from flopcount.predict import load_profile, predict
+
+        profile = load_profile(latency_profile)
+        latency_ms, basis = predict(report, profile).total_ms, f"predicted (profile {profile.name})"
+    elif latency:
         latency_ms = measure_latency(cpu_model if cpu_model is not None else model, input_size)
     measured = measurement_from_report(report, latency_ms)
+    measured.latency_basis = basis
     if report.memory is not None:
         measured.totals["peak_memory"] = report.memory.peak_memory_bytes
     if step & {"train_flops", "train_memory"}:

@@ -27,15 +27,16 @@ METRIC_MEANING = {
     "params": "parameter elements",
     "flops": "paper-total FLOPs: multiply-adds of conv + linear + matmul + attention",
     "mac": "memory access cost: elements read + written",
-    "latency_ms": "median CPU forward time in ms",
+    "latency_ms": "median CPU forward time in ms, measured at 1 thread; with latency_profile, predicted from that "
+                  "latency profile (flopcount predict) instead",
     "peak_memory": "peak inference memory in bytes: activations + parameters + buffers (eager, on meta)",
     "train_flops": "paper-total multiply-adds of one training step: forward + backward",
     "train_memory": "peak bytes of one training step (AdamW, fp32): activations, gradients, weights, optimizer state",
 }
 
-_TOP_KEYS = {"baseline", "max_regression_pct", "models"}
+_TOP_KEYS = {"baseline", "max_regression_pct", "latency_profile", "models"}
 _MODEL_KEYS = {"model", "input_size", "kwargs", "device", "max_params", "max_flops", "max_mac", "max_latency_ms",
-               "max_regression_pct", "layers", *(f"max_{m}" for m in STEP_METRICS)}
+               "latency_profile", "max_regression_pct", "layers", *(f"max_{m}" for m in STEP_METRICS)}
 _LAYER_KEYS = {"max_params", "max_flops", "max_mac"}
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class ModelBudget:
     device: str = "meta"
     limits: dict[str, int] = field(default_factory=dict)  # params / flops / mac and STEP_METRICS -> maximum
     max_latency_ms: float | None = None
+    # a latency profile (name, or .json path resolved against the budget file): max_latency_ms holds the
+    # prediction for that machine instead of a timing on this one
+    latency_profile: str | None = None
+    latency_profile_line: int | None = None
     max_regression_pct: float | None = None  # None: no baseline comparison
     layers: tuple[LayerLimit, ...] = ()
     line: int | None = None  # where the entry starts in the file, for annotations
@@ -127,7 +132,8 @@ def parse_budget(data: Mapping[str, Any], path: Path, text: str = "", prefix: tu
     models = data.get("models")
     if not isinstance(models, dict) or not models:
         raise ctx.error((), "missing: add at least one [models.<name>] table", "models")
-    entries = tuple(_parse_model(mid, spec, default_pct, ctx) for mid, spec in models.items())
+    default_profile = _latency_profile(data, (), ctx)
+    entries = tuple(_parse_model(mid, spec, default_pct, default_profile, ctx) for mid, spec in models.items())
     if baseline is None and any(e.max_regression_pct is not None for e in entries):
         raise ctx.error((), "max_regression_pct needs a baseline file: add baseline = \"<file>.json\"", "baseline")
     if not baseline:
@@ -135,7 +141,22 @@ def parse_budget(data: Mapping[str, Any], path: Path, text: str = "", prefix: tu
     return BudgetFile(path, entries, path.parent / baseline, locate(text, prefix, "baseline"))
 
 
-def _parse_model(mid: str, spec: Any, default_pct: float | None, ctx: Context) -> ModelBudget:
+def _latency_profile(table: Mapping[str, Any], keys: tuple[str, ...], ctx: Context) -> tuple[str, int | None] | None:
+    """``latency_profile``: a profile name, or a .json path (relative to the budget file), and its line."""
+    value = table.get("latency_profile")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ctx.error(keys, "must be a latency profile name (cpu_measured, or yours from `flopcount calibrate`) "
+                              "or a path to its .json", "latency_profile")
+    value = value.strip()
+    if value.endswith(".json") and not Path(value).is_absolute():
+        value = str(ctx.path.parent / value)
+    return value, locate(ctx.text, (*ctx.prefix, *keys), "latency_profile")
+
+
+def _parse_model(mid: str, spec: Any, default_pct: float | None, default_profile: tuple[str, int | None] | None,
+                 ctx: Context) -> ModelBudget:
     keys = ("models", mid)
     if not isinstance(spec, dict):
         raise ctx.error(("models",), "must be a table like [models.mobilenet_v2]", mid)
@@ -156,6 +177,10 @@ def _parse_model(mid: str, spec: Any, default_pct: float | None, ctx: Context) -
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
                                 or not math.isfinite(latency) or latency <= 0):
         raise ctx.error(keys, f"must be a positive number of milliseconds, got {latency!r}", "max_latency_ms")
+    own_profile = _latency_profile(spec, keys, ctx)
+    if own_profile is not None and latency is None:
+        raise ctx.error(keys, "latency_profile predicts max_latency_ms: add max_latency_ms", "latency_profile")
+    profile = (own_profile or default_profile) if latency is not None else None
     pct = _percent(spec, "max_regression_pct", keys, ctx)
     layers = spec.get("layers", {})
     if not isinstance(layers, dict):
@@ -172,6 +197,8 @@ def _parse_model(mid: str, spec: Any, default_pct: float | None, ctx: Context) -
         device=device,
         limits=limits,
         max_latency_ms=float(latency) if latency is not None else None,
+        latency_profile=profile[0] if profile else None,
+        latency_profile_line=profile[1] if profile else None,
         max_regression_pct=pct if pct is not None else default_pct,
         layers=layer_limits,
         line=locate(ctx.text, (*ctx.prefix, *keys), None),

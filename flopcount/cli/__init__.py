@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from flopcount.cli import analyze, bench, check, compare, diff, guidelines, listing, memory, roofline
+from flopcount.cli import (analyze, bench, calibrate, check, compare, diff, guidelines, listing, memory, predict,
+                           roofline)
 
 CONVENTIONS = (
     "FLOPs are multiply-adds (one fused multiply-add = 1 FLOP; --flops-per-mac 2 doubles them). "
@@ -42,6 +43,8 @@ COMMANDS = (
     ("roofline", roofline.roofline, "Compute- or memory-bound time per layer on a profile."),
     ("bench", bench.bench, "Measured CPU latency beside FLOPs and MAC."),
     ("memory", memory.memory, "Live memory per layer, its peak, and a training step's (--train)."),
+    ("predict", predict.predict, "Predicted CPU latency per op and in total, from a profile."),
+    ("calibrate", calibrate.calibrate, "Time this CPU's kernels into a latency profile for predict."),
 )
 for _name, _function, _summary in COMMANDS:
     app.command(_name, short_help=_summary)(_function)

@@ -40,7 +40,9 @@ def bench(
 ) -> None:
     """Measured CPU latency (median, spread), whole model and per layer, beside FLOPs and MAC.
 
-    With --zoo and --profile, each model also gets its roofline prediction on that hardware profile.
+    With --zoo and --profile, each model also gets its roofline time on that device profile and, when a latency
+    profile of that name exists (cpu_measured, or yours from `flopcount calibrate`), its predicted latency and
+    the prediction's error against the measurement.
     """
     with run_command(debug):
         from flopcount import bench as b
@@ -70,11 +72,16 @@ def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_fo
     unknown = [n for n in names if n not in set(list_models())]
     if unknown:
         raise UsageError(f"unknown zoo model(s): {', '.join(unknown)}")
-    device = None
-    if profile_name:
+    device, latency_profile = None, None
+    if profile_name:  # a device profile (roofline), a latency profile (prediction), or both of that name
+        from flopcount.devices import list_devices
+        from flopcount.predict import list_profiles, load_profile
         from flopcount.roofline import load_device
 
-        device = load_device(profile_name)
+        if profile_name.endswith(".json") or profile_name in list_profiles():
+            latency_profile = load_profile(profile_name)
+        if latency_profile is None or profile_name in list_devices():
+            device = load_device(profile_name)
     with progress(len(names), "benchmarked") as step:
         started: list[str] = []
 
@@ -84,5 +91,5 @@ def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_fo
             started.append(model_name)
 
         result = bench_zoo(names, warmup=warmup, repeats=repeats, threads=threads, device=device, layers=layers,
-                           on_model=on_model)
+                           on_model=on_model, latency_profile=latency_profile)
     emit(output_format, standard(R, result, flop_bands(result)), width=width)

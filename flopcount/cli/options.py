@@ -55,6 +55,9 @@ DeviceOption = Annotated[Optional[str], typer.Option(
 ProfileOption = Annotated[Optional[str], typer.Option(
     "--profile", metavar="NAME|PATH",
     help="Hardware profile: a name among the bundled device profiles (cpu_measured, phone, h100) or a .toml path.")]
+LatencyProfileOption = Annotated[str, typer.Option(
+    "--profile", metavar="NAME|PATH",
+    help="Latency profile: a name (yours from `flopcount calibrate`, or the shipped cpu_measured) or a .json path.")]
 TopOption = Annotated[Optional[int], typer.Option("--top", min=1, metavar="K", help="Show only the first K rows.")]
 ThreadsOption = Annotated[int, typer.Option(
     "--threads", min=1, metavar="N",

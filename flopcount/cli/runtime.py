@@ -97,6 +97,24 @@ def progress(total: int, verb: str, show: bool | None = None) -> Iterator[Callab
         yield lambda label: bar.update(task, advance=1, description=f"{verb} {label}")
 
 
+@contextlib.contextmanager
+def fraction_progress(verb: str, show: bool | None = None) -> Iterator[Callable[[float, str], None]]:
+    """A transient progress bar on stderr (only when stderr is a terminal) driven by a library's
+    ``on_progress(fraction, message)``; yields that callback."""
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        yield lambda fraction, message: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(verb, total=1.0)
+        yield lambda fraction, message: bar.update(task, completed=fraction, description=f"{verb}: {message}")
+
+
 def load(name: str, input_size: list[str] | None, kwargs: str | None, device: str | None,
          named: list[str] | None = None, seq_len: int | None = None, with_inputs: bool = True):
     """The named model built on ``device`` and its input specs: a list (positional) or, with ``named``

@@ -125,26 +125,44 @@ def shipped_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "predict"
 
 
+def user_dir() -> Path:
+    """The user's own latency profiles, beside the device profiles: $XDG_CONFIG_HOME/flopcount/predict
+    (else ~/.config/flopcount/predict); `flopcount calibrate --profile NAME` writes here."""
+    from flopcount.devices import user_devices_dir
+
+    return user_devices_dir().parent / "predict"
+
+
+def user_profile_path(name: str) -> Path:
+    return user_dir() / f"{name}{SUFFIX}"
+
+
 def list_profiles() -> list[str]:
-    folder = shipped_dir()
-    return sorted(p.stem for p in folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+    """Every profile name, the user's and the shipped ones."""
+    return sorted({p.stem for folder in (user_dir(), shipped_dir()) if folder.is_dir()
+                   for p in folder.glob(f"*{SUFFIX}")})
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """The file a profile name (shipped) or path stands for; ConfigError naming the known ones if none."""
+    """The file a profile name (the user's directory first, then shipped) or path stands for; ConfigError
+    naming the known ones if none."""
     path = Path(name_or_path)
     if path.suffix == SUFFIX and path.is_file():
         return path
+    user = user_profile_path(str(name_or_path))
+    if path.suffix != SUFFIX and user.is_file():
+        return user
     shipped = shipped_dir() / f"{name_or_path}{SUFFIX}"
     if shipped.is_file():
         return shipped
-    known = ", ".join(list_profiles()) or "none shipped"
-    raise ConfigError(f"unknown latency profile '{name_or_path}' (shipped: {known}; or give a path to a "
+    known = ", ".join(list_profiles()) or "none found"
+    raise ConfigError(f"unknown latency profile '{name_or_path}' (known: {known}; or give a path to a "
                       f"{SUFFIX} written by `flopcount calibrate`)")
 
 
 def load_profile(name_or_path: str | Path) -> PredictProfile:
-    """A latency profile by shipped name (``cpu_measured``) or by path to a ``.json`` file."""
+    """A latency profile by name (the user's directory, then shipped: ``cpu_measured``) or by path to a
+    ``.json`` file."""
     path = resolve(name_or_path)
     try:
         data = json.loads(path.read_text())
@@ -172,3 +190,13 @@ def save_profile(profile: PredictProfile, path: str | Path) -> Path:
     path.write_text(json.dumps(profile.to_dict(), separators=(",", ":")) + "\n")
     profile.path = path
     return path
+
+
+def matching_device(profile: PredictProfile):
+    """The roofline device profile to show beside a prediction, and why: the device profile of the same name
+    (flopcount.devices) when there is one, else cpu_measured."""
+    from flopcount.devices import list_devices, load_device
+
+    if profile.name in list_devices():
+        return load_device(profile.name), f"the device profile named like latency profile '{profile.name}'"
+    return load_device("cpu_measured"), f"no device profile named '{profile.name}': cpu_measured instead"

@@ -72,7 +72,10 @@ def table_renderable(result: BudgetResult, width: int = 200):
                 label.append(model.budget.id)
             if i == 1 or len(model.checks) == 1:
                 label.append(("\n" if i == 0 else "") + ", ".join(model.input_size), style="dim")
-            body.append([label, Text(check.metric), fmt_value(check, check.value), fmt_value(check, check.limit),
+            metric = Text(check.metric)
+            if check.basis:
+                metric.append(f"\n{check.basis}", style="dim")
+            body.append([label, metric, fmt_value(check, check.value), fmt_value(check, check.limit),
                          fmt_headroom(check), Text(_MARK[check.status], style=style[check.status])])
         if index < len(result.models) - 1:
             ends.append(len(body) - 1)
@@ -113,10 +116,12 @@ def to_json(result: BudgetResult) -> str:
                 "passed": m.passed,
                 "totals": dict(m.measurement.totals),
                 "latency_ms": m.measurement.latency_ms,
+                "latency_basis": m.measurement.latency_basis if m.measurement.latency_ms is not None else None,
                 "checks": [
                     {"metric": c.metric, "value": number(c.value), "limit": number(c.limit),
                      "headroom_pct": number(None if c.headroom_pct is None else round(c.headroom_pct, 3)),
-                     "status": c.status, "detail": c.detail, "line": c.line}
+                     "status": c.status, "detail": c.detail, "line": c.line,
+                     **({"basis": c.basis} if c.basis else {})}
                     for c in m.checks
                 ],
             }

@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from flopcount.predict.predictor import Prediction
-
-SCHEMA_VERSION = 1
+from flopcount.render.common import Column, csv_text, fit_table, json_document, markdown_table
 
 
 def roofline_times(prediction: Prediction, device) -> dict[int, float]:
@@ -33,51 +31,94 @@ def _ms(seconds: float | None) -> str:
     return f"{ms:.3f}" if ms < 10 else f"{ms:.2f}" if ms < 100 else f"{ms:.1f}"
 
 
-def prediction_table(prediction: Prediction, device=None, *, top: int | None = None) -> Group:
-    """Per-op predicted ms (largest first when ``top`` is given), the predictor used, roofline ms beside."""
+def _rows(prediction: Prediction, device, top: int | None) -> list[dict[str, Any]]:
+    """Every op (the ``top`` slowest when given) and a last row for the container modules' calls."""
     roof = roofline_times(prediction, device)
-    ops = prediction.ops
-    if top is not None:
-        ops = sorted(ops, key=lambda o: -o.seconds)[:top]
-    table = Table(header_style="bold", title=f"{prediction.model}: predicted latency on '{prediction.profile}' "
-                                            f"({prediction.runtime}, {prediction.threads} thread(s))")
-    table.add_column("name", overflow="fold")
-    table.add_column("op")
-    table.add_column("predicted ms", justify="right", no_wrap=True)
-    if device is not None:
-        table.add_column("roofline ms", justify="right", no_wrap=True)
-    table.add_column("% time", justify="right", no_wrap=True)
-    table.add_column("predictor", overflow="fold")
     total = prediction.total_seconds or 1.0
-    for o in ops:
-        row = [o.name, o.op, _ms(o.seconds)]
+    ops = prediction.ops if top is None else sorted(prediction.ops, key=lambda o: -o.seconds)[:top]
+    rows = [{"name": o.name, "op": o.op, "kind": o.kind, "predictor": o.predictor, "predicted_ms": o.seconds * 1e3,
+             "roofline_ms": roof[o.index] * 1e3 if o.index in roof else None, "share": o.seconds / total}
+            for o in ops]
+    rows.append({"name": "(module calls)", "op": f"{prediction.containers} containers", "kind": "",
+                 "predictor": "fit: model terms", "predicted_ms": prediction.container_seconds * 1e3,
+                 "roofline_ms": None, "share": prediction.container_seconds / total})
+    return rows
+
+
+def _cells(prediction: Prediction, device, top: int | None) -> list[list[str]]:
+    """The rows as text, in the table's column order (the roofline column only with a device)."""
+    cells = []
+    for r in _rows(prediction, device, top):
+        row = [r["name"], r["op"], _ms(r["predicted_ms"] / 1e3)]
         if device is not None:
-            row.append(_ms(roof.get(o.index)))
-        row += [f"{100 * o.seconds / total:.1f}", o.predictor]
-        table.add_row(*row)
-    row = ["(module calls)", f"{prediction.containers} containers", _ms(prediction.container_seconds)]
+            row.append(_ms(None if r["roofline_ms"] is None else r["roofline_ms"] / 1e3))
+        cells.append(row + [f"{100 * r['share']:.1f}", r["predictor"]])
+    return cells
+
+
+def _title(prediction: Prediction) -> str:
+    return (f"{prediction.model}: predicted latency on '{prediction.profile}' ({prediction.runtime}, "
+            f"{prediction.threads} thread(s))")
+
+
+def _summary_lines(prediction: Prediction, device, device_note: str = "") -> list[str]:
+    lines = [f"predicted {prediction.total_ms:.2f} ms"]
     if device is not None:
-        row.append("")
-    table.add_row(*row, f"{100 * prediction.container_seconds / total:.1f}", "fit: model terms")
-    summary = Text(f"predicted {prediction.total_ms:.2f} ms")
-    if device is not None:
-        summary.append(f"   roofline bound {sum(roof.values()) * 1e3:.2f} ms on device '{device.name}'")
+        roof = sum(roofline_times(prediction, device).values()) * 1e3
+        lines.append(f"roofline bound {roof:.2f} ms on device profile '{device.name}'"
+                     + (f" ({device_note})" if device_note else ""))
     fallback = prediction.fallback_ops
     if fallback:
-        summary.append(f"\n{len(fallback)} op(s) used the fallback (overhead + roofline): "
-                       + ", ".join(sorted({o.op for o in fallback})), style="yellow")
+        lines.append(f"{len(fallback)} op(s) used the fallback (overhead + roofline): "
+                     + ", ".join(sorted({o.op for o in fallback})))
     cpu = prediction.provenance.get("cpu")
     if cpu:
-        summary.append(f"\nprofile measured on {cpu}, torch {prediction.provenance.get('torch')}, "
-                       f"{prediction.provenance.get('date')}", style="dim")
+        lines.append(f"profile measured on {cpu}, torch {prediction.provenance.get('torch')}, "
+                     f"{prediction.provenance.get('date')}")
+    return lines
+
+
+def prediction_table(prediction: Prediction, device=None, *, top: int | None = None, width: int = 120,
+                     device_note: str = "") -> Group:
+    """Per-op predicted ms (largest first when ``top`` is given), the predictor used, roofline ms beside;
+    fits ``width`` columns (low-priority columns give way, named in the caption)."""
+    columns = [Column("name"), Column("op", drop=3), Column("predicted ms", "right")]
+    if device is not None:
+        columns.append(Column("roofline ms", "right", drop=2))
+    columns += [Column("% time", "right", drop=4), Column("predictor", text=True, drop=1)]
+    rows = _cells(prediction, device, top)
+    table = fit_table(columns, rows, width, title=_title(prediction), title_justify="left", header_style="bold",
+                      end_sections=[len(rows) - 2])
+    lines = _summary_lines(prediction, device, device_note)
+    summary = Text(lines[0], style="bold")
+    for line in lines[1:]:
+        summary.append("\n" + line, style="yellow" if "fallback" in line else "dim" if "measured on" in line else "")
     return Group(table, summary)
+
+
+def to_csv(prediction: Prediction, device=None, top: int | None = None) -> str:
+    rows = [{**r, "share": f"{r['share']:.4f}"} for r in _rows(prediction, device, top)]
+    return csv_text(rows, ["name", "op", "kind", "predictor", "predicted_ms", "roofline_ms", "share"])
+
+
+def to_markdown(prediction: Prediction, device=None, top: int | None = None, device_note: str = "") -> str:
+    headers = ["name", "op", "predicted ms"] + (["roofline ms"] if device is not None else []) + ["% time",
+                                                                                                 "predictor"]
+    rows = _cells(prediction, device, top)
+    align = "llr" + ("r" if device is not None else "") + "rl"
+    summary = "\n".join(f"- {line}" for line in _summary_lines(prediction, device, device_note))
+    return f"## {_title(prediction)}\n\n{markdown_table(headers, rows, align)}\n\n{summary}\n"
+
+
+def to_json(prediction: Prediction, device=None, top: int | None = None, device_note: str = "") -> str:
+    """The ``predict`` document: every op (``top`` does not cut JSON), totals, the roofline device and why."""
+    return json_document("predict", {**prediction_dict(prediction, device), "roofline_device_note": device_note})
 
 
 def prediction_dict(prediction: Prediction, device=None) -> dict[str, Any]:
     """JSON-ready: totals in ms, every op with its predictor, the roofline ms beside when a device is given."""
     roof = roofline_times(prediction, device)
     return {
-        "schema_version": SCHEMA_VERSION,
         "model": prediction.model,
         "profile": prediction.profile,
         "runtime": prediction.runtime,
@@ -95,3 +136,47 @@ def prediction_dict(prediction: Prediction, device=None) -> dict[str, Any]:
             for o in prediction.ops
         ],
     }
+
+
+def _cv_rows(profile) -> list[dict[str, Any]]:
+    runtime = profile.runtime()
+    return [{"kind": kind, "samples": int(e.cv.get("samples", len(e.samples))),
+             "median_abs_error": e.cv.get("median_abs_error"), "p90_abs_error": e.cv.get("p90_abs_error"),
+             "within_10pct": e.cv.get("within_10pct")}
+            for kind, e in sorted(runtime.kinds.items())]
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
+def calibration_table(profile, path, width: int = 120) -> Group:
+    """Where the profile went and each kernel kind's k-fold cross-validated error."""
+    runtime = profile.runtime()
+    columns = [Column("kernel kind"), Column("samples", "right"), Column("median |error|", "right"),
+               Column("p90 |error|", "right"), Column("within ±10%", "right")]
+    rows = [[r["kind"], str(r["samples"]), _pct(r["median_abs_error"]), _pct(r["p90_abs_error"]),
+             _pct(r["within_10pct"])] for r in _cv_rows(profile)]
+    table = fit_table(columns, rows, width, title=f"latency profile '{profile.name}': cross-validated error per "
+                                                   "kernel kind", title_justify="left", header_style="bold")
+    p = runtime.provenance
+    lines = Text(f"wrote {path}", style="bold")
+    whole = runtime.model_cv.get("median_abs_error")
+    if whole is not None:
+        lines.append(f"\nwhole calibration networks, leave-one-out: median |error| {_pct(whole)} over "
+                     f"{len(runtime.model_cv.get('networks', []))} networks")
+    else:
+        lines.append("\nno whole-network terms (kernel kinds only): model totals add isolated kernel times")
+    lines.append(f"\n{p.get('kernels_timed')} kernels timed in {p.get('seconds_spent')} s on {p.get('cpu')}, "
+                 f"{p.get('threads')} thread(s), torch {p.get('torch')}", style="dim")
+    return Group(table, lines)
+
+
+def calibration_json(profile, path) -> str:
+    runtime = profile.runtime()
+    return json_document("calibrate", {
+        "profile": profile.name, "path": str(path), "runtime": runtime.runtime, "provenance": runtime.provenance,
+        "kinds": _cv_rows(profile),
+        "model_median_abs_error": runtime.model_cv.get("median_abs_error"),
+        "model_networks": len(runtime.model_cv.get("networks", [])),
+    })

@@ -39,3 +39,26 @@ def test_cli_bench_zoo_subset_reports_correlations():
 def test_cli_bench_usage_errors_exit_2():
     assert runner.invoke(app, ["bench"]).exit_code == 2
     assert runner.invoke(app, ["bench", "--zoo", "--models", "nope"]).exit_code == 2
+
+
+def test_cli_bench_zoo_puts_the_prediction_beside_the_measurement():
+    import json
+
+    import jsonschema
+    import pytest
+
+    from flopcount.render.common import output_schema
+
+    args = ["--profile", "cpu_measured", "-f", "json"]
+    result = runner.invoke(app, ["bench", "--zoo", "--models", "squeezenet1_1", "--repeats", "1", "--warmup", "0",
+                                 "--no-layers", *args])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    jsonschema.validate(document, output_schema())
+    (row,) = document["models"]
+    # the same number `flopcount predict` gives for the model's default input (a prediction: nothing timed)
+    predicted = json.loads(runner.invoke(app, ["predict", "squeezenet1_1", *args]).stdout)["predicted_ms"]
+    assert document["latency_profile"] == "cpu_measured" and document["device"] == "cpu_measured"
+    assert row["predicted_time"] * 1e3 == pytest.approx(predicted)
+    assert row["prediction_error"] == pytest.approx(row["predicted_time"] / row["latency_median"] - 1)
+    assert "predicted_time" in document["correlations"]

@@ -101,6 +101,50 @@ def test_latency_is_measured_only_when_asked(tmp_path):
     assert json.loads(check(path, "-f", "json").stdout)["models"][0]["latency_ms"] is None
 
 
+def test_latency_under_a_profile_is_the_prediction_not_a_timing(tmp_path):
+    from flopcount import analyze
+    from flopcount.loading import load_model
+    from flopcount.predict import load_profile, predict
+
+    path = write(tmp_path, tiny_budget(max_latency_ms=100000, latency_profile="cpu_measured"))
+    model = json.loads(check(path, "-f", "json").stdout)["models"][0]
+    (latency,) = model["checks"]
+    # the same analysis on meta, predicted by the shipped profile: equal, since nothing is timed
+    net = load_model(f"{tmp_path / 'net.py'}:tiny", {}, "meta").model
+    expected = predict(analyze(net, (1, 3, 32, 32), device="meta"), load_profile("cpu_measured")).total_ms
+    assert latency["value"] == pytest.approx(expected) and model["latency_ms"] == pytest.approx(expected)
+    assert latency["basis"] == model["latency_basis"] == "predicted (profile cpu_measured)"
+    assert latency["status"] == "pass"
+    # a limit below the prediction fails, and the explanation says it is a prediction
+    path = write(tmp_path, tiny_budget(max_latency_ms=expected / 2, latency_profile="cpu_measured"))
+    result = check(path, "--width", "200")
+    assert result.exit_code == 1 and "predicted (profile cpu_measured)" in result.stdout
+    assert "% over" in result.stdout
+
+
+def test_latency_without_a_profile_says_measured(tmp_path):
+    path = write(tmp_path, tiny_budget(max_latency_ms=100000))
+    model = json.loads(check(path, "-f", "json").stdout)["models"][0]
+    assert model["checks"][0]["basis"] == model["latency_basis"] == "measured"
+
+
+def test_an_unknown_latency_profile_is_named_at_its_line_before_any_model_runs(tmp_path):
+    # the model does not even exist: the profile is refused first
+    path = write(tmp_path, """
+        latency_profile = "no-such-profile"
+
+        [models.ghost]
+        model = "missing.py:nothing"
+        max_latency_ms = 20
+    """)
+    result = check(path)
+    assert result.exit_code == 2
+    assert f"{path}:2: latency_profile: unknown latency profile 'no-such-profile'" in result.output
+    path = write(tmp_path, tiny_budget(max_flops="1G", latency_profile="cpu_measured"))
+    result = check(path)
+    assert result.exit_code == 2 and "latency_profile predicts max_latency_ms: add max_latency_ms" in result.output
+
+
 def test_device_cpu_runs_a_real_forward_with_the_same_counts(tmp_path):
     c = tiny_counts(8)
     path = write(tmp_path, tiny_budget(max_flops=c["flops"], device="cpu") + "[models.squeezenet1_1]\n"

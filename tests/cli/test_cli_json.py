@@ -67,11 +67,12 @@ def commands(tiny: str, budget, tiny_llm: str = "") -> dict[str, list[str]]:
         "diff": ["diff", tiny, tiny, "-i", "1x3x8x8"],
         "analyze_samples": ["analyze", tiny, "-i", "1x3x8x8", "--samples", "2"],
         "memory": ["memory", "mobilenet_v2", "-i", "1x3x32x32"],
+        "predict": ["predict", "mobilenet_v2", "--profile", "cpu_measured", "-i", "1x3x32x32"],
     }
 
 
 @pytest.mark.parametrize("kind", ["analyze", "list", "compare", "check", "guidelines", "roofline", "bench", "bench_zoo",
-                                  "diff", "analyze_samples", "phase", "memory"])
+                                  "diff", "analyze_samples", "phase", "memory", "predict"])
 def test_every_json_document_validates(kind, tiny, budget, request):
     tiny_llm = request.getfixturevalue("tiny_llm") if kind == "phase" else ""
     result = runner.invoke(app, [*commands(tiny, budget, tiny_llm)[kind], "-f", "json"])

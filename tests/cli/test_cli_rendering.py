@@ -123,3 +123,16 @@ def test_memory_marks_the_peak_row(width, tiny):
     assert len(peak_rows) == 1 and "16.00 KiB" in peak_rows[0] and cells(peak_rows[0])[0] == "1"
     # + params (3*3*3*8 + 8 + 8*8 + 8) * 4 = 1,184 B: 17,568 B = 17.16 KiB
     assert "17.16 KiB" in out
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_predict_keeps_op_names_and_the_total(width):
+    from flopcount.loading import load_model
+    from flopcount.predict import load_profile, predict
+
+    out = render(width, "predict", "mobilenet_v2", "--profile", "cpu_measured", "--top", "3", "-i", "1x3x32x32")
+    loaded = load_model("mobilenet_v2", {}, None)
+    prediction = predict(loaded.analyze([[1, 3, 32, 32]]), load_profile("cpu_measured"))
+    slowest = sorted(prediction.ops, key=lambda o: -o.seconds)[:3]
+    assert {o.name for o in slowest} <= set(cells(out))
+    assert f"predicted {prediction.total_ms:.2f} ms" in out

@@ -1,0 +1,111 @@
+"""`flopcount predict` and `flopcount calibrate` through the command line: the numbers are the library's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from flopcount.cli import app
+from flopcount.loading import load_model
+from flopcount.predict import load_profile, predict
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def prediction():
+    loaded = load_model("mobilenet_v2", {}, None)
+    return predict(loaded.analyze([[1, 3, 32, 32]]), load_profile("cpu_measured"))
+
+
+def test_predict_json_is_the_library_prediction_with_roofline_beside(prediction):
+    result = runner.invoke(app, ["predict", "mobilenet_v2", "--profile", "cpu_measured", "-i", "1x3x32x32", "-f",
+                                 "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["predicted_ms"] == pytest.approx(prediction.total_ms)
+    assert len(document["ops"]) == len(prediction.ops)
+    # the whole is every op plus the container modules' calls
+    assert document["predicted_ms"] == pytest.approx(sum(o["predicted_ms"] for o in document["ops"])
+                                                     + document["container_ms"])
+    assert all(o["predictor"] for o in document["ops"])
+    # a device profile named cpu_measured exists too: its roofline is the one beside the prediction
+    assert document["roofline_device"] == "cpu_measured" and "named like" in document["roofline_device_note"]
+    assert document["roofline_ms"] == pytest.approx(sum(o["roofline_ms"] or 0 for o in document["ops"]))
+
+
+def test_predict_csv_top_and_markdown(prediction):
+    result = runner.invoke(app, ["predict", "mobilenet_v2", "--profile", "cpu_measured", "-i", "1x3x32x32", "-f",
+                                 "csv", "--top", "2"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    slowest = sorted(prediction.ops, key=lambda o: -o.seconds)[:2]
+    assert [r["name"] for r in rows] == [o.name for o in slowest] + ["(module calls)"]
+    assert float(rows[0]["predicted_ms"]) == pytest.approx(slowest[0].ms)
+    result = runner.invoke(app, ["predict", "mobilenet_v2", "--profile", "cpu_measured", "-i", "1x3x32x32", "-f",
+                                 "markdown", "--top", "2"])
+    assert result.exit_code == 0 and f"predicted {prediction.total_ms:.2f} ms" in result.stdout
+
+
+def test_predict_unknown_profile_is_one_line_exit_2():
+    result = runner.invoke(app, ["predict", "mobilenet_v2", "--profile", "no-such-profile"])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "unknown latency profile 'no-such-profile'" in result.output
+
+
+def test_calibrate_by_name_goes_to_the_user_dir_and_predict_finds_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    result = runner.invoke(app, ["calibrate", "--profile", "tinycal", "--budget-s", "1", "--kind", "act_relu",
+                                 "--kind", "binary", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    target = tmp_path / "config" / "flopcount" / "predict" / "tinycal.json"
+    assert document["path"] == str(target) and target.is_file()
+    assert [k["kind"] for k in document["kinds"]] == ["act_relu", "binary"]
+    assert all(k["samples"] >= 1 and 0 <= k["within_10pct"] <= 1 for k in document["kinds"])
+    from flopcount.render.common import output_schema
+    import jsonschema
+
+    jsonschema.validate(document, output_schema())
+    assert load_profile("tinycal").path == target
+    # no device profile is called tinycal: predict says it shows cpu_measured's roofline instead
+    result = runner.invoke(app, ["predict", "mobilenet_v2", "--profile", "tinycal", "-i", "1x3x32x32", "--width",
+                                 "200"])
+    assert result.exit_code == 0, result.output
+    assert "no device profile named 'tinycal': cpu_measured instead" in result.output
+    assert "fallback" in result.output  # its convolutions have no fit in a profile of two kinds
+
+
+def test_calibrate_to_a_json_path_prints_the_table(tmp_path):
+    target = tmp_path / "out" / "mine.json"
+    result = runner.invoke(app, ["calibrate", "--profile", str(target), "--budget-s", "0.5", "--kind", "binary",
+                                 "--width", "120"])
+    assert result.exit_code == 0, result.output
+    assert target.is_file() and f"wrote {target}" in result.output
+    assert "binary" in result.output and "within ±10%" in result.output
+    assert load_profile(str(target)).name == "mine"
+
+
+def test_the_calibration_progress_bar_takes_fractions_and_messages():
+    from flopcount.cli.runtime import fraction_progress
+
+    with fraction_progress("calibrating", show=False) as quiet:
+        assert quiet(0.5, "half") is None
+    with fraction_progress("calibrating", show=True) as on_progress:  # a rich bar on stderr, gone when done
+        on_progress(0.25, "first pass")
+        on_progress(1.0, "done")
+
+
+def test_calibrate_never_writes_into_the_installed_package():
+    import flopcount
+    from pathlib import Path
+
+    shipped = Path(flopcount.__file__).parent / "data" / "predict" / "cpu_measured.json"
+    before = shipped.read_bytes()
+    result = runner.invoke(app, ["calibrate", "--profile", str(shipped), "--budget-s", "0.5", "--kind", "binary"])
+    assert result.exit_code == 2 and "inside the installed flopcount package" in result.output
+    assert shipped.read_bytes() == before
