@@ -21,6 +21,7 @@ from flopcount.errors import FlopcountError, ForwardError, ModelBuildError, Usag
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
 from flopcount.loading import resolve_device
+from flopcount.module_copy import deepcopy_modules
 from flopcount.report import Report, Totals
 from flopcount.walker import Walker, spec_of, tensors_in, unwatched
 
@@ -300,7 +301,7 @@ def _meta_copy(model: nn.Module) -> nn.Module:
             stand_in = torch.empty_like(t, device="meta")
             memo[id(t)] = nn.Parameter(stand_in, t.requires_grad) if isinstance(t, nn.Parameter) else stand_in
     try:
-        return copy.deepcopy(model, memo)
+        return deepcopy_modules(model, memo)
     except Exception as error:
         raise _NotCopyable(f"{type(model).__name__} cannot be copied onto meta ({type(error).__name__}: "
                            f"{first_line(error)[:80]})") from error
