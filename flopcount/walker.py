@@ -87,16 +87,23 @@ def _active_walkers() -> list:
     return _ACTIVE.walkers
 
 
-def tensors_in(value: Any) -> Iterator[torch.Tensor]:
-    """Tensors in a (possibly nested) argument, output, list or dict, in order."""
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """Tensors in a (possibly nested) argument, output, list or dict, in order. A list, not a generator:
+    it runs several times per op, and nested generators cost a frame per level and item."""
+    found: list[torch.Tensor] = []
+    _collect_tensors(value, found)
+    return found
+
+
+def _collect_tensors(value: Any, found: list[torch.Tensor]) -> None:
     if isinstance(value, torch.Tensor):
-        yield value
+        found.append(value)
     elif isinstance(value, (tuple, list)):
         for item in value:
-            yield from tensors_in(item)
+            _collect_tensors(item, found)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from tensors_in(item)
+            _collect_tensors(item, found)
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
