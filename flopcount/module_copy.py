@@ -24,6 +24,7 @@ from torch import nn
 _COPY_HOOKS = ("__deepcopy__", "__reduce_ex__", "__reduce__", "__getstate__", "__new__", "__getnewargs__",
                "__getnewargs_ex__", "__slots__")
 _ATOMS = frozenset((int, float, bool, str, bytes, complex, type(None)))
+_EMPTY_FRESH = frozenset((dict, OrderedDict, set))
 _PLAIN: dict[type, bool] = {}  # module class -> whether it copies like nn.Module (cached: checked once)
 
 
@@ -37,20 +38,25 @@ def deepcopy_modules(module: nn.Module, memo: dict[int, Any]) -> nn.Module:
         return copy.deepcopy(module, memo)
     clone = cls.__new__(cls)
     memo[id(module)] = clone
-    state = module.__getstate__()
-    clone.__setstate__({key: _copy_value(key, value, memo) for key, value in state.items()})
+    state = {}
+    for key, value in module.__getstate__().items():
+        kind = type(value)
+        if kind in _ATOMS:  # most attributes: deepcopy returns them as they are
+            state[key] = value
+        elif kind in _EMPTY_FRESH and not value:  # a dozen empty hook dicts per module
+            state[key] = kind()
+        else:
+            state[key] = _copy_value(key, value, memo)
+    clone.__setstate__(state)
     return clone
 
 
 def _copy_value(key: str, value: Any, memo: dict[int, Any]) -> Any:
-    if key == "_modules" and type(value) in (dict, OrderedDict):
-        return type(value)((name, None if sub is None else deepcopy_modules(sub, memo))
-                           for name, sub in value.items())
     kind = type(value)
-    if kind in _ATOMS or (kind is tuple and all(type(v) in _ATOMS for v in value)):
-        return value  # what deepcopy returns for them too
-    if kind in (dict, OrderedDict, set) and not value:  # the hook dicts and buffer-name set: empty
-        return kind()
+    if key == "_modules" and kind in (dict, OrderedDict):
+        return kind((name, None if sub is None else deepcopy_modules(sub, memo)) for name, sub in value.items())
+    if kind is tuple and all(type(v) in _ATOMS for v in value):
+        return value  # kernel sizes, strides, paddings: deepcopy returns them as they are too
     if kind is dict:  # _parameters and _buffers: stand-ins (in the memo) or None
         return {name: copy.deepcopy(v, memo) for name, v in value.items()}
     return copy.deepcopy(value, memo)
