@@ -296,8 +296,10 @@ def _meta_copy(model: nn.Module) -> nn.Module:
     tied, ``requires_grad`` is kept). The caller's model is never touched, so another thread may run it
     meanwhile; nothing of the size of its weights is allocated."""
     memo: dict[int, Any] = {}
-    for t in (*model.parameters(), *model.buffers()):
-        if id(t) not in memo:
+    for _, module in _modules_iteratively(model):  # one walk for both (parameters() and buffers(): two)
+        for t in (*module._parameters.values(), *module._buffers.values()):
+            if t is None or id(t) in memo:
+                continue
             stand_in = torch.empty_like(t, device="meta")
             memo[id(t)] = nn.Parameter(stand_in, t.requires_grad) if isinstance(t, nn.Parameter) else stand_in
     try:
