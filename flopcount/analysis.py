@@ -21,6 +21,7 @@ from flopcount.errors import FlopcountError, ForwardError, ModelBuildError, Usag
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
 from flopcount.loading import resolve_device
+from flopcount.module_copy import deepcopy_modules
 from flopcount.report import Report, Totals
 from flopcount.walker import Walker, spec_of, tensors_in, unwatched
 
@@ -295,12 +296,14 @@ def _meta_copy(model: nn.Module) -> nn.Module:
     tied, ``requires_grad`` is kept). The caller's model is never touched, so another thread may run it
     meanwhile; nothing of the size of its weights is allocated."""
     memo: dict[int, Any] = {}
-    for t in (*model.parameters(), *model.buffers()):
-        if id(t) not in memo:
+    for _, module in _modules_iteratively(model):  # one walk for both (parameters() and buffers(): two)
+        for t in (*module._parameters.values(), *module._buffers.values()):
+            if t is None or id(t) in memo:
+                continue
             stand_in = torch.empty_like(t, device="meta")
             memo[id(t)] = nn.Parameter(stand_in, t.requires_grad) if isinstance(t, nn.Parameter) else stand_in
     try:
-        return copy.deepcopy(model, memo)
+        return deepcopy_modules(model, memo)
     except Exception as error:
         raise _NotCopyable(f"{type(model).__name__} cannot be copied onto meta ({type(error).__name__}: "
                            f"{first_line(error)[:80]})") from error

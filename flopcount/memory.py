@@ -186,8 +186,15 @@ def _fresh_like(t: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(t)
 
 
-def _all_meta(args: tuple) -> bool:
-    return all(t.device.type == "meta" for t in tensors_in(args))
+def _all_meta(args: Any) -> bool:
+    """Every tensor in ``args`` (nested in lists, tuples, dicts) is on meta: a plain loop, it runs per op."""
+    for item in args.values() if isinstance(args, dict) else args:
+        if isinstance(item, torch.Tensor):
+            if item.device.type != "meta":
+                return False
+        elif isinstance(item, (tuple, list, dict)) and not _all_meta(item):
+            return False
+    return True
 
 
 def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -504,21 +511,28 @@ def profile_from(tracker: LiveBytes, records: Sequence[Any], model: nn.Module, i
     for p in params:
         name = str(p.dtype).removeprefix("torch.")
         by_dtype[name] = by_dtype.get(name, 0) + p.numel()
-    live_after, peak_during = [], []
-    last = 0
-    for index in range(len(records)):
-        # A record that ran no op of its own (a view answered by a shape rule) keeps the level before it.
-        last = tracker.end_of_phase.get(index, last)
-        live_after.append(last)
-        peak_during.append(tracker.peak_in_phase.get(index, last))
-    peak_record = tracker.peak_phase if isinstance(tracker.peak_phase, int) and tracker.peak_phase < len(records) else -1
+    live_after, peak_during, peak_record = record_levels(tracker, len(records))
     return MemoryProfile(
         param_bytes=storage_bytes(params),
         buffer_bytes=storage_bytes(buffers),
         input_bytes=storage_bytes(inputs),
-        live_after=tuple(live_after),
-        peak_during=tuple(peak_during),
+        live_after=live_after,
+        peak_during=peak_during,
         peak_activation_bytes=tracker.peak,
         peak_record=peak_record,
         param_elems_by_dtype=by_dtype,
     )
+
+
+def record_levels(tracker: LiveBytes, count: int) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """Live bytes after each of ``count`` records (phases = record indices), the highest during each, and
+    the record during which the tracker's peak happened (-1: none of them)."""
+    live_after, peak_during = [], []
+    last = 0
+    for index in range(count):
+        # A record that ran no op of its own (a view answered by a shape rule) keeps the level before it.
+        last = tracker.end_of_phase.get(index, last)
+        live_after.append(last)
+        peak_during.append(tracker.peak_in_phase.get(index, last))
+    peak_record = tracker.peak_phase if isinstance(tracker.peak_phase, int) and tracker.peak_phase < count else -1
+    return tuple(live_after), tuple(peak_during), peak_record

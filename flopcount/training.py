@@ -30,7 +30,7 @@ from torch.nn.attention import SDPBackend
 from flopcount.errors import FlopcountError, ForwardError, UsageError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.formulas.backward import GradNeeds, backward_cost
-from flopcount.memory import LiveBytes, MemoryProfile, profile_from, storage_bytes
+from flopcount.memory import LiveBytes, MemoryProfile, record_levels, storage_bytes
 from flopcount.report import Report
 from flopcount.walker import Walker, spec_of, tensors_in
 
@@ -152,8 +152,8 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         args, kwargs = _cast_floating((args, kwargs), half)
 
     watched = _step_copy(model, half)
-    stand_ins = dict((*watched.named_parameters(remove_duplicate=False),
-                      *watched.named_buffers(remove_duplicate=False)))
+    named_params = list(watched.named_parameters(remove_duplicate=False))  # one walk, read three times
+    stand_ins = dict((*named_params, *watched.named_buffers(remove_duplicate=False)))
     params = [t for t in dict.fromkeys(stand_ins.values()) if t.requires_grad]
     masters = [torch.empty_like(p, dtype=torch.float32).requires_grad_() for p in params] if half else params
     rule = OPTIMIZERS[optimizer]
@@ -215,14 +215,15 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     recompute = walker.records[forward_end:]
     del walker.records[forward_end:]
     report = _build_report(watched, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
-    trainable = _trainable_paths(watched)
+    trainable = _trainable_paths(named_params)
     input_grads, weight_grads = [], []
     for record, flags in zip(report.records, needs_inputs):
         weights = record.source == "module" and record.path in trainable
         cost = backward_cost(record, GradNeeds(flags, weights))
         input_grads.append(cost.input_grad)
         weight_grads.append(cost.weight_grad)
-    base = _memory_profile(tracker, report, watched, stand_ins, args, kwargs, state_bytes, peak_live - moments)
+    base = _memory_profile(tracker, report, named_params, stand_ins, args, kwargs, state_bytes,
+                           peak_live - moments)
     if not (isinstance(peak_phase, int) and peak_phase < len(report.records)):
         base = dataclasses.replace(base, peak_record=-1)
     elif base.peak_record != peak_phase:
@@ -335,10 +336,11 @@ def _step_copy(model: nn.Module, half: torch.dtype | None) -> nn.Module:
     return watched.to(half) if half is not None else watched
 
 
-def _trainable_paths(model: nn.Module) -> set[str]:
-    """Module paths that hold a parameter needing a gradient, themselves or below them."""
+def _trainable_paths(named_params: list[tuple[str, torch.Tensor]]) -> set[str]:
+    """Module paths that hold a parameter needing a gradient, themselves or below them (``named_params``:
+    the model's ``named_parameters(remove_duplicate=False)``, so a shared module counts under every path)."""
     paths: set[str] = set()
-    for key, p in model.named_parameters(remove_duplicate=False):  # a shared module under every path
+    for key, p in named_params:
         if p.requires_grad:
             parts = key.split(".")[:-1]
             paths.update(".".join(parts[:i]) for i in range(len(parts) + 1))
@@ -355,21 +357,22 @@ def _cast_floating(value: Any, dtype: torch.dtype) -> Any:
     return value
 
 
-def _memory_profile(tracker: LiveBytes, report: Report, model: nn.Module, stand_ins: dict[str, torch.Tensor],
-                    args: tuple, kwargs: dict, state_bytes: int, peak_activation_bytes: int) -> MemoryProfile:
+def _memory_profile(tracker: LiveBytes, report: Report, named_params: list[tuple[str, torch.Tensor]],
+                    stand_ins: dict[str, torch.Tensor], args: tuple, kwargs: dict, state_bytes: int,
+                    peak_activation_bytes: int) -> MemoryProfile:
     """Live bytes of the training forward per record; the peak is the whole step's, optimizer state included."""
-    names = {key for key, _ in model.named_parameters(remove_duplicate=False)}
+    names = {key for key, _ in named_params}
     params = list(dict.fromkeys(t for key, t in stand_ins.items() if key in names))
     buffers = list(dict.fromkeys(t for key, t in stand_ins.items() if key not in names))
-    forward = profile_from(tracker, report.records, model, tensors_in((args, kwargs)))
+    live_after, peak_during, peak_record = record_levels(tracker, len(report.records))
     return MemoryProfile(
         param_bytes=storage_bytes(params),
         buffer_bytes=storage_bytes(buffers),
-        input_bytes=forward.input_bytes,
-        live_after=forward.live_after,
-        peak_during=forward.peak_during,
+        input_bytes=storage_bytes(tensors_in((args, kwargs))),
+        live_after=live_after,
+        peak_during=peak_during,
         peak_activation_bytes=peak_activation_bytes,
-        peak_record=forward.peak_record,
+        peak_record=peak_record,
         param_elems_by_dtype=_elems_by_dtype(params),  # the step's own weights (half under amp)
         optimizer_state_bytes=state_bytes,
     )

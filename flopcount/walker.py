@@ -87,16 +87,23 @@ def _active_walkers() -> list:
     return _ACTIVE.walkers
 
 
-def tensors_in(value: Any) -> Iterator[torch.Tensor]:
-    """Tensors in a (possibly nested) argument, output, list or dict, in order."""
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """Tensors in a (possibly nested) argument, output, list or dict, in order. A list, not a generator:
+    it runs several times per op, and nested generators cost a frame per level and item."""
+    found: list[torch.Tensor] = []
+    _collect_tensors(value, found)
+    return found
+
+
+def _collect_tensors(value: Any, found: list[torch.Tensor]) -> None:
     if isinstance(value, torch.Tensor):
-        yield value
+        found.append(value)
     elif isinstance(value, (tuple, list)):
         for item in value:
-            yield from tensors_in(item)
+            _collect_tensors(item, found)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from tensors_in(item)
+            _collect_tensors(item, found)
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
@@ -299,16 +306,16 @@ class Walker(TorchFunctionMode):
     # -- records -------------------------------------------------------------------------------
     def _add_record(self, path: str, op: str, source: str, inputs: Any, output: Any, cost: Cost | None, params: int,
                     weight_elems: int, weight_bytes: int) -> None:
-        in_tensors = list(tensors_in(inputs))
-        out_tensors = list(tensors_in(output))
+        in_tensors = tensors_in(inputs)
+        out_tensors = tensors_in(output)
         index = len(self.records)
-        input_from = tuple(self._producer(t) for t in in_tensors)
+        input_from = tuple([self._producer(t) for t in in_tensors])  # a list first: faster than a generator
         for t in out_tensors:
             self._producers[id(t)] = (weakref.ref(t), index)
         for hook in self.record_hooks:
             hook(index, in_tensors, out_tensors)
-        in_specs = tuple(spec_of(t) for t in in_tensors)
-        out_specs = tuple(spec_of(t) for t in out_tensors)
+        in_specs = tuple([spec_of(t) for t in in_tensors])
+        out_specs = tuple([spec_of(t) for t in out_tensors])
         # An op with no formula still moves its tensors: its MAC is known even though its FLOPs are not.
         out_itemsize = out_specs[0].itemsize if out_specs else 4
         reads, read_bytes = _traffic(in_specs, cost and cost.reads, cost and cost.read_bytes, out_itemsize,
