@@ -30,30 +30,8 @@ from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
 from flopcount.predict.measure import num_threads, time_models
+from flopcount.timing import spearman
 from flopcount.zoo import get_spec, list_models
-
-
-def ranks(values):
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    out = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return out
-
-
-def spearman(x, y) -> float:
-    if len(x) < 2:
-        return math.nan
-    rx, ry = np.asarray(ranks(x)), np.asarray(ranks(y))
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def bands(rows, factor: float = 1.2, min_size: int = 4):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flopcount.devices import cpu_name
 from flopcount.errors import ConfigError
 from flopcount.predict.fit import KindFit
 
@@ -100,7 +101,7 @@ def provenance(threads: int, **extra: Any) -> dict[str, Any]:
     import flopcount
 
     return {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "machine": platform.machine(),
         "threads": threads,
         "torch": torch.__version__,
@@ -109,16 +110,6 @@ def provenance(threads: int, **extra: Any) -> dict[str, Any]:
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **extra,
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def shipped_dir() -> Path:
