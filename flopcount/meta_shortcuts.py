@@ -1,0 +1,328 @@
+"""Shape arithmetic that answers aten ops on ``meta`` for the live-memory tracker.
+
+Torch's meta kernels for convolution, its backward, pooling, batch norm and the pointwise ops run
+Python decompositions (~1.5 ms each); the tracker only needs each result's shape, strides and dtype.
+Every rule here handles the plain valid case and returns None for anything else, so torch's own kernel
+runs and raises its own error; repeats of any other op are answered from a memo of its first result.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+
+from flopcount.walker import tensors_in
+
+
+_BOOLEAN_RESULT = frozenset({
+    "eq", "ne", "lt", "gt", "le", "ge", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit",
+    "logical_and", "logical_or", "logical_not", "logical_xor", "isreal",
+})
+
+
+_SCALAR_KWARGS = frozenset({"alpha", "value", "rounding_mode"})
+
+
+@functools.lru_cache(maxsize=None)
+def _pointwise_kind(func) -> str | None:
+    """"in-place" or "out-of-place" for an element-wise op with one result, else None (static facts of
+    the op's schema, looked up once: reading ``_schema`` builds Python objects on each access)."""
+    if torch.Tag.pointwise not in func.tags:
+        return None
+    schema = func._schema
+    if len(schema.returns) != 1 or not schema.arguments:
+        return None
+    alias = schema.returns[0].alias_info
+    if alias is not None:
+        return "in-place" if alias.is_write and schema.arguments[0].alias_info is not None else None
+    return None if schema.name.removeprefix("aten::") in _BOOLEAN_RESULT else "out-of-place"
+
+
+def pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
+    """The result of an element-wise aten op on meta, without its meta kernel (many run as slow Python
+    decompositions: ~0.3 ms each, thousands per training step). In-place: the op returns its first
+    argument, allocating nothing. Out-of-place, when every tensor is a meta tensor of one floating
+    dtype and one of them has the broadcast shape: a fresh tensor like it (same strides, as
+    TensorIterator keeps them). Anything else (promotion, every operand broadcast, boolean results)
+    returns None: torch's kernel decides."""
+    kind = _pointwise_kind(func)
+    if kind is None or not args or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
+        return None  # clone(memory_format=...), _to_copy(dtype=...): layout or dtype change, torch decides
+    first = args[0]
+    if not isinstance(first, torch.Tensor):
+        return None
+    tensors = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
+    if any(t.device.type != "meta" or t.dtype != first.dtype for t in tensors) or not first.is_floating_point():
+        return None
+    if kind == "in-place":
+        return first
+    # Like the first operand that has the result's shape (a scale (N, C, 1, 1) times x: like x): one
+    # whose shape every other operand broadcasts to (torch.broadcast_shapes is a slow Python reference).
+    for full in tensors:
+        shape = full.shape
+        if all(t.dim() <= len(shape) and all(a == b or a == 1 for a, b in zip(reversed(t.shape), reversed(shape)))
+               for t in tensors):
+            return _fresh_like(full)
+    return None
+
+
+def _fresh_like(t: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like`` on meta without its Python reference implementation (~0.2 ms a call)."""
+    if t.is_contiguous():
+        return torch.empty(t.shape, dtype=t.dtype, device="meta")
+    return torch.empty_like(t)
+
+
+def all_meta(args: Any) -> bool:
+    """Every tensor in ``args`` (nested in lists, tuples, dicts) is on meta: a plain loop, it runs per op."""
+    for item in args.values() if isinstance(args, dict) else args:
+        if isinstance(item, torch.Tensor):
+            if item.device.type != "meta":
+                return False
+        elif isinstance(item, (tuple, list, dict)) and not all_meta(item):
+            return False
+    return True
+
+
+def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def _batch_norm_meta(input, weight, bias, running_mean, running_var, training, momentum, eps):
+    # torch's own meta kernel for this is a Python decomposition (~5 ms); tests compare with it.
+    stats = (input.shape[1],) if training else (0,)
+    dtype = _accumulate_dtype(input.dtype)
+    return (_fresh_like(input), torch.empty(stats, dtype=dtype, device="meta"),
+            torch.empty(stats, dtype=dtype, device="meta"))
+
+
+def _batch_norm_backward_meta(grad_out, input, weight, running_mean, running_var, save_mean, save_invstd, train,
+                              eps, output_mask):
+    channels = (input.shape[1],)
+    dtype = weight.dtype if weight is not None else input.dtype
+    return (_fresh_like(input) if output_mask[0] else None,
+            torch.empty(channels, dtype=dtype, device="meta") if output_mask[1] else None,
+            torch.empty(channels, dtype=dtype, device="meta") if output_mask[2] else None)
+
+
+def _like_first(input, *args, **kwargs):
+    """Backward of an activation (grad_output, input, ...) and ``zeros_like``/``ones_like``: a tensor like
+    the first argument; with any dtype, device or layout argument, torch's kernel decides."""
+    if any(kwargs.get(k) is not None for k in ("dtype", "layout", "device")):
+        return None
+    if kwargs.get("memory_format") not in (None, torch.preserve_format):
+        return None
+    return _fresh_like(input)
+
+
+def _in_place(self, *args, **kwargs):
+    return self
+
+
+# The rules below stand for torch meta kernels that are Python references wrapped in
+# ``_disable_dynamo``: the first call of any of them imports torch._dynamo (1-3 s per process).
+def _cat_meta(tensors, dim: int):
+    """``cat`` of contiguous meta tensors of one dtype (others: torch decides the layout)."""
+    if not tensors or any(t.dtype != tensors[0].dtype or t.dim() != tensors[0].dim() or not t.is_contiguous()
+                          for t in tensors):
+        return None
+    dim %= tensors[0].dim()
+    shape = list(tensors[0].shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return torch.empty(shape, dtype=tensors[0].dtype, device="meta")
+
+
+def _addmm_meta(bias, mat1, mat2):
+    if mat1.dim() != 2 or mat2.dim() != 2 or not (bias.dtype == mat1.dtype == mat2.dtype):
+        return None
+    return torch.empty((mat1.shape[0], mat2.shape[1]), dtype=mat1.dtype, device="meta")
+
+
+def _layer_norm_meta(input, normalized_shape):
+    """(output, mean, rstd): statistics per normalised row, in float32 for half inputs (as on meta)."""
+    if not input.is_floating_point():
+        return None
+    rows = (*input.shape[:input.dim() - len(normalized_shape)], *([1] * len(normalized_shape)))
+    stats = _accumulate_dtype(input.dtype)
+    return (_fresh_like(input), torch.empty(rows, dtype=stats, device="meta"),
+            torch.empty(rows, dtype=stats, device="meta"))
+
+
+def _window(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool = False) -> int:
+    """Output length of a convolution or pooling window along one dimension (torch's formula)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _contiguous_meta(*tensors) -> bool:
+    return all(t is None or (t.device.type == "meta" and t.is_contiguous()) for t in tensors)
+
+
+def _convolution_meta(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """A non-transposed convolution of contiguous meta tensors (torch's meta kernel is Python)."""
+    if transposed or not _contiguous_meta(input, weight, bias) or input.dim() != weight.dim() or input.dim() < 3:
+        return None
+    if input.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups or input.dtype != weight.dtype \
+            or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+        return None  # a mistake in the model: torch's kernel raises its own error
+    spatial = [_window(n, k, s, p, d) for n, k, s, p, d in
+               zip(input.shape[2:], weight.shape[2:], stride, padding, dilation)]
+    if any(n < 1 for n in spatial):
+        return None
+    return torch.empty((input.shape[0], weight.shape[0], *spatial), dtype=input.dtype, device="meta")
+
+
+def _convolution_backward_meta(grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
+                               output_padding, groups, output_mask):
+    if not _contiguous_meta(grad_output, input, weight):
+        return None
+    return (_fresh_like(input) if output_mask[0] else None, _fresh_like(weight) if output_mask[1] else None,
+            torch.empty(bias_sizes, dtype=grad_output.dtype, device="meta") if output_mask[2] else None)
+
+
+def _max_pool2d_meta(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """(output, int64 indices) of 2-d max pooling of a contiguous meta tensor."""
+    if not _contiguous_meta(input) or input.dim() not in (3, 4):
+        return None
+    pair = lambda v, default: (tuple(v) * 2 if len(v) == 1 else tuple(v)) if isinstance(v, (list, tuple)) and v \
+        else (v, v) if isinstance(v, int) else default
+    kernel = pair(kernel_size, None)
+    stride = pair(stride, kernel)
+    padding, dilation = pair(padding, (0, 0)), pair(dilation, (1, 1))
+    if any(not 0 <= p <= k // 2 or s < 1 or d < 1 for k, s, p, d in zip(kernel, stride, padding, dilation)):
+        return None  # torch's kernel raises its own error
+    spatial = [_window(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
+               zip(input.shape[-2:], kernel, stride, padding, dilation)]
+    if any(n < 1 for n in spatial):
+        return None
+    shape = (*input.shape[:-2], *spatial)
+    return (torch.empty(shape, dtype=input.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
+
+
+def _reduction_meta(input, dim=None, keepdim=False, *, dtype=None):
+    """``mean``/``sum`` over dimensions of a floating tensor. torch's meta path for them is a Python
+    reference wrapped in ``_disable_dynamo``, whose first call imports torch._dynamo (1-3 s)."""
+    if not input.is_floating_point() or (dtype is not None and dtype != input.dtype):
+        return None
+    dims = range(input.dim()) if dim is None or (isinstance(dim, (list, tuple)) and not dim) else (
+        dim if isinstance(dim, (list, tuple)) else [dim])
+    reduced = {d % max(input.dim(), 1) for d in dims}
+    shape = [1 if i in reduced else n for i, n in enumerate(input.shape) if keepdim or i not in reduced]
+    return torch.empty(shape, dtype=input.dtype, device="meta")
+
+
+_aten = torch.ops.aten
+META_RULES = {
+    _aten.native_batch_norm.default: _batch_norm_meta,
+    _aten.native_batch_norm_backward.default: _batch_norm_backward_meta,
+    # Element-wise backward ops torch does not tag pointwise: grad_input is shaped like grad_output.
+    **{getattr(_aten, name).default: _like_first for name in (
+        "hardtanh_backward", "hardswish_backward", "hardsigmoid_backward", "leaky_relu_backward", "mish_backward",
+        "softplus_backward", "zeros_like", "ones_like", "empty_like")},
+    # In-place activations torch does not tag pointwise: they return their argument.
+    **{getattr(_aten, name).default: _in_place for name in ("hardswish_", "mish_", "gelu_", "zero_")},
+    _aten.fill_.Scalar: _in_place,
+    _aten.mean.dim: _reduction_meta,
+    _aten.convolution.default: _convolution_meta,
+    _aten.convolution_backward.default: _convolution_backward_meta,
+    _aten.max_pool2d_with_indices.default: _max_pool2d_meta,
+    _aten.max_pool2d_with_indices_backward.default: lambda grad_output, input, *args: (
+        _fresh_like(input) if _contiguous_meta(grad_output, input) else None),
+    _aten.cat.default: lambda tensors, dim=0: _cat_meta(tensors, dim),
+    _aten.addmm.default: lambda bias, mat1, mat2, beta=1, alpha=1: _addmm_meta(bias, mat1, mat2),
+    _aten.native_layer_norm.default: lambda input, shape, weight, bias, eps: _layer_norm_meta(input, shape),
+    _aten.native_layer_norm_backward.default: lambda grad_out, input, shape, mean, rstd, weight, bias, mask: (
+        _fresh_like(input) if mask[0] else None, _fresh_like(weight) if mask[1] and weight is not None else None,
+        _fresh_like(bias) if mask[2] and bias is not None else None),
+    _aten._safe_softmax.default: lambda input, dim, dtype=None: _fresh_like(input) if dtype is None else None,
+    _aten.sum.dim_IntList: _reduction_meta,
+}
+
+
+class MetaMemo:
+    """Runs an op's meta kernel once per signature (op, shapes, strides, dtypes, other arguments) and
+    answers repeats with fresh empty tensors of the same metadata: a network repeats its blocks, and
+    meta kernels like batch norm's forward and backward run Python (~1.5 ms each). Ops whose result
+    aliases an argument (views, in-place, out=) are never memoised."""
+
+    def __init__(self) -> None:
+        self._results: dict[Any, Any] = {}
+
+    def call(self, func, args: tuple, kwargs: dict) -> Any:
+        if _returns_alias(func):  # views, in-place and out= ops: cheap C++ kernels, never memoised
+            return func(*args, **kwargs)
+        key = self._key(func, args, kwargs)
+        if key is not None:
+            found = self._results.get(key)
+            if found is not None:
+                return _rebuild(found)
+        out = func(*args, **kwargs)
+        if key is not None and not _aliases_argument(out, args, kwargs):
+            layout = _layout(out)
+            if layout is not None:
+                self._results[key] = layout
+        return out
+
+    @staticmethod
+    def _key(func, args: tuple, kwargs: dict) -> Any:
+        parts: list[Any] = [func]
+        for value in (*args, *sorted(kwargs.items())):
+            part = _signature(value)
+            if part is None:
+                return None
+            parts.append(part)
+        return tuple(parts)
+
+
+@functools.lru_cache(maxsize=None)
+def _returns_alias(func) -> bool:
+    """True when the op's schema says a result aliases an argument (read once per op)."""
+    schema = getattr(func, "_schema", None)
+    return schema is not None and any(r.alias_info is not None for r in schema.returns)
+
+
+def _signature(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "meta":
+            return None
+        return ("T", tuple(value.shape), value.stride(), value.dtype, value.requires_grad)
+    if isinstance(value, (list, tuple)):
+        parts = [_signature(v) for v in value]
+        return None if any(p is None for p in parts) else (type(value).__name__, *parts)
+    if value is None or isinstance(value, (bool, int, float, str, torch.dtype, torch.device, torch.layout,
+                                           torch.memory_format)):
+        return ("V", type(value).__name__, value)
+    return None
+
+
+def _layout(out: Any) -> Any:
+    if out is None:
+        return ("None",)
+    if isinstance(out, torch.Tensor):
+        if out.device.type != "meta" or out.storage_offset() != 0:
+            return None
+        return ("T", tuple(out.shape), out.stride(), out.dtype, out.untyped_storage().nbytes())
+    if isinstance(out, (tuple, list)):
+        parts = [_layout(o) for o in out]
+        return None if any(p is None for p in parts) else (type(out), *parts)
+    return None
+
+
+def _rebuild(layout: Any) -> Any:
+    if layout[0] == "None":
+        return None
+    if layout[0] == "T":
+        _, shape, stride, dtype, nbytes = layout
+        t = torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+        return t if t.untyped_storage().nbytes() == nbytes else None
+    return layout[0](_rebuild(part) for part in layout[1:])
+
+
+def _aliases_argument(out: Any, args: tuple, kwargs: dict) -> bool:
+    inputs = {id(t.untyped_storage()) for t in tensors_in((args, kwargs))}
+    return any(id(t.untyped_storage()) in inputs for t in tensors_in(out))
