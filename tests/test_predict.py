@@ -18,7 +18,8 @@ from flopcount.errors import ConfigError
 from flopcount.predict import EAGER_CPU, PredictProfile, calibrate, load_profile, predict, save_profile
 from flopcount.predict.archgen import CALIBRATION_SEEDS, EVALUATION_SEEDS, FAMILIES, generate
 from flopcount.predict.fit import KindFit
-from flopcount.predict.kernels import KINDS, kernels_of
+from flopcount.predict.kernels import kernels_of
+from flopcount.predict.kinds import KINDS
 from flopcount.predict.measure import build, time_configs
 from flopcount.predict.predictor import container_calls
 from flopcount.predict.profile import KindEntry, RuntimeProfile, list_profiles

@@ -13,7 +13,7 @@ import pytest
 
 from flopcount.predict import sampling
 from flopcount.predict.fit import KindFit, cross_validate, fit_base, fit_kind, grow_tree, nnls
-from flopcount.predict.kernels import KINDS, conv_kind, conv_shapes
+from flopcount.predict.kinds import KINDS, conv_kind, conv_shapes
 
 
 def test_nnls_matches_hand_solution_with_an_active_bound():

@@ -30,7 +30,8 @@ import numpy as np
 from flopcount.errors import UsageError
 from flopcount.predict import archgen, sampling
 from flopcount.predict.fit import TREES, cross_validate, fit_base, fit_kind
-from flopcount.predict.kernels import KINDS, kernels_of
+from flopcount.predict.kernels import kernels_of
+from flopcount.predict.kinds import KINDS
 from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads, time_configs, time_models
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance

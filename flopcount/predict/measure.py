@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from flopcount.predict.kernels import VIEW
+from flopcount.predict.kinds import VIEW
 
 # One timed batch of calls lasts about this long: long enough for perf_counter, short enough to interleave.
 BATCH_S = 0.002

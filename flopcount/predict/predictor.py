@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from flopcount.predict.kernels import FALLBACK, KINDS, VIEW, Kernel, kernels_of
+from flopcount.predict.kernels import Kernel, kernels_of
+from flopcount.predict.kinds import FALLBACK, KINDS, VIEW
 from flopcount.predict.profile import EAGER_CPU, PredictProfile, RuntimeProfile
 from flopcount.records import LayerRecord
 from flopcount.report import Report

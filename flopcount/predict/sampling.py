@@ -13,7 +13,7 @@ import math
 import random
 from typing import Any, Sequence
 
-from flopcount.predict.kernels import ACTIVATIONS, VIEW, conv_shapes, conv_kind
+from flopcount.predict.kinds import ACTIVATIONS, VIEW, conv_kind, conv_shapes
 
 MAX_FLOPS = 3e9  # multiply-adds in one sampled kernel: about 60 ms at 1 thread, a 3x3 conv of VGG's size
 MAX_ELEMENTS = 2.5e7  # elements read + written by one sampled kernel (100 MB of fp32)
