@@ -10,7 +10,7 @@ from flopcount.cli.emit import emit
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, MeasureOption,
                                    ModelArgument, NamedInputOption, OutputFormat, RepeatsOption, SeqLenOption,
                                    ThreadsOption, WidthOption)
-from flopcount.cli.runtime import analyze_and_time, load_and_analyze, refuse_unused, run_command
+from flopcount.cli.runtime import analyze_maybe_timed, run_command
 
 
 def guidelines(
@@ -38,13 +38,7 @@ def guidelines(
         from flopcount.guidelines import guidelines as check
         from flopcount.render import guidelines as R
 
-        times = None
-        if measure:
-            refuse_unused("applies without --measure (timing runs positional inputs on cpu)", input=named_inputs,
-                          seq_len=seq_len)
-            report, times = analyze_and_time(name, input_size, kwargs, threads, repeats)
-        else:
-            report = load_and_analyze(name, input_size, kwargs, None, named_inputs, seq_len)
+        report, times = analyze_maybe_timed(name, input_size, kwargs, named_inputs, seq_len, measure, threads, repeats)
         result = check(report, times=times, block_depth=block_depth)
         emit(output_format, {
             "table": lambda w: R.renderables(result, top, show_all, w),

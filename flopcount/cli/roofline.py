@@ -12,7 +12,7 @@ from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, MeasureOption,
                                    NamedInputOption, OptionalModelArgument, OutputFormat, ProfileOption, RepeatsOption,
                                    SeqLenOption, ThreadsOption, TopOption, WidthOption)
-from flopcount.cli.runtime import analyze_and_time, load_and_analyze, refuse_unused, run_command
+from flopcount.cli.runtime import analyze_maybe_timed, run_command
 
 
 class RooflineSort(str, Enum):
@@ -61,13 +61,7 @@ def roofline(
         if name is None:
             raise UsageError("give a model name (or --measure-profile NAME to profile this CPU)")
         device = rl.load_device(profile or "cpu_measured")
-        times = None
-        if measure:
-            refuse_unused("applies without --measure (timing runs positional inputs on cpu)", input=named_inputs,
-                          seq_len=seq_len)
-            report, times = analyze_and_time(name, input_size, kwargs, threads, repeats)
-        else:
-            report = load_and_analyze(name, input_size, kwargs, None, named_inputs, seq_len)
+        report, times = analyze_maybe_timed(name, input_size, kwargs, named_inputs, seq_len, measure, threads, repeats)
         result = rl.roofline(report, device, times)
         emit(output_format, standard(R, result, top, sort.value), width=width)
         if plot is not None:

@@ -135,6 +135,15 @@ def load_and_analyze(name: str, input_size: list[str] | None, kwargs: str | None
         return loaded.analyze(specs, **options)
 
 
+def analyze_maybe_timed(name: str, input_size: list[str] | None, kwargs: str | None, named: list[str] | None,
+                        seq_len: int | None, measure: bool, threads: int, repeats: int):
+    """The report, and with ``measure`` each record's measured seconds (a CPU run), else None."""
+    if not measure:
+        return load_and_analyze(name, input_size, kwargs, None, named, seq_len), None
+    refuse_unused("applies without --measure (timing runs positional inputs on cpu)", input=named, seq_len=seq_len)
+    return analyze_and_time(name, input_size, kwargs, threads, repeats)
+
+
 def analyze_and_time(name: str, input_size: list[str] | None, kwargs: str | None, threads: int, repeats: int):
     """A CPU analysis of the model and the measured median seconds of each of its records."""
     from flopcount.bench import make_inputs, measure_records

@@ -16,6 +16,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from flopcount.zoo._layers import channel_shuffle
+
 FAMILIES = ("mobilenet", "shufflenet_v2", "shufflenet_v1", "resnet", "vgg")
 RESOLUTIONS = (96, 128, 160, 192, 224)
 CALIBRATION_SEEDS = range(1_000_000, 1_000_000 + 10_000)
@@ -44,11 +46,6 @@ def _conv_bn(cin: int, cout: int, k: int, s: int = 1, groups: int = 1, act: type
     if act is not None:
         layers.append(act(inplace=True))
     return layers
-
-
-def _shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
 
 
 class _SqueezeExcite(nn.Module):
@@ -119,7 +116,7 @@ class _ShuffleV2Unit(nn.Module):
             out = torch.cat((x1, self.branch2(x2)), dim=1)
         else:
             out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        return _shuffle(out, 2)
+        return channel_shuffle(out, 2)
 
 
 def _shufflenet_v2(rng: random.Random) -> nn.Module:
@@ -154,7 +151,7 @@ class _ShuffleV1Unit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.compress(x)
         if self.groups > 1:
-            y = _shuffle(y, self.groups)
+            y = channel_shuffle(y, self.groups)
         y = self.expand(self.depthwise(y))
         if self.pool is not None:
             return self.act(torch.cat((self.pool(x), y), dim=1))
