@@ -156,7 +156,14 @@ def _time_batch(fn: Callable[[], Any], calls: int, now: Callable[[], float] = ti
 
 def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: int = 0,
                  on_sample: Callable[[int], None] | None = None) -> list[Sample]:
-    """Time every (kind, config) in ``items``, interleaved over ``rounds`` rounds (torch settings as they are)."""
+    """Time every (kind, config) in ``items``, interleaved over ``rounds`` rounds (torch settings as they are).
+
+    Each visit makes one untimed call before its timed batch, so a config is timed warm whatever ran
+    before it: without it, a kernel long enough for one call per batch was timed cold after a large
+    config had flushed the caches, and its time depended on the round's mix (re-timed in a different
+    mix, the same configs came out 10-25% apart). A real forward's cold weights are a model-level term
+    (``ModelTerms.per_weight_byte``), fitted on whole networks.
+    """
     import torch
 
     rng = random.Random(seed)
@@ -174,6 +181,7 @@ def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: in
         for _ in range(rounds):
             rng.shuffle(order)
             for i in order:
+                fns[i]()  # untimed: the config before this one may have flushed the caches (see the docstring)
                 times[i].append(_time_batch(fns[i], calls[i], now))
             if on_sample:
                 on_sample(len(items))
