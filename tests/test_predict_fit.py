@@ -14,6 +14,15 @@ import pytest
 from flopcount.predict import sampling
 from flopcount.predict.fit import KindFit, cross_validate, fit_base, fit_kind, grow_tree, nnls
 from flopcount.predict.kinds import KINDS, conv_kind, conv_shapes
+from flopcount.predict.measure import num_threads
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Which conv kind a config is depends on the backend torch picks for it, which depends on the thread
+    count: sample as `flopcount calibrate --threads 1` does."""
+    with num_threads(1):
+        yield
 
 
 def test_nnls_matches_hand_solution_with_an_active_bound():
@@ -51,8 +60,8 @@ def _depthwise_truth(config: dict) -> float:
 
 def test_sampled_configs_are_affordable_of_their_kind_and_cover_the_space():
     rng = random.Random(1)
-    configs = [sampling.sample("conv_dw", rng) for _ in range(300)]
-    assert all(conv_kind(c) == "conv_dw" and sampling.affordable("conv_dw", c) for c in configs)
+    configs = [sampling.sample("conv_dw_mkldnn", rng) for _ in range(300)]
+    assert all(conv_kind(c) == "conv_dw_mkldnn" and sampling.affordable("conv_dw_mkldnn", c) for c in configs)
     channels = [c["cin"] for c in configs]
     sizes = [c["h"] for c in configs]
     # Log-uniform over 8..2048 channels and 3..224 pixels: 300 draws reach both ends' decades.
@@ -63,9 +72,9 @@ def test_sampled_configs_are_affordable_of_their_kind_and_cover_the_space():
 
 def test_fit_learns_a_shape_effect_the_linear_base_misses():
     rng = random.Random(2)
-    spec = KINDS["conv_dw"]
-    train = [sampling.sample("conv_dw", rng) for _ in range(300)]
-    test = [sampling.sample("conv_dw", rng) for _ in range(200)]
+    spec = KINDS["conv_dw_mkldnn"]
+    train = [sampling.sample("conv_dw_mkldnn", rng) for _ in range(300)]
+    test = [sampling.sample("conv_dw_mkldnn", rng) for _ in range(200)]
     fit = fit_kind([spec.terms(c) for c in train], [spec.features(c) for c in train], [_depthwise_truth(c) for c in train])
     predicted = fit.predict([spec.terms(c) for c in test], [spec.features(c) for c in test])
     errors = np.abs(predicted / np.array([_depthwise_truth(c) for c in test]) - 1)
@@ -77,8 +86,8 @@ def test_fit_learns_a_shape_effect_the_linear_base_misses():
 
 def test_cross_validation_reports_out_of_fold_errors_per_sample():
     rng = random.Random(3)
-    spec = KINDS["conv_dw"]
-    configs = [sampling.sample("conv_dw", rng) for _ in range(120)]
+    spec = KINDS["conv_dw_mkldnn"]
+    configs = [sampling.sample("conv_dw_mkldnn", rng) for _ in range(120)]
     truth = [_depthwise_truth(c) for c in configs]
     cv = cross_validate([spec.terms(c) for c in configs], [spec.features(c) for c in configs], truth, folds=4, trees=40)
     assert len(cv.errors) == 120 and cv.folds == 4
@@ -115,8 +124,8 @@ def test_neighbours_stay_in_kind_and_affordable(kind):
 
 def test_fit_round_trips_through_a_dict():
     rng = random.Random(6)
-    spec = KINDS["conv_dw"]
-    configs = [sampling.sample("conv_dw", rng) for _ in range(60)]
+    spec = KINDS["conv_dw_mkldnn"]
+    configs = [sampling.sample("conv_dw_mkldnn", rng) for _ in range(60)]
     terms, features = [spec.terms(c) for c in configs], [spec.features(c) for c in configs]
     fit = fit_kind(terms, features, [_depthwise_truth(c) for c in configs])
     again = KindFit.from_dict(fit.to_dict())
@@ -129,12 +138,12 @@ def test_refit_rebuilds_fits_from_stored_samples():
     from flopcount.predict.profile import KindEntry, RuntimeProfile
 
     rng = random.Random(7)
-    configs = [sampling.sample("conv_dw", rng) for _ in range(80)]
+    configs = [sampling.sample("conv_dw_mkldnn", rng) for _ in range(80)]
     samples = [{"config": c, "min_s": _depthwise_truth(c), "median_s": _depthwise_truth(c)} for c in configs]
-    runtime = RuntimeProfile(EAGER_CPU, {"threads": 1}, {}, {"conv_dw": KindEntry(samples, None, {})})
+    runtime = RuntimeProfile(EAGER_CPU, {"threads": 1}, {}, {"conv_dw_mkldnn": KindEntry(samples, None, {})})
     profile = refit(PredictProfile("synthetic", {EAGER_CPU: runtime}), trees=40)
-    entry = profile.runtime().kinds["conv_dw"]
-    spec = KINDS["conv_dw"]
+    entry = profile.runtime().kinds["conv_dw_mkldnn"]
+    spec = KINDS["conv_dw_mkldnn"]
     assert entry.cv["samples"] == 80 and entry.fit is not None
     # In-sample: the fit reproduces the ground truth it was fitted to within 10% on 90% of the configs.
     predicted = entry.fit.predict([spec.terms(c) for c in configs], [spec.features(c) for c in configs])

@@ -46,6 +46,10 @@ NETWORKS = 40  # generated calibration networks timed whole
 POOL_NETWORKS = 40  # generated calibration networks whose kernels seed the first pass
 MIN_NETWORKS = 8
 NETWORK_ROUNDS = 3
+# Whole networks are fitted to the median of their forwards: what `flopcount bench` reports and what a
+# prediction is compared with. Kernels keep the profile's statistic (the min of their rounds: a kernel's
+# burst noise would otherwise enter every fit); the model-level scale absorbs the difference.
+NETWORK_STATISTIC = "median_s"
 
 
 def fallback_rates(repeats: int = 5) -> dict[str, float]:
@@ -125,6 +129,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
 
     with num_threads(threads):
         used_threads = torch.get_num_threads()
+        kinds = [k for k in kinds if sampling.realizable(k, seed)]
         progress("measuring per-call overheads")
         overheads = measure_overheads()
         rates = fallback_rates()
@@ -168,7 +173,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                 map(len, collected.samples.values())), rounds_per_kernel=ROUNDS),
             overheads.to_dict(), entries, statistic, {}, {}, rates)
         if whole_networks:
-            calibrate_model_terms(runtime, deadline, statistic, progress)
+            calibrate_model_terms(runtime, deadline, progress)
         runtime.provenance["seconds_spent"] = round(time.perf_counter() - start, 1)
     progress("done")
     return PredictProfile(name, {EAGER_CPU: runtime})
@@ -188,6 +193,12 @@ def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0, tree
     """Fit every kind again from the profile's stored samples (after a change of features or fitting),
     and the model-level terms from its stored calibration networks: no measurement needed."""
     rt = profile.runtime(runtime)
+    with num_threads(rt.threads):  # kinds and features as calibration saw them (see kinds.runs_on_mkldnn)
+        _refit(rt, seed, trees)
+    return profile
+
+
+def _refit(rt: RuntimeProfile, seed: int, trees: int) -> None:
     rt.kinds = {kind: fit_entry(kind, entry.samples, rt.statistic, seed, trees) for kind, entry in rt.kinds.items()
                 if kind in KINDS and entry.samples}
     networks = rt.model_cv.get("networks")
@@ -200,7 +211,6 @@ def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0, tree
             with torch.device("meta"):
                 rows.append(network_row(arch.build(), arch.input_size, rt))
         fit_model_terms(rt, rows, [float(v) for v in rt.model_cv["measured_s"]], networks)
-    return profile
 
 
 def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> list[float]:
@@ -215,7 +225,7 @@ def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> li
     return [seconds, weight_bytes, output_bytes, float(containers), float(calls)]
 
 
-def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: str,
+def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
                           progress: Callable[[str], None], networks: int = NETWORKS, max_predicted_s: float = 0.08) -> None:
     """Fit ModelTerms on generated calibration networks timed whole (visits interleaved), by ``deadline``."""
     import torch
@@ -233,11 +243,11 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, statistic: s
         chosen.append((arch, (arch.build(), (torch.randn(arch.input_size),))))
         rows.append(row)
         progress(f"building calibration networks: {len(chosen)}")
-    timings = time_models([m for _, m in chosen], rounds=NETWORK_ROUNDS, deadline=deadline,
+    timings = time_models([m for _, m in chosen], rounds=NETWORK_ROUNDS, warmup=2, deadline=deadline,
                           on_round=lambda r: progress(f"timing {len(chosen)} calibration networks, round {r}"))
-    # The same clock and statistic as the kernels: thread CPU time at one thread (see measure.clock).
+    # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
     cpu = clock() is time.thread_time
-    y = np.asarray([getattr(t, ("cpu_" if cpu else "") + statistic) for t in timings])
+    y = np.asarray([getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC) for t in timings])
     fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch, _ in chosen])
 
 
@@ -250,7 +260,7 @@ def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: 
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
         errors.append(float(a[i] @ fit_base(a[keep], y[keep]) / y[i] - 1))
-    runtime.model_cv = {"networks": names, "measured_s": [float(f"{v:.6g}") for v in y],
+    runtime.model_cv = {"networks": names, "statistic": NETWORK_STATISTIC, "measured_s": [float(f"{v:.6g}") for v in y],
                         "rows": [[float(f"{v:.6g}") for v in row] for row in rows],
                         "leave_one_out_errors": [round(e, 4) for e in errors],
                         "median_abs_error": round(float(np.median(np.abs(errors))), 4) if errors else math.nan,

@@ -216,10 +216,15 @@ def _add(spec: KindSpec) -> None:
     KINDS[spec.name] = spec
 
 
-for _name, _text in (("conv", "dense conv, kernel > 1x1"), ("conv1x1", "pointwise (1x1) conv, one group"),
-                     ("conv_dw", "depthwise conv (groups = input channels)"),
-                     ("conv_group", "grouped conv (1 < groups < input channels)")):
-    _add(_spec(_name, _text, _conv_terms, _conv_features, _CONV_TERMS, _CONV_FEATURES))
+CONV_FAMILIES = {"conv": "dense conv, kernel > 1x1", "conv1x1": "pointwise (1x1) conv, one group",
+                 "conv_dw": "depthwise conv (groups = input channels)",
+                 "conv_group": "grouped conv (1 < groups < input channels)"}
+MKLDNN = "_mkldnn"
+for _family, _text in CONV_FAMILIES.items():
+    _add(_spec(_family, f"{_text}, torch's own kernel (im2col + gemm, 'Slow2d')", _conv_terms, _conv_features,
+               _CONV_TERMS, _CONV_FEATURES))
+    _add(_spec(_family + MKLDNN, f"{_text}, run by oneDNN (mkldnn)", _conv_terms, _conv_features, _CONV_TERMS,
+               _CONV_FEATURES))
 _add(_spec("linear", "fully connected (nn.Linear / F.linear), rows x c_in -> c_out", _linear_terms, _linear_features,
            ("call", "flops", "elements_in", "elements_out", "weights"),
            ("log_rows", "log_cin", "log_cout", "log_flops", "cin_alignment", "cout_alignment")))
@@ -255,9 +260,48 @@ _add(_spec(VIEW, "a view or an eval-mode identity (Dropout, Flatten): dispatch o
            _view_features, ("call",), ("module_call",)))
 
 
-def conv_kind(config: dict) -> str:
+def conv_family(config: dict) -> str:
     if config["g"] == 1:
         return "conv1x1" if config["kh"] == config["kw"] == 1 else "conv"
     if config["g"] == config["cin"]:
         return "conv_dw"
     return "conv_group"
+
+
+def conv_kind(config: dict) -> str:
+    """The conv's family, suffixed ``_mkldnn`` when torch hands it to oneDNN (see ``runs_on_mkldnn``)."""
+    return conv_family(config) + (MKLDNN if runs_on_mkldnn(config) else "")
+
+
+def runs_on_mkldnn(config: dict) -> bool:
+    """Whether eager torch on CPU runs this fp32 conv with oneDNN rather than its own im2col + gemm.
+
+    torch decides per call from the shapes and the intra-op thread count (at batch 1 and one thread a
+    3x3 conv over 256x7x7 runs its own kernel, over 512x7x7 oneDNN), and the two differ in speed by more
+    than any smooth fit of the shape can follow. So the kind asks torch itself
+    (``torch._C._select_conv_backend``), at torch's current thread setting: callers run under the
+    profile's thread count (``measure.num_threads``).
+    """
+    import torch
+
+    key = (tuple(sorted(config.items())), torch.get_num_threads())
+    if key not in _BACKEND_CACHE:
+        _BACKEND_CACHE[key] = _select_mkldnn(config)
+    return _BACKEND_CACHE[key]
+
+
+_BACKEND_CACHE: dict[tuple, bool] = {}
+
+
+def _select_mkldnn(c: dict) -> bool:
+    import torch
+
+    select = getattr(torch._C, "_select_conv_backend", None)
+    if select is None:  # an older torch: one kind per family, as before the split
+        return False
+    # torch.empty reserves address space only: large shapes cost nothing here.
+    x = torch.empty(c["n"], c["cin"], c["h"], c["w"])
+    w = torch.empty(c["cout"], c["cin"] // c["g"], c["kh"], c["kw"])
+    d = c.get("d", 1)
+    backend = select(x, w, None, [c["s"], c["s"]], [c["ph"], c["pw"]], [d, d], False, [0, 0], c["g"], None)
+    return str(backend).rsplit(".", 1)[-1] == "Mkldnn"

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from flopcount.predict.kernels import Kernel, kernels_of
 from flopcount.predict.kinds import FALLBACK, KINDS, VIEW
+from flopcount.predict.measure import num_threads
 from flopcount.predict.profile import EAGER_CPU, PredictProfile, RuntimeProfile
 from flopcount.records import LayerRecord
 from flopcount.report import Report
@@ -155,7 +156,8 @@ def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU
     """Predicted latency of the model ``report`` describes, whole and per op, on the profile's machine."""
     rt = profile.runtime(runtime)
     records = report.records
-    kernels = kernels_of(records)
+    with num_threads(rt.threads):  # which kernel torch runs can depend on it (kinds.runs_on_mkldnn)
+        kernels = kernels_of(records)
     timed = kernel_seconds(kernels, records, rt)
     terms = ModelTerms.of(rt)
     ops = []

@@ -20,7 +20,7 @@ from flopcount.devices import cpu_name
 from flopcount.errors import ConfigError
 from flopcount.predict.fit import KindFit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: convs split by the backend torch runs them on (kinds.runs_on_mkldnn)
 EAGER_CPU = "torch-eager-cpu"
 SUFFIX = ".json"
 

@@ -13,7 +13,7 @@ import math
 import random
 from typing import Any, Sequence
 
-from flopcount.predict.kinds import ACTIVATIONS, VIEW, conv_kind, conv_shapes
+from flopcount.predict.kinds import ACTIVATIONS, MKLDNN, VIEW, conv_kind, conv_shapes
 
 MAX_FLOPS = 3e9  # multiply-adds in one sampled kernel: about 60 ms at 1 thread, a 3x3 conv of VGG's size
 MAX_ELEMENTS = 2.5e7  # elements read + written by one sampled kernel (100 MB of fp32)
@@ -36,8 +36,14 @@ def _spatial(rng: random.Random, low: int = 2, high: int = 224) -> int:
 
 
 def _conv(rng: random.Random, kind: str) -> dict[str, Any]:
+    kind = kind.removesuffix(MKLDNN)  # the family: which backend torch picks is checked by ``affordable``
     h = _spatial(rng, 3, 224)
-    k = 1 if kind == "conv1x1" else rng.choice((3, 3, 3, 5, 7) if kind != "conv" else (3, 3, 3, 5, 7, 11))
+    if kind == "conv1x1":
+        k = 1
+    elif kind == "conv_group":  # ShuffleNet V1's 1x1 group convs as well as ResNeXt's 3x3 ones
+        k = rng.choice((1, 1, 3, 3, 3, 5))
+    else:
+        k = rng.choice((3, 3, 3, 5, 7) if kind != "conv" else (3, 3, 3, 5, 7, 11))
     s = rng.choice((1, 1, 1, 2)) if kind != "conv" or k < 7 else rng.choice((1, 2, 4))
     if kind == "conv_dw":
         c = _channels(rng, 8, 2048)
@@ -112,12 +118,10 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
 def affordable(kind: str, config: dict[str, Any]) -> bool:
     """True when a config is valid and small enough to time within the budget."""
     if kind.startswith("conv"):
-        if conv_kind(config) != kind:
-            return False
         if config["h"] + 2 * config["ph"] < config["kh"] or config["w"] + 2 * config["pw"] < config["kw"]:
             return False
         flops, xin, xout, weights, _ = conv_shapes(config)
-        return flops <= MAX_FLOPS and xin + xout + weights <= MAX_ELEMENTS
+        return flops <= MAX_FLOPS and xin + xout + weights <= MAX_ELEMENTS and conv_kind(config) == kind
     if kind == "linear":
         return config["rows"] * config["cin"] * config["cout"] <= MAX_FLOPS and config["cin"] * config["cout"] <= 1.1e8
     if kind == "matmul":
@@ -143,20 +147,30 @@ def sample(kind: str, rng: random.Random, tries: int = 200) -> dict[str, Any]:
 _INT_KEYS = ("cin", "cout", "h", "rows", "c", "hw", "numel", "other", "m", "k", "n", "b", "l", "d", "inner")
 
 
+def realizable(kind: str, seed: int = 0) -> bool:
+    """Whether configs of ``kind`` can be drawn at torch's current thread count (which backend runs a
+    conv depends on it: at one thread no grouped conv with a window runs on torch's own kernel)."""
+    try:
+        sample(kind, random.Random(seed), tries=1000)
+    except RuntimeError:
+        return False
+    return True
+
+
 def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int = 50) -> dict[str, Any]:
     """A config near ``config``: one or two sizes scaled by up to 1.5x either way, the rest unchanged."""
     for _ in range(tries):
         c = dict(config)
-        keys = [k for k in _INT_KEYS if k in c and not (k == "cin" and kind == "conv_dw")]
+        keys = [k for k in _INT_KEYS if k in c and not (k == "cin" and kind.startswith("conv_dw"))]
         for key in rng.sample(keys, min(len(keys), rng.choice((1, 2)))):
             c[key] = max(1, int(round(c[key] * log_uniform(rng, 1 / 1.5, 1.5))))
         if kind.startswith("conv"):
             c["w"] = c["h"]
-            if kind == "conv_dw":
+            if kind.startswith("conv_dw"):
                 multiplier = max(1, config["cout"] // config["cin"])
                 c["cin"] = c["g"] = max(1, c["cout"] // multiplier)
                 c["cout"] = c["cin"] * multiplier
-            if kind == "conv_group":
+            if kind.startswith("conv_group"):
                 c["cin"] = max(2, c["cin"] // c["g"]) * c["g"]
                 c["cout"] = max(1, c["cout"] // c["g"]) * c["g"]
         if kind == "cat":
@@ -195,7 +209,10 @@ def refine(kind: str, configs: Sequence[dict[str, Any]], errors: Sequence[float]
 
 # How much of the budget each kind gets, relative: convs carry most of a CNN's time and vary most.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "conv": 4, "conv1x1": 4, "conv_dw": 4, "conv_group": 3, "linear": 1.5, "matmul": 0.5, "batchnorm": 1.5,
+    # A family's two backends split its weight by how often networks at batch 1 and one thread use them
+    # (depthwise convs with a window always go to oneDNN: its torch-kernel kind is rare, 1x1 depthwise).
+    "conv": 1.5, "conv_mkldnn": 3, "conv1x1": 3, "conv1x1_mkldnn": 1.5, "conv_dw_mkldnn": 4, "conv_group": 1.5,
+    "conv_group_mkldnn": 2, "linear": 1.5, "matmul": 0.5, "batchnorm": 1.5,
     "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
     "cat": 1, "copy": 0.8, "mha": 0.5, "sdpa": 0.3, VIEW: 0.3,
     **{f"act_{a}": 0.6 if a in ("relu", "relu6") else 0.3 for a in ACTIVATIONS},
