@@ -28,6 +28,7 @@ from flopcount.analysis import analyze
 from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
+from flopcount.predict.drift import host_drift
 from flopcount.predict.measure import num_threads, time_models
 from flopcount.timing import spearman
 from flopcount.zoo import get_spec, list_models
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("--generated", type=int, default=100)
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved visits of every model")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved visits of every model")
     parser.add_argument("--repeats", type=int, default=3, help="timed forwards in a row per visit, after a warm-up")
     parser.add_argument("--json", help="write every model's numbers here")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
@@ -104,6 +105,7 @@ def main(argv=None) -> int:
     predict_s = time.perf_counter() - started
     print(f"predicted {len(rows)} models from their records in {predict_s:.1f} s", file=sys.stderr)
 
+    drift = host_drift(profile.runtime()) if profile.runtime().threads == args.threads else None
     with num_threads(args.threads):
         built = []
         for (_, _, _, build, size) in items:
@@ -120,6 +122,9 @@ def main(argv=None) -> int:
           f"{prov.get('date')}, clock {prov.get('clock')}; evaluated on {len(rows)} models at {args.threads} "
           f"thread(s), {args.rounds} interleaved visits of 2 warm-up and {args.repeats} timed forwards, "
           f"measured = median")
+    if drift is not None:
+        print(f"host drift: {drift.kernels} of the profile's kernels re-timed now take {drift.median:.3f}x their "
+              f"calibrated time (quartiles {drift.p25:.3f}-{drift.p75:.3f}); no prediction below is corrected for it")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
         for row in rows:
@@ -132,7 +137,7 @@ def main(argv=None) -> int:
         print(summarize(rows, args, device, per_flop))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows}, f, indent=1)
+            json.dump({"rows": rows, "drift": drift.to_dict() if drift else None}, f, indent=1)
     return 0
 
 
