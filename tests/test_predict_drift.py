@@ -1,0 +1,39 @@
+"""host_drift: the ratio of a profile's kernels timed now to their stored times, on synthetic timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from flopcount.predict import drift as drift_module
+from flopcount.predict.measure import Sample
+from flopcount.predict.profile import EAGER_CPU, KindEntry, RuntimeProfile
+
+
+def _runtime(stored: dict[str, list[float]]) -> RuntimeProfile:
+    kinds = {kind: KindEntry([{"config": {"numel": 1000 + i}, "min_s": s, "median_s": s} for i, s in enumerate(times)],
+                             None, {}) for kind, times in stored.items()}
+    return RuntimeProfile(EAGER_CPU, {"threads": 1}, {}, kinds)
+
+
+def test_drift_is_the_median_ratio_of_now_to_stored_within_the_timed_range(monkeypatch):
+    # act_relu stores 1e-4, 2e-4, 4e-4 s and a 1e-6 s sample below MIN_S (2e-5: not re-timed); now every
+    # kernel takes 1e-4 s: ratios 1, 0.5, 0.25 -> median 0.5, quartiles of (0.25, 0.5, 1) by
+    # statistics.quantiles' exclusive method: 0.25 and 1.0.
+    runtime = _runtime({"act_relu": [1e-4, 2e-4, 4e-4, 1e-6]})
+    timed = []
+
+    def fake_time_configs(items, rounds, seed):
+        timed.extend(items)
+        return [Sample(kind, config, 1e-4, 1e-4, rounds) for kind, config in items]
+
+    monkeypatch.setattr(drift_module, "time_configs", fake_time_configs)
+    result = drift_module.host_drift(runtime, per_kind=10)
+    assert sorted(c["numel"] for _, c in timed) == [1000, 1001, 1002]
+    assert result.kernels == 3
+    assert result.median == pytest.approx(0.5)
+    assert (result.p25, result.p75) == (pytest.approx(0.25), pytest.approx(1.0))
+
+
+def test_a_profile_without_samples_in_range_is_an_error():
+    with pytest.raises(ValueError, match="no kernel samples"):
+        drift_module.host_drift(_runtime({"act_relu": [1e-7]}))
