@@ -226,3 +226,18 @@ def test_user_profiles_are_found_by_name_before_the_shipped_ones(tmp_path, monke
     # a user profile of a shipped name shadows it, as user device profiles do
     shadow = save_profile(PredictProfile("cpu_measured", shipped.runtimes), user_dir() / "cpu_measured.json")
     assert load_profile("cpu_measured").path == shadow
+
+
+def test_the_conv_backend_is_torchs_choice_on_cpu_even_under_a_meta_device_context():
+    # 64 -> 64 channels, 3x3 over 56x56 at batch 1 and one thread: 64*56*56 = 200,704 elements in (over
+    # torch's 20,480) with a 3x3 window, so torch hands it to oneDNN; asked again under
+    # torch.device("meta") (calibration builds its networks there) the answer must not change.
+    from flopcount.predict.kinds import conv_kind
+
+    config = {"n": 1, "cin": 64, "cout": 64, "h": 56, "w": 56, "kh": 3, "kw": 3, "s": 1, "ph": 1, "pw": 1, "g": 1,
+              "bias": 0}
+    small = {**config, "cin": 2, "cout": 2, "h": 8, "w": 8}  # 2*8*8 = 128 elements: torch's own kernel
+    with num_threads(1):
+        assert conv_kind(config) == "conv_mkldnn" and conv_kind(small) == "conv"
+        with torch.device("meta"):
+            assert conv_kind({**config, "bias": 1}) == "conv_mkldnn" and conv_kind({**small, "bias": 1}) == "conv"

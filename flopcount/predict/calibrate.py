@@ -214,15 +214,15 @@ def _refit(rt: RuntimeProfile, seed: int, trees: int) -> None:
 
 
 def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> list[float]:
-    """[kernel sum, weight bytes, output bytes, containers, kernel calls] of a network: its model-level
+    """[kernel sum, weight bytes, output bytes, containers, kernel calls, views] of a network: its model-level
     design row, aligned with ``ModelTerms.NAMES``."""
     from flopcount.analysis import analyze
 
     report = analyze(model, tuple(input_size), device="meta")
     kernels = kernels_of(report.records)
     seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
-    weight_bytes, output_bytes, containers, calls = model_features(report.records, kernels)
-    return [seconds, weight_bytes, output_bytes, float(containers), float(calls)]
+    weight_bytes, output_bytes, containers, calls, views = model_features(report.records, kernels)
+    return [seconds, weight_bytes, output_bytes, float(containers), float(calls), float(views)]
 
 
 def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,

@@ -299,9 +299,10 @@ def _select_mkldnn(c: dict) -> bool:
     select = getattr(torch._C, "_select_conv_backend", None)
     if select is None:  # an older torch: one kind per family, as before the split
         return False
-    # torch.empty reserves address space only: large shapes cost nothing here.
-    x = torch.empty(c["n"], c["cin"], c["h"], c["w"])
-    w = torch.empty(c["cout"], c["cin"] // c["g"], c["kh"], c["kw"])
+    # CPU tensors even under a torch.device("meta") context (the choice is made per device); torch.empty
+    # reserves address space only, so large shapes cost nothing here.
+    x = torch.empty(c["n"], c["cin"], c["h"], c["w"], device="cpu")
+    w = torch.empty(c["cout"], c["cin"] // c["g"], c["kh"], c["kw"], device="cpu")
     d = c.get("d", 1)
     backend = select(x, w, None, [c["s"], c["s"]], [c["ph"], c["pw"]], [d, d], False, [0, 0], c["g"], None)
     return str(backend).rsplit(".", 1)[-1] == "Mkldnn"
