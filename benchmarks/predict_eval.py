@@ -8,7 +8,8 @@ every model ``--rounds`` times in shuffled order (``--repeats`` timed forwards p
 latency is the median of all its forwards, by wall-clock (as bench) and by the thread's CPU time (the
 same forwards minus the time other processes held the core). The generated networks come from
 ``archgen.EVALUATION_SEEDS``, disjoint from the seeds calibration times whole, and no zoo model is ever
-timed by calibration. Printed next to the prediction: the roofline bound (``flopcount roofline`` with
+timed by calibration. The held-out networks (``heldout_nets.py``: EfficientNet-, DenseNet-, Inception-
+and ResNeXt-style, written apart from the generator) test families calibration never saw. Printed next to the prediction: the roofline bound (``flopcount roofline`` with
 ``--device``) and a FLOPs-proportional baseline whose one constant (ms per FLOP) is the median over the
 evaluated models themselves, an oracle that flatters it. The noise floor is the spread of the repeats.
 """
@@ -32,6 +33,7 @@ from flopcount.predict.drift import host_drift
 from flopcount.predict.measure import num_threads, time_models
 from flopcount.timing import spearman
 from flopcount.zoo import get_spec, list_models
+from heldout_nets import HELDOUT
 
 
 def bands(rows, factor: float = 1.2, min_size: int = 4):
@@ -51,7 +53,7 @@ def error_stats(errors) -> dict:
             "within_20": float(np.mean(a <= 0.20)), "median": float(np.median(a)), "p95": float(np.quantile(a, 0.95))}
 
 
-def collect(names, generated: int):
+def collect(names, generated: int, heldout: bool = True):
     """(name, source, meta report, builder, input size) for every model to evaluate."""
     items = []
     for name in names:
@@ -63,6 +65,10 @@ def collect(names, generated: int):
         with torch.device("meta"):
             meta = arch.build()
         items.append((arch.name, "generated", meta, arch.build, arch.input_size))
+    for name, (build, resolution) in (HELDOUT.items() if heldout else ()):
+        with torch.device("meta"):
+            meta = build()
+        items.append((name, "held-out", meta, build, (1, 3, resolution, resolution)))
     return items
 
 
@@ -71,6 +77,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="cpu_measured", help="latency profile: shipped name or path")
     parser.add_argument("--device", default="cpu_measured", help="roofline device profile")
     parser.add_argument("--generated", type=int, default=100)
+    parser.add_argument("--no-heldout", dest="heldout", action="store_false", help="skip the held-out families")
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved visits of every model")
@@ -92,7 +99,7 @@ def main(argv=None) -> int:
         print(f"no roofline column: {error}", file=sys.stderr)
 
     names = list_models(args.models) if args.models else []
-    items = collect(names, args.generated)
+    items = collect(names, args.generated, args.heldout)
     rows = []
     started = time.perf_counter()
     for name, source, meta, _, size in items:
@@ -146,7 +153,8 @@ def summarize(rows, args, device, per_flop) -> str:
     if device is not None:
         predictors.insert(1, ("roofline", "roofline_ms"))
     groups = {"all": rows, "zoo": [r for r in rows if r["source"] == "zoo"],
-              "generated": [r for r in rows if r["source"] == "generated"]}
+              "generated": [r for r in rows if r["source"] == "generated"],
+              "held-out": [r for r in rows if r["source"] == "held-out"]}
     lines = []
     header = ["models", "predictor", "within 5%", "within 10%", "within 20%", "median |err|", "p95 |err|"]
     table = []
