@@ -12,7 +12,8 @@ from typing import Any
 _EXPORTS = {
     **dict.fromkeys(("HFModel", "build_model", "bundled_configs", "config_file", "load_config", "load_hf"),
                     "flopcount.llm.hf"),
-    **dict.fromkeys(("default_inputs", "model_kind", "parse_named_input", "parse_named_inputs"), "flopcount.llm.inputs"),
+    **dict.fromkeys(("default_inputs", "model_kind", "parse_named_input", "parse_named_inputs"),
+                    "flopcount.llm.inputs"),
     **dict.fromkeys(("DTYPE_BITS", "AttentionGeometry", "DeviceEstimate", "PhaseResult", "analyze_phase",
                      "analyze_phases", "attention_geometry", "dtype_bytes", "estimate_on_device", "kv_cache_bytes"),
                     "flopcount.llm.phases"),
