@@ -269,7 +269,7 @@ result = CliRunner().invoke(app, ["analyze", sys.argv[1], "--seq-len", "4", "-f"
 assert result.exit_code == 0, result.output
 print(json.dumps({"params": json.loads(result.stdout)["totals"]["params"], "collector_on": gc.isenabled(),
                   "frozen": gc.get_freeze_count(),
-                  "loaded": sorted(m for m in ("flopcount.render.html", "flopcount.llm.phases", "rich") if m in sys.modules)}))
+                  "loaded": [m for m in ("flopcount.render.html", "flopcount.llm.phases", "rich") if m in sys.modules]}))
 """
 
 
