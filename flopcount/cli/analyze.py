@@ -71,7 +71,6 @@ def analyze(
                               device, kwargs, output_format, width)
         refuse_unused("applies with --phase", context=context, dtype=weight_dtype, profile=profiles)
         from flopcount.blocks import condensed_rows
-        from flopcount.render import html as H
         from flopcount.render import report as R
 
         output = writable_output(output)
@@ -95,5 +94,11 @@ def analyze(
             "json": lambda: R.to_json(report, flops_per_mac, rows, selection),
             "csv": lambda: R.to_csv(rows, flops_per_mac),
             "markdown": lambda: R.to_markdown(report, shown(), flops_per_mac),
-            "html": lambda: H.render_html(report, baseline=against),
+            "html": lambda: _html(report, against),
         }, width=width, output=output)
+
+
+def _html(report, baseline) -> str:
+    from flopcount.render.html import render_html  # the page's renderer loads only for -f html
+
+    return render_html(report, baseline=baseline)

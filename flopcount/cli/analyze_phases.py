@@ -9,7 +9,7 @@ def run_phases(name: str, phases: list, input_size: list[str] | None, named: lis
                context: int | None, dtype: Any, profiles: list[str] | None, device: str | None, kwargs: str | None,
                output_format: Any, width: int | None) -> None:
     from flopcount.cli.emit import emit
-    from flopcount.cli.runtime import refuse_unused, user_code
+    from flopcount.cli.runtime import first_load_uncollected, refuse_unused, user_code
     from flopcount.devices import load_device
     from flopcount.errors import UsageError
     from flopcount.llm import analyze_phases, load_hf
@@ -26,7 +26,7 @@ def run_phases(name: str, phases: list, input_size: list[str] | None, named: lis
     if (input_size or named) and seq_len is not None:
         raise UsageError(SEQ_LEN_WITH_SHAPES)
     devices = [load_device(profile) for profile in profiles or []]
-    with user_code(f"building {name}"):
+    with user_code(f"building {name}"), first_load_uncollected():
         hf = load_hf(name[len("hf:"):])
     inputs = given_inputs(hf.model, input_size, named, keywords=True)
     with user_code(f"running the forward of {name}"):

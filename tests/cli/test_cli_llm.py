@@ -259,3 +259,29 @@ def test_llama_2_7b_prompt_of_2048_tokens():
     # 2048 x 6,607,077,376 linear weights (32 layers + lm_head) + 2 x 32 x 2048^2 x 4096 attention
     assert 2048 * 6_607_077_376 + 2 * 32 * 2048**2 * 4096 == 14_630_806_093_824
     assert data["totals"]["paper_flops"] == 14_630_806_093_824
+
+
+LEAN_RUN = """
+import gc, json, sys
+from typer.testing import CliRunner
+from flopcount.cli import app
+result = CliRunner().invoke(app, ["analyze", sys.argv[1], "--seq-len", "4", "-f", "json"])
+assert result.exit_code == 0, result.output
+unused = ("flopcount.render.html", "flopcount.llm.phases", "rich")
+print(json.dumps({"params": json.loads(result.stdout)["totals"]["params"], "collector_on": gc.isenabled(),
+                  "frozen": gc.get_freeze_count(), "loaded": [m for m in unused if m in sys.modules]}))
+"""
+
+
+def test_hf_analysis_to_json_loads_only_what_it_uses_and_freezes_its_imports(llama):
+    """A fresh process: -f json needs neither the HTML page, the phase analysis nor rich; the first load's
+    imports (torch, transformers) are frozen out of the cyclic collector, which is on again afterwards."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", LEAN_RUN, llama], check=True, capture_output=True, text=True).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    # embeddings 64 x 32 + 2 layers x (7,680 linear + 2 norms of 32) + final norm 32 + lm_head 2,048 = 19,616
+    assert data["params"] == 64 * 32 + 2 * (7_680 + 2 * 32) + 32 + 32 * 64 == 19_616
+    assert data["loaded"] == []
+    assert data["collector_on"] is True
+    assert data["frozen"] > 100_000  # torch alone leaves ~160,000 objects
