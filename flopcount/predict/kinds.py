@@ -66,7 +66,11 @@ def conv_shapes(c: dict) -> tuple[int, int, int, int, int]:
 
 def _conv_terms(c: dict) -> list[float]:
     flops, xin, xout, weights, _ = conv_shapes(c)
-    return [1.0, flops, xin, xout, weights]
+    # im2col's column buffer (c_in/g x k x k per output pixel, every group) and one gemm call per group and
+    # image: grouped convs' cross-validated error fell from 11.4% to 8.9% (torch's kernel) and from 15.2%
+    # to 10.6% (oneDNN) with them, on the samples of 2026-11-28.
+    columns = flops // max(c["cout"] // c["g"], 1)
+    return [1.0, flops, xin, xout, weights, columns, c["g"] * c["n"]]
 
 
 def _alignment(channels: int) -> float:
@@ -82,7 +86,7 @@ def _conv_features(c: dict) -> list[float]:
             _alignment(c["cin"]), _alignment(c["cout"]), _lg(c["h"] * c["w"])]
 
 
-_CONV_TERMS = ("call", "flops", "elements_in", "elements_out", "weights")
+_CONV_TERMS = ("call", "flops", "elements_in", "elements_out", "weights", "im2col_elements", "gemm_calls")
 _CONV_FEATURES = ("log_cin", "log_cout", "log_cin_per_group", "log_cout_per_group", "log_out_pixels", "log_kernel",
                   "stride", "log_flops", "log_elements", "log_batch", "cin_alignment", "cout_alignment",
                   "log_in_pixels")
