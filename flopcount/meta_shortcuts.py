@@ -48,16 +48,33 @@ def pointwise_on_meta(func, args: tuple, kwargs: dict | None) -> Any:
     TensorIterator keeps them). Anything else (promotion, every operand broadcast, boolean results)
     returns None: torch's kernel decides."""
     kind = _pointwise_kind(func)
-    if kind is None or not args or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
+    return None if kind is None else _pointwise_result(kind, args, kwargs)
+
+
+def _pointwise_result(kind: str, args: tuple, kwargs: dict | None) -> Any:
+    if not args or kwargs and not _SCALAR_KWARGS.issuperset(kwargs):
         return None  # clone(memory_format=...), _to_copy(dtype=...): layout or dtype change, torch decides
     first = args[0]
     if not isinstance(first, torch.Tensor):
         return None
-    tensors = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
-    if any(t.device.type != "meta" or t.dtype != first.dtype for t in tensors) or not first.is_floating_point():
+    # Plain loops, no generators: this runs for thousands of ops per training step.
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    if kwargs:
+        tensors += [a for a in kwargs.values() if isinstance(a, torch.Tensor)]
+    dtype = first.dtype
+    for t in tensors:
+        if not t.is_meta or t.dtype != dtype:
+            return None
+    if not first.is_floating_point():
         return None
     if kind == "in-place":
         return first
+    shape = first.shape
+    for t in tensors:
+        if t.shape != shape:
+            break
+    else:  # one shape (an activation's backward, x + y in a residual): like the first
+        return _fresh_like(first)
     # Like the first operand that has the result's shape (a scale (N, C, 1, 1) times x: like x): one
     # whose shape every other operand broadcasts to (torch.broadcast_shapes is a slow Python reference).
     for full in tensors:
@@ -76,12 +93,20 @@ def _fresh_like(t: torch.Tensor) -> torch.Tensor:
 
 
 def all_meta(args: Any) -> bool:
-    """Every tensor in ``args`` (nested in lists, tuples, dicts) is on meta: a plain loop, it runs per op."""
+    """Every tensor in ``args`` (nested in lists, tuples, dicts) is on meta: plain loops, it runs per op
+    (a list of ints, a convolution's stride, is scanned without a call)."""
     for item in args.values() if isinstance(args, dict) else args:
         if isinstance(item, torch.Tensor):
-            if item.device.type != "meta":
+            if not item.is_meta:
                 return False
-        elif isinstance(item, (tuple, list, dict)) and not all_meta(item):
+        elif isinstance(item, (tuple, list)):
+            for sub in item:
+                if isinstance(sub, torch.Tensor):
+                    if not sub.is_meta:
+                        return False
+                elif isinstance(sub, (tuple, list, dict)) and not all_meta(sub):
+                    return False
+        elif isinstance(item, dict) and not all_meta(item):
             return False
     return True
 
@@ -160,7 +185,10 @@ def _window(size: int, kernel: int, stride: int, padding: int, dilation: int, ce
 
 
 def _contiguous_meta(*tensors) -> bool:
-    return all(t is None or (t.device.type == "meta" and t.is_contiguous()) for t in tensors)
+    for t in tensors:
+        if t is not None and not (t.is_meta and t.is_contiguous()):
+            return False
+    return True
 
 
 def _convolution_meta(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
@@ -326,3 +354,28 @@ def _rebuild(layout: Any) -> Any:
 def _aliases_argument(out: Any, args: tuple, kwargs: dict) -> bool:
     inputs = {id(t.untyped_storage()) for t in tensors_in((args, kwargs))}
     return any(id(t.untyped_storage()) in inputs for t in tensors_in(out))
+
+
+def answer_on_meta(func, args: tuple, kwargs: dict, memo: MetaMemo) -> Any:
+    """``func(*args, **kwargs)`` with meta tensors: a shape rule of ``META_RULES`` when one applies, else
+    the element-wise shortcut, else torch's kernel (memoised by ``memo`` unless the result aliases an
+    argument). What the op is (its rule, whether it is element-wise, whether it returns an alias) is
+    looked up once per op: a training step dispatches thousands of ops, most of them repeats."""
+    plan = _PLANS.get(func)
+    if plan is None:
+        plan = _PLANS[func] = (META_RULES.get(func), _pointwise_kind(func), _returns_alias(func))
+    rule, pointwise, alias = plan
+    if rule is not None and all_meta(args):
+        out = rule(*args, **kwargs)
+        if out is not None:
+            return out
+    if pointwise is not None:
+        out = _pointwise_result(pointwise, args, kwargs)
+        if out is not None:
+            return out
+    if alias:  # views, in-place and out= ops: cheap C++ kernels, never memoised
+        return func(*args, **kwargs)
+    return memo.call(func, args, kwargs)
+
+
+_PLANS: dict[Any, tuple[Any, str | None, bool]] = {}
