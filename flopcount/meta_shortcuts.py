@@ -93,13 +93,16 @@ def _fresh_like(t: torch.Tensor) -> torch.Tensor:
 
 
 def all_meta(args: Any) -> bool:
-    """Every tensor in ``args`` (nested in lists, tuples, dicts) is on meta: plain loops, it runs per op
-    (a list of ints, a convolution's stride, is scanned without a call)."""
+    """Every tensor in the arguments of an aten op (nested in lists, tuples, dicts) is on meta: plain
+    loops, it runs per op. An aten list is typed: one that starts with a number (a convolution's stride)
+    holds no tensor."""
     for item in args.values() if isinstance(args, dict) else args:
         if isinstance(item, torch.Tensor):
             if not item.is_meta:
                 return False
         elif isinstance(item, (tuple, list)):
+            if item and type(item[0]) in _NUMBERS:
+                continue
             for sub in item:
                 if isinstance(sub, torch.Tensor):
                     if not sub.is_meta:
@@ -109,6 +112,10 @@ def all_meta(args: Any) -> bool:
         elif isinstance(item, dict) and not all_meta(item):
             return False
     return True
+
+
+_NUMBERS = frozenset((int, float, bool))
+_META = torch.device("meta")
 
 
 def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -193,16 +200,19 @@ def _contiguous_meta(*tensors) -> bool:
 
 def _convolution_meta(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
     """A non-transposed convolution of contiguous meta tensors (torch's meta kernel is Python)."""
-    if transposed or not _contiguous_meta(input, weight, bias) or input.dim() != weight.dim() or input.dim() < 3:
+    if transposed or not _contiguous_meta(input, weight, bias):
         return None
-    if input.shape[1] != weight.shape[1] * groups or weight.shape[0] % groups or input.dtype != weight.dtype \
-            or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+    in_shape, w_shape = input.shape, weight.shape
+    if len(in_shape) != len(w_shape) or len(in_shape) < 3:
+        return None
+    if in_shape[1] != w_shape[1] * groups or w_shape[0] % groups or input.dtype != weight.dtype \
+            or (bias is not None and tuple(bias.shape) != (w_shape[0],)):
         return None  # a mistake in the model: torch's kernel raises its own error
-    spatial = [_window(n, k, s, p, d) for n, k, s, p, d in
-               zip(input.shape[2:], weight.shape[2:], stride, padding, dilation)]
-    if any(n < 1 for n in spatial):
-        return None
-    return torch.empty((input.shape[0], weight.shape[0], *spatial), dtype=input.dtype, device="meta")
+    spatial = [_window(n, k, s, p, d) for n, k, s, p, d in zip(in_shape[2:], w_shape[2:], stride, padding, dilation)]
+    for n in spatial:
+        if n < 1:
+            return None
+    return torch.empty((in_shape[0], w_shape[0], *spatial), dtype=input.dtype, device=_META)
 
 
 def _convolution_backward_meta(grad_output, input, weight, bias_sizes, stride, padding, dilation, transposed,
@@ -363,8 +373,10 @@ def answer_on_meta(func, args: tuple, kwargs: dict, memo: MetaMemo) -> Any:
     looked up once per op: a training step dispatches thousands of ops, most of them repeats."""
     plan = _PLANS.get(func)
     if plan is None:
-        plan = _PLANS[func] = (META_RULES.get(func), _pointwise_kind(func), _returns_alias(func))
-    rule, pointwise, alias = plan
+        # An alias op's kernel is called as OpOverload.__call__ calls it (its _op), one Python frame less.
+        kernel = getattr(func, "_op", func) if _returns_alias(func) else None
+        plan = _PLANS[func] = (META_RULES.get(func), _pointwise_kind(func), kernel)
+    rule, pointwise, alias_kernel = plan
     if rule is not None and all_meta(args):
         out = rule(*args, **kwargs)
         if out is not None:
@@ -373,9 +385,9 @@ def answer_on_meta(func, args: tuple, kwargs: dict, memo: MetaMemo) -> Any:
         out = _pointwise_result(pointwise, args, kwargs)
         if out is not None:
             return out
-    if alias:  # views, in-place and out= ops: cheap C++ kernels, never memoised
-        return func(*args, **kwargs)
+    if alias_kernel is not None:  # views, in-place and out= ops: cheap C++ kernels, never memoised
+        return alias_kernel(*args, **kwargs)
     return memo.call(func, args, kwargs)
 
 
-_PLANS: dict[Any, tuple[Any, str | None, bool]] = {}
+_PLANS: dict[Any, tuple[Any, str | None, Any]] = {}

@@ -276,7 +276,8 @@ class Walker(TorchFunctionMode):
         kwargs = kwargs or {}
         if func in _IGNORED or getattr(func, "__name__", None) == "__get__" or not self._watching():
             return func(*args, **kwargs)
-        found = self.registry.for_function(func)
+        # Inside a module with a formula the op is neither recorded nor (off the fast path) shortcut.
+        found = self.registry.for_function(func) if self.fast or not self._formula_depth else None
         out = None
         if self.fast and found is not None and found.meta_rule is not None and kwargs.get("out") is None:
             out = found.meta_rule(*args, **kwargs)
@@ -309,9 +310,14 @@ class Walker(TorchFunctionMode):
         in_tensors = tensors_in(inputs)
         out_tensors = tensors_in(output)
         index = len(self.records)
-        input_from = tuple([self._producer(t) for t in in_tensors])  # a list first: faster than a generator
+        producers = self._producers
+        input_from = []
+        for t in in_tensors:  # the record that made it, else a model input or the model's own state
+            entry = producers.get(id(t))
+            input_from.append(entry[1] if entry is not None and entry[0]() is t
+                              else FROM_STATE if id(t) in self._state_ids else FROM_INPUT)
         for t in out_tensors:
-            self._producers[id(t)] = (weakref.ref(t), index)
+            producers[id(t)] = (weakref.ref(t), index)
         for hook in self.record_hooks:
             hook(index, in_tensors, out_tensors)
         in_specs = tuple([spec_of(t) for t in in_tensors])
@@ -327,17 +333,11 @@ class Walker(TorchFunctionMode):
             flops, category, counted, attrs = cost.flops, cost.category, True, cost.attrs
         mac, mac_bytes = reads + writes, read_bytes + write_bytes
         key = (path, op)
-        call = self._calls[key]
+        call = self._calls.get(key, 0)
         self._calls[key] = call + 1
         self.records.append(LayerRecord(
             index=index, path=path, op=op, source=source,
             inputs=in_specs, outputs=out_specs, flops=int(flops), category=category, mac=int(mac),
             mac_bytes=int(mac_bytes), params=params, attrs=dict(attrs), call=call, counted=counted,
-            input_from=input_from,
+            input_from=tuple(input_from),
         ))
-
-    def _producer(self, t: torch.Tensor) -> int:
-        entry = self._producers.get(id(t))
-        if entry is not None and entry[0]() is t:
-            return entry[1]
-        return FROM_STATE if id(t) in self._state_ids else FROM_INPUT
