@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 import torch
+from torch._prims_common import suggest_memory_format  # imported by torch itself: no start-up cost
 
 from flopcount.walker import tensors_in
 
@@ -182,6 +183,36 @@ def _layer_norm_meta(input, normalized_shape):
             torch.empty(rows, dtype=stats, device="meta"))
 
 
+def _mm_meta(mat1, mat2):
+    """A matrix product (n, m) @ (m, p) -> (n, p), contiguous whatever the operands' strides (as torch's
+    kernel makes it): the backward of every Linear runs two."""
+    if mat1.dim() != 2 or mat2.dim() != 2 or mat1.dtype != mat2.dtype or mat1.shape[1] != mat2.shape[0]:
+        return None
+    return torch.empty((mat1.shape[0], mat2.shape[1]), dtype=mat1.dtype, device=_META)
+
+
+def _adaptive_avg_pool2d_meta(input, output_size):
+    """Adaptive average pooling of an NCHW tensor: (N, C, *output_size). torch's meta kernel keeps a
+    channels-last input channels-last; that case, and any other, is left to it."""
+    if input.dim() != 4 or not input.is_contiguous() or _channels_last_like(input) or len(output_size) != 2:
+        return None
+    return torch.empty((*input.shape[:2], *output_size), dtype=input.dtype, device=_META)
+
+
+def _adaptive_avg_pool2d_backward_meta(grad_output, input):
+    """The gradient of adaptive average pooling: shaped like its NCHW input (channels-last: torch decides)."""
+    if input.dim() != 4 or grad_output.dim() != 4 or grad_output.dtype != input.dtype or 0 in grad_output.shape[1:] \
+            or _channels_last_like(input):
+        return None
+    return torch.empty(input.shape, dtype=input.dtype, device=_META)
+
+
+def _channels_last_like(t: torch.Tensor) -> bool:
+    """The test torch's meta kernels use to keep a tensor channels-last (sizes of 1 make some strides
+    both); a Python reference, called only by the rules above, once per pooling."""
+    return suggest_memory_format(t) != torch.contiguous_format
+
+
 def _window(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool = False) -> int:
     """Output length of a convolution or pooling window along one dimension (torch's formula)."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
@@ -279,6 +310,10 @@ META_RULES = {
         _fresh_like(bias) if mask[2] and bias is not None else None),
     _aten._safe_softmax.default: lambda input, dim, dtype=None: _fresh_like(input) if dtype is None else None,
     _aten.sum.dim_IntList: _reduction_meta,
+    _aten.sum.default: lambda input, dtype=None: _reduction_meta(input, dtype=dtype),  # a loss: x.sum()
+    _aten.mm.default: _mm_meta,
+    _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d_meta,
+    _aten._adaptive_avg_pool2d_backward.default: _adaptive_avg_pool2d_backward_meta,
 }
 
 
