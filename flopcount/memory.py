@@ -77,31 +77,28 @@ class LiveBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         # Our own bookkeeping (storage, stride, empty tensors) must not reach a TorchFunctionMode above
-        # us (the walker's): it would record nothing, slowly.
+        # us (the walker's): it would record nothing, slowly. One frame: this runs for every aten op.
         with torch._C.DisableTorchFunction():
-            return self._dispatch(func, args, kwargs)
-
-    def _dispatch(self, func, args, kwargs):
-        phase = self._phase()
-        if phase != self._current:
-            if self._current is not None:
-                self.end_of_phase[self._current] = self.live
-            self._current = phase
-        if self.shortcut:
-            out = answer_on_meta(func, args, kwargs or {}, self._memo)
-        else:
-            out = func(*args, **(kwargs or {}))
-        if type(out) is torch.Tensor:
-            self.add(out)
-        else:
-            for t in tensors_in(out):
-                self.add(t)
-        live = self.live
-        if live > self.peak_in_phase.get(phase, -1):
-            self.peak_in_phase[phase] = live
-            if live > self.peak:
-                self.peak, self.peak_phase = live, phase
-        return out
+            phase = self._phase()
+            if phase != self._current:
+                if self._current is not None:
+                    self.end_of_phase[self._current] = self.live
+                self._current = phase
+            if self.shortcut:
+                out = answer_on_meta(func, args, kwargs or {}, self._memo)
+            else:
+                out = func(*args, **(kwargs or {}))
+            if type(out) is torch.Tensor:
+                self.add(out)
+            else:
+                for t in tensors_in(out):
+                    self.add(t)
+            live = self.live
+            if live > self.peak_in_phase.get(phase, -1):
+                self.peak_in_phase[phase] = live
+                if live > self.peak:
+                    self.peak, self.peak_phase = live, phase
+            return out
 
     def add(self, t: torch.Tensor) -> None:
         """Start counting ``t``'s storage (if new) until it dies."""

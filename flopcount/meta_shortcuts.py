@@ -142,12 +142,20 @@ def _batch_norm_backward_meta(grad_out, input, weight, running_mean, running_var
 
 def _like_first(input, *args, **kwargs):
     """Backward of an activation (grad_output, input, ...) and ``zeros_like``/``ones_like``: a tensor like
-    the first argument; with any dtype, device or layout argument, torch's kernel decides."""
+    the first argument (row-major if asked); with any dtype, device or layout argument, torch's kernel decides."""
     if any(kwargs.get(k) is not None for k in ("dtype", "layout", "device")):
         return None
-    if kwargs.get("memory_format") not in (None, torch.preserve_format):
-        return None
-    return _fresh_like(input)
+    return _shaped_like(input, kwargs.get("memory_format"))
+
+
+def _shaped_like(input, memory_format) -> Any:
+    """A fresh tensor like ``input`` in ``memory_format``: None or preserve keeps its layout, contiguous
+    makes it row-major; any other format is left to torch."""
+    if memory_format is None or memory_format == torch.preserve_format:
+        return _fresh_like(input)
+    if memory_format == torch.contiguous_format:
+        return torch.empty(input.shape, dtype=input.dtype, device=_META)
+    return None
 
 
 def _in_place(self, *args, **kwargs):
@@ -311,6 +319,9 @@ META_RULES = {
     _aten._safe_softmax.default: lambda input, dim, dtype=None: _fresh_like(input) if dtype is None else None,
     _aten.sum.dim_IntList: _reduction_meta,
     _aten.sum.default: lambda input, dtype=None: _reduction_meta(input, dtype=dtype),  # a loss: x.sum()
+    # x.contiguous() of a transposed view (a channel shuffle): row-major; a plain clone is element-wise
+    _aten.clone.default: lambda input, memory_format=None: (
+        _shaped_like(input, memory_format) if memory_format == torch.contiguous_format else None),
     _aten.mm.default: _mm_meta,
     _aten._adaptive_avg_pool2d.default: _adaptive_avg_pool2d_meta,
     _aten._adaptive_avg_pool2d_backward.default: _adaptive_avg_pool2d_backward_meta,
@@ -406,12 +417,14 @@ def answer_on_meta(func, args: tuple, kwargs: dict, memo: MetaMemo) -> Any:
     the element-wise shortcut, else torch's kernel (memoised by ``memo`` unless the result aliases an
     argument). What the op is (its rule, whether it is element-wise, whether it returns an alias) is
     looked up once per op: a training step dispatches thousands of ops, most of them repeats."""
-    plan = _PLANS.get(func)
-    if plan is None:
-        # An alias op's kernel is called as OpOverload.__call__ calls it (its _op), one Python frame less.
-        kernel = getattr(func, "_op", func) if _returns_alias(func) else None
-        plan = _PLANS[func] = (META_RULES.get(func), _pointwise_kind(func), kernel)
-    rule, pointwise, alias_kernel = plan
+    plan = _PLANS.get(id(func))  # by id: an OpOverload hashes in Python; each lives as long as torch
+    if plan is None or plan[0] is not func:
+        # An alias op's kernel is called as OpOverload.__call__ calls it (its _op), one Python frame less;
+        # so are the C++ kernels of _CHEAP: cheaper than the memo's key.
+        direct = _returns_alias(func) or func in _CHEAP
+        kernel = getattr(func, "_op", func) if direct else None
+        plan = _PLANS[id(func)] = (func, META_RULES.get(func), _pointwise_kind(func), kernel)
+    _, rule, pointwise, direct_kernel = plan
     if rule is not None and all_meta(args):
         out = rule(*args, **kwargs)
         if out is not None:
@@ -420,9 +433,12 @@ def answer_on_meta(func, args: tuple, kwargs: dict, memo: MetaMemo) -> Any:
         out = _pointwise_result(pointwise, args, kwargs)
         if out is not None:
             return out
-    if alias_kernel is not None:  # views, in-place and out= ops: cheap C++ kernels, never memoised
-        return alias_kernel(*args, **kwargs)
+    if direct_kernel is not None:  # views, in-place and out= ops, factories: cheap C++ kernels, never memoised
+        return direct_kernel(*args, **kwargs)
     return memo.call(func, args, kwargs)
 
 
-_PLANS: dict[Any, tuple[Any, str | None, Any]] = {}
+_PLANS: dict[int, tuple[Any, Any, str | None, Any]] = {}
+# Ops with C++ meta kernels that a step runs often: factories (the empty reserve tensor of every training
+# batch norm) and the view a channel shuffle's reshape makes.
+_CHEAP = frozenset((_aten.empty.memory_format, _aten.empty_strided.default, _aten._unsafe_view.default))
