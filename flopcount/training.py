@@ -367,9 +367,14 @@ def _trainable_paths(named_params: list[tuple[str, torch.Tensor]]) -> set[str]:
     the model's ``named_parameters(remove_duplicate=False)``, so a shared module counts under every path)."""
     paths: set[str] = set()
     for key, p in named_params:
-        if p.requires_grad:
-            parts = key.split(".")[:-1]
-            paths.update(".".join(parts[:i]) for i in range(len(parts) + 1))
+        if not p.requires_grad:
+            continue
+        path = key.rpartition(".")[0]
+        while path not in paths:  # a path in the set has its ancestors in it already
+            paths.add(path)
+            if not path:
+                break
+            path = path.rpartition(".")[0]
     return paths
 
 

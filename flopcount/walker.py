@@ -162,9 +162,10 @@ class _ModuleInfo:
                 buffers = [b for b in module._buffers.values() if b is not None]
             else:
                 self.weights, buffers = list(module.parameters()), list(module.buffers())
-            read = self.weights + [b for b in buffers if b.is_floating_point()]
-            self.weight_elems = sum(t.numel() for t in read)
-            self.weight_bytes = sum(t.numel() * t.element_size() for t in read)
+            for t in self.weights + [b for b in buffers if b.is_floating_point()]:
+                elems = t.numel()
+                self.weight_elems += elems
+                self.weight_bytes += elems * t.element_size()
 
 
 class Walker(TorchFunctionMode):
@@ -198,7 +199,8 @@ class Walker(TorchFunctionMode):
         self._seen_params: set[int] = set()
         self._state_ids = {id(t) for t in state}
         for _, module in self.modules:
-            self._state_ids.update(id(t) for t in (*module._parameters.values(), *module._buffers.values()))
+            self._state_ids.update(map(id, module._parameters.values()))
+            self._state_ids.update(map(id, module._buffers.values()))
         self._handles: list[Any] = []
         self._thread: int | None = None
         # Called as hook(index, input_tensors, output_tensors) for each record (issue #13: the training
