@@ -90,6 +90,8 @@ def _active_walkers() -> list:
 def tensors_in(value: Any) -> list[torch.Tensor]:
     """Tensors in a (possibly nested) argument, output, list or dict, in order. A list, not a generator:
     it runs several times per op, and nested generators cost a frame per level and item."""
+    if isinstance(value, torch.Tensor):
+        return [value]
     found: list[torch.Tensor] = []
     _collect_tensors(value, found)
     return found
@@ -98,11 +100,15 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
 def _collect_tensors(value: Any, found: list[torch.Tensor]) -> None:
     if isinstance(value, torch.Tensor):
         found.append(value)
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _collect_tensors(item, found)
-    elif isinstance(value, dict):
-        for item in value.values():
+        return
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (tuple, list)):
+        return
+    for item in value:  # a tensor item is taken here, without a call: most items are tensors
+        if isinstance(item, torch.Tensor):
+            found.append(item)
+        elif isinstance(item, (tuple, list, dict)):
             _collect_tensors(item, found)
 
 
