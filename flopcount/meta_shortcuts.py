@@ -16,6 +16,8 @@ from torch._prims_common import suggest_memory_format  # imported by torch itsel
 
 from flopcount.walker import tensors_in
 
+_META = torch.device("meta")  # a device object: torch parses a "meta" string on every call
+
 
 _BOOLEAN_RESULT = frozenset({
     "eq", "ne", "lt", "gt", "le", "ge", "isnan", "isinf", "isfinite", "isposinf", "isneginf", "signbit",
@@ -89,7 +91,7 @@ def _pointwise_result(kind: str, args: tuple, kwargs: dict | None) -> Any:
 def _fresh_like(t: torch.Tensor) -> torch.Tensor:
     """``torch.empty_like`` on meta without its Python reference implementation (~0.2 ms a call)."""
     if t.is_contiguous():
-        return torch.empty(t.shape, dtype=t.dtype, device="meta")
+        return torch.empty(t.shape, dtype=t.dtype, device=_META)
     return torch.empty_like(t)
 
 
@@ -116,7 +118,6 @@ def all_meta(args: Any) -> bool:
 
 
 _NUMBERS = frozenset((int, float, bool))
-_META = torch.device("meta")
 
 
 def _accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -127,8 +128,8 @@ def _batch_norm_meta(input, weight, bias, running_mean, running_var, training, m
     # torch's own meta kernel for this is a Python decomposition (~5 ms); tests compare with it.
     stats = (input.shape[1],) if training else (0,)
     dtype = _accumulate_dtype(input.dtype)
-    return (_fresh_like(input), torch.empty(stats, dtype=dtype, device="meta"),
-            torch.empty(stats, dtype=dtype, device="meta"))
+    return (_fresh_like(input), torch.empty(stats, dtype=dtype, device=_META),
+            torch.empty(stats, dtype=dtype, device=_META))
 
 
 def _batch_norm_backward_meta(grad_out, input, weight, running_mean, running_var, save_mean, save_invstd, train,
@@ -136,8 +137,8 @@ def _batch_norm_backward_meta(grad_out, input, weight, running_mean, running_var
     channels = (input.shape[1],)
     dtype = weight.dtype if weight is not None else input.dtype
     return (_fresh_like(input) if output_mask[0] else None,
-            torch.empty(channels, dtype=dtype, device="meta") if output_mask[1] else None,
-            torch.empty(channels, dtype=dtype, device="meta") if output_mask[2] else None)
+            torch.empty(channels, dtype=dtype, device=_META) if output_mask[1] else None,
+            torch.empty(channels, dtype=dtype, device=_META) if output_mask[2] else None)
 
 
 def _like_first(input, *args, **kwargs):
@@ -172,13 +173,13 @@ def _cat_meta(tensors, dim: int):
     dim %= tensors[0].dim()
     shape = list(tensors[0].shape)
     shape[dim] = sum(t.shape[dim] for t in tensors)
-    return torch.empty(shape, dtype=tensors[0].dtype, device="meta")
+    return torch.empty(shape, dtype=tensors[0].dtype, device=_META)
 
 
 def _addmm_meta(bias, mat1, mat2):
     if mat1.dim() != 2 or mat2.dim() != 2 or not (bias.dtype == mat1.dtype == mat2.dtype):
         return None
-    return torch.empty((mat1.shape[0], mat2.shape[1]), dtype=mat1.dtype, device="meta")
+    return torch.empty((mat1.shape[0], mat2.shape[1]), dtype=mat1.dtype, device=_META)
 
 
 def _layer_norm_meta(input, normalized_shape):
@@ -187,8 +188,8 @@ def _layer_norm_meta(input, normalized_shape):
         return None
     rows = (*input.shape[:input.dim() - len(normalized_shape)], *([1] * len(normalized_shape)))
     stats = _accumulate_dtype(input.dtype)
-    return (_fresh_like(input), torch.empty(rows, dtype=stats, device="meta"),
-            torch.empty(rows, dtype=stats, device="meta"))
+    return (_fresh_like(input), torch.empty(rows, dtype=stats, device=_META),
+            torch.empty(rows, dtype=stats, device=_META))
 
 
 def _mm_meta(mat1, mat2):
@@ -259,7 +260,7 @@ def _convolution_backward_meta(grad_output, input, weight, bias_sizes, stride, p
     if not _contiguous_meta(grad_output, input, weight):
         return None
     return (_fresh_like(input) if output_mask[0] else None, _fresh_like(weight) if output_mask[1] else None,
-            torch.empty(bias_sizes, dtype=grad_output.dtype, device="meta") if output_mask[2] else None)
+            torch.empty(bias_sizes, dtype=grad_output.dtype, device=_META) if output_mask[2] else None)
 
 
 def _max_pool2d_meta(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
@@ -278,7 +279,7 @@ def _max_pool2d_meta(input, kernel_size, stride=(), padding=0, dilation=1, ceil_
     if any(n < 1 for n in spatial):
         return None
     shape = (*input.shape[:-2], *spatial)
-    return (torch.empty(shape, dtype=input.dtype, device="meta"), torch.empty(shape, dtype=torch.int64, device="meta"))
+    return (torch.empty(shape, dtype=input.dtype, device=_META), torch.empty(shape, dtype=torch.int64, device=_META))
 
 
 def _reduction_meta(input, dim=None, keepdim=False, *, dtype=None):
@@ -290,7 +291,7 @@ def _reduction_meta(input, dim=None, keepdim=False, *, dtype=None):
         dim if isinstance(dim, (list, tuple)) else [dim])
     reduced = {d % max(input.dim(), 1) for d in dims}
     shape = [1 if i in reduced else n for i, n in enumerate(input.shape) if keepdim or i not in reduced]
-    return torch.empty(shape, dtype=input.dtype, device="meta")
+    return torch.empty(shape, dtype=input.dtype, device=_META)
 
 
 _aten = torch.ops.aten
@@ -402,7 +403,7 @@ def _rebuild(layout: Any) -> Any:
         return None
     if layout[0] == "T":
         _, shape, stride, dtype, nbytes = layout
-        t = torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+        t = torch.empty_strided(shape, stride, dtype=dtype, device=_META)
         return t if t.untyped_storage().nbytes() == nbytes else None
     return layout[0](_rebuild(part) for part in layout[1:])
 
