@@ -282,6 +282,8 @@ class Walker(TorchFunctionMode):
     # -- functions -----------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self._formula_depth and not self.fast and self.clock is None:
+            return func(*args, **kwargs)  # inside a module with a formula, off the fast path: nothing to do
         if func in _IGNORED or getattr(func, "__name__", None) == "__get__" or not self._watching():
             return func(*args, **kwargs)
         # Inside a module with a formula the op is neither recorded nor (off the fast path) shortcut.
