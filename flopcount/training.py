@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import operator
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,7 @@ OPTIMIZERS = {
     "adamw": OptimizerMemory(2, 1, 2, 1),
 }
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
 
     walker = Walker(watched, registry, fast=False)
     needs_inputs: list[tuple[bool, ...]] = []
-    walker.record_hooks.append(lambda index, ins, outs: needs_inputs.append(tuple([t.requires_grad for t in ins])))
+    walker.record_hooks.append(lambda index, ins, outs: needs_inputs.append(tuple(map(_REQUIRES_GRAD, ins))))
     stage = {"name": "forward"}
     external = [*stand_ins.values(), *tensors_in((args, kwargs)), *masters]
     tracker = LiveBytes(external=external, phase=lambda: len(walker.records) if stage["name"] == "forward" else stage["name"],
