@@ -177,7 +177,7 @@ def main() -> int:
         t_fcm = cpu_seconds(lambda: flop_counter_train(meta_model, one), args.repeats)
         speed_rows.append((name, ours, theirs, t_ours, t_fcm))
         print(f"{name:<24} train MAdds {ours:,} vs FCM {theirs:,} ({theirs / ours:.2f}x)  "
-              f"{t_ours * 1e3:.0f} ms vs FCM {t_fcm * 1e3:.0f} ms: {t_fcm / t_ours:.1f}x", flush=True)
+              f"{t_ours * 1e3:.1f} ms vs FCM {t_fcm * 1e3:.1f} ms: {t_fcm / t_ours:.1f}x", flush=True)
     print()
     print(_speed_markdown(speed_rows))
     ratios = sorted(t_fcm / t_ours for *_, t_ours, t_fcm in speed_rows)
@@ -219,8 +219,8 @@ def _speed_markdown(rows) -> str:
     lines = ["| model | train MAdds b1 | FlopCounterMode / 2 | FCM / ours | ours ms | FCM ms | speed vs FCM |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, ours, theirs, t_ours, t_fcm in rows:
-        lines.append(f"| {name} | {ours:,} | {theirs:,} | {theirs / ours:.2f}x | {t_ours * 1e3:.0f} | "
-                     f"{t_fcm * 1e3:.0f} | {t_fcm / t_ours:.1f}x |")
+        lines.append(f"| {name} | {ours:,} | {theirs:,} | {theirs / ours:.2f}x | {t_ours * 1e3:.1f} | "
+                     f"{t_fcm * 1e3:.1f} | {t_fcm / t_ours:.1f}x |")
     return "\n".join(lines)
 
 
