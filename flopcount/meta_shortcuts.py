@@ -267,19 +267,28 @@ def _max_pool2d_meta(input, kernel_size, stride=(), padding=0, dilation=1, ceil_
     """(output, int64 indices) of 2-d max pooling of a contiguous meta tensor."""
     if not _contiguous_meta(input) or input.dim() not in (3, 4):
         return None
-    pair = lambda v, default: (tuple(v) * 2 if len(v) == 1 else tuple(v)) if isinstance(v, (list, tuple)) and v \
-        else (v, v) if isinstance(v, int) else default
-    kernel = pair(kernel_size, None)
-    stride = pair(stride, kernel)
-    padding, dilation = pair(padding, (0, 0)), pair(dilation, (1, 1))
-    if any(not 0 <= p <= k // 2 or s < 1 or d < 1 for k, s, p, d in zip(kernel, stride, padding, dilation)):
+    kernel = _pair(kernel_size, None)
+    stride = _pair(stride, kernel)
+    padding, dilation = _pair(padding, (0, 0)), _pair(dilation, (1, 1))
+    if kernel is None or not len(kernel) == len(stride) == len(padding) == len(dilation) == 2:
         return None  # torch's kernel raises its own error
-    spatial = [_window(n, k, s, p, d, ceil_mode) for n, k, s, p, d in
-               zip(input.shape[-2:], kernel, stride, padding, dilation)]
-    if any(n < 1 for n in spatial):
-        return None
+    spatial = []
+    for n, k, s, p, d in zip(input.shape[-2:], kernel, stride, padding, dilation):
+        if not 0 <= p <= k // 2 or s < 1 or d < 1:
+            return None  # torch's kernel raises its own error
+        out = _window(n, k, s, p, d, ceil_mode)
+        if out < 1:
+            return None
+        spatial.append(out)
     shape = (*input.shape[:-2], *spatial)
     return (torch.empty(shape, dtype=input.dtype, device=_META), torch.empty(shape, dtype=torch.int64, device=_META))
+
+
+def _pair(value, default):
+    """A pooling argument as two values: one int, or a list of one or two; an empty list is ``default``."""
+    if isinstance(value, (list, tuple)) and value:
+        return tuple(value) * 2 if len(value) == 1 else tuple(value)
+    return (value, value) if isinstance(value, int) else default
 
 
 def _reduction_meta(input, dim=None, keepdim=False, *, dtype=None):
