@@ -1,6 +1,7 @@
 """Peak memory and training FLOPs of every zoo model: flopcount (on meta) against torch's own tools.
 
     python benchmarks/memory_eval.py [--all | --models mobilenet_v2,resnet50] [--train-batch 8] [--no-train]
+    python benchmarks/memory_eval.py --speed-only [--repeats 5]   # training FLOPs and speed only (~1 min)
 
 Memory columns for a subset of one model per family by default (a few minutes; ``--all``: every zoo model,
 ~10 min on 2 cores), FLOPs and speed for every zoo model (input size from the zoo, default 3x224x224):
@@ -126,10 +127,13 @@ def main() -> int:
     parser.add_argument("--no-train", action="store_true", help="inference memory only")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats for the speed ratio (CPU time)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--speed-only", action="store_true", help="skip the memory columns: training FLOPs and speed")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     names = [n for n in args.models.split(",") if n] or (list_models() if args.all else list(QUICK))
+    if args.speed_only:
+        names = []
 
     print(f"memory_eval: memory of {len(names)} models; inference batch 1 and 8 (eval, no_grad); "
           + ("" if args.no_train else f"one AdamW step at batch {args.train_batch} after a warm-up step; ")
@@ -154,10 +158,11 @@ def main() -> int:
             worst["train"] = max(worst["train"], abs(row["train"][2]))
         rows.append(row)
         print(_line(row), flush=True)
-    print()
-    print(_markdown(rows, args.train_batch))
-    print(f"\nworst |error|: inference {worst['inf']:.2f}% (target 2%)"
-          + ("" if args.no_train else f", training step {worst['train']:.2f}% (target 5%)"))
+    if rows:
+        print()
+        print(_markdown(rows, args.train_batch))
+        print(f"\nworst |error|: inference {worst['inf']:.2f}% (target 2%)"
+              + ("" if args.no_train else f", training step {worst['train']:.2f}% (target 5%)"))
 
     # FLOPs and speed of --train on every zoo model: meta only, cheap.
     print("\ntraining FLOPs and speed, every zoo model (batch 1; FlopCounterMode counts 2 per multiply-add, halved):")
@@ -172,7 +177,7 @@ def main() -> int:
         t_fcm = cpu_seconds(lambda: flop_counter_train(meta_model, one), args.repeats)
         speed_rows.append((name, ours, theirs, t_ours, t_fcm))
         print(f"{name:<24} train MAdds {ours:,} vs FCM {theirs:,} ({theirs / ours:.2f}x)  "
-              f"{t_ours * 1e3:.0f} ms vs FCM {t_fcm * 1e3:.0f} ms: {t_fcm / t_ours:.1f}x", flush=True)
+              f"{t_ours * 1e3:.1f} ms vs FCM {t_fcm * 1e3:.1f} ms: {t_fcm / t_ours:.1f}x", flush=True)
     print()
     print(_speed_markdown(speed_rows))
     ratios = sorted(t_fcm / t_ours for *_, t_ours, t_fcm in speed_rows)
@@ -214,8 +219,8 @@ def _speed_markdown(rows) -> str:
     lines = ["| model | train MAdds b1 | FlopCounterMode / 2 | FCM / ours | ours ms | FCM ms | speed vs FCM |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, ours, theirs, t_ours, t_fcm in rows:
-        lines.append(f"| {name} | {ours:,} | {theirs:,} | {theirs / ours:.2f}x | {t_ours * 1e3:.0f} | "
-                     f"{t_fcm * 1e3:.0f} | {t_fcm / t_ours:.1f}x |")
+        lines.append(f"| {name} | {ours:,} | {theirs:,} | {theirs / ours:.2f}x | {t_ours * 1e3:.1f} | "
+                     f"{t_fcm * 1e3:.1f} | {t_fcm / t_ours:.1f}x |")
     return "\n".join(lines)
 
 

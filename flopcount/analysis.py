@@ -66,17 +66,19 @@ def analyze(
     if (input_size is None) == (inputs is None):
         raise UsageError("give exactly one of input_size or inputs")
     model = _eager_module(model)
+    tree = list(_modules_iteratively(model))  # walked once here, read by the checks and the meta copy
+    _refuse_torchscript(tree)
     name = name or type(model).__name__
     # Walkers already watching this thread (a forward that calls analyze) do not see this analysis.
-    with unwatched(), _deep_enough(model):
+    with unwatched(), _deep_enough(tree):
         if train:  # memory and training analysis (issue #13): a separate driver over the same walker
             from flopcount.training import analyze_training
 
             return analyze_training(model, input_size, inputs=inputs, device=device, name=name,
-                                    registry=registry, optimizer=optimizer, amp=amp)
+                                    registry=registry, optimizer=optimizer, amp=amp, modules=tree)
         target = resolve_device(device) if device is not None else torch.device("meta")
         try:
-            return _analyze_on(model, target, input_size, inputs, fast, name, registry, memory)
+            return _analyze_on(model, target, input_size, inputs, fast, name, registry, memory, tree)
         except _NotCopyable as error:
             if device is not None:
                 raise UsageError(f"{error}; analyse it on its own device (--device cpu)") from error.__cause__
@@ -133,7 +135,7 @@ def _initialised_copy(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs: Any, fast: bool, name: str,
-                registry: FormulaRegistry, memory: bool = False) -> Report:
+                registry: FormulaRegistry, memory: bool = False, tree: list | None = None) -> Report:
     if inputs is None:
         args, kwargs = tuple(make_tensor(s, target) for s in normalize_input_size(input_size)), {}
     else:
@@ -141,7 +143,7 @@ def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs:
         # A forward may modify its input in place: it works on a copy (on meta, on a shape-only one).
         args, kwargs = _copy_tensors((args, kwargs), target)
 
-    watched = _meta_copy(model) if target.type == "meta" and _device_of(model).type != "meta" else model
+    watched = _meta_copy(model, tree) if target.type == "meta" and _device_of(model).type != "meta" else model
     # Memory needs torch's own choice of ops (CPU max pooling allocates int64 indices that a shape rule
     # would skip): the walker's shape rules stand down, and the tracker's exact meta shortcuts stand in.
     walker = Walker(watched, registry, fast=fast and target.type == "meta" and not memory)
@@ -189,15 +191,18 @@ def first_line(error: BaseException) -> str:
 
 
 def _eager_module(model: nn.Module) -> nn.Module:
-    """The eager module to watch: the original of a ``torch.compile``d one; TorchScript is refused, its
-    ops run in the JIT where no hook or function mode sees them (a silent, complete-looking zero)."""
-    model = getattr(model, "_orig_mod", model) if type(model).__name__ == "OptimizedModule" else model
-    for path, module in _modules_iteratively(model):
+    """The eager module to watch: the original of a ``torch.compile``d one."""
+    return getattr(model, "_orig_mod", model) if type(model).__name__ == "OptimizedModule" else model
+
+
+def _refuse_torchscript(tree: list[tuple[str, nn.Module]]) -> None:
+    """TorchScript is refused: its ops run in the JIT where no hook or function mode sees them (a silent,
+    complete-looking zero). ``tree``: the model's (path, module) pairs."""
+    for path, module in tree:
         if isinstance(module, torch.jit.ScriptModule):
             where = f"submodule '{path}'" if path else "the model"
             raise UsageError(f"{where} is a TorchScript module ({type(module).__name__}): flopcount cannot see "
                              "inside it; analyse the eager nn.Module it was scripted or traced from")
-    return model
 
 
 def _modules_iteratively(model: nn.Module):
@@ -215,10 +220,11 @@ def _modules_iteratively(model: nn.Module):
 
 
 @contextmanager
-def _deep_enough(model: nn.Module):
-    """Room on the Python stack for a deeply nested model: each level costs a few more frames under
-    hooks and the function mode than in a plain forward, which must not turn into a RecursionError."""
-    depth = max(path.count(".") + 1 for path, _ in _modules_iteratively(model))
+def _deep_enough(tree: list[tuple[str, nn.Module]]):
+    """Room on the Python stack for a deeply nested model (``tree``: its (path, module) pairs): each level
+    costs a few more frames under hooks and the function mode than in a plain forward, which must not
+    turn into a RecursionError."""
+    depth = max(path.count(".") + 1 for path, _ in tree)
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, previous + 8 * depth))
     try:
@@ -291,12 +297,13 @@ def _copy_tensors(value: Any, device: torch.device) -> Any:
     return value
 
 
-def _meta_copy(model: nn.Module) -> nn.Module:
+def _meta_copy(model: nn.Module, tree: list[tuple[str, nn.Module]] | None = None) -> nn.Module:
     """A copy of ``model`` whose parameters and buffers are shape-only meta tensors (tied ones stay
     tied, ``requires_grad`` is kept). The caller's model is never touched, so another thread may run it
-    meanwhile; nothing of the size of its weights is allocated."""
+    meanwhile; nothing of the size of its weights is allocated. ``tree``: the model's (path, module)
+    pairs, when the caller has walked them already."""
     memo: dict[int, Any] = {}
-    for _, module in _modules_iteratively(model):  # one walk for both (parameters() and buffers(): two)
+    for _, module in tree or _modules_iteratively(model):  # one walk for both (parameters(), buffers(): two)
         for t in (*module._parameters.values(), *module._buffers.values()):
             if t is None or id(t) in memo:
                 continue

@@ -2,9 +2,9 @@
 
 A ``LiveBytes`` tracker is a ``TorchDispatchMode`` that sees every aten op the pass runs (on ``meta``
 as on a real device) and keeps a weak reference to the storage of every tensor an op returns. A
-storage counts from the op that allocates it until the last tensor using it dies: the finalizer of
-its storage object fires exactly when CPython's reference count drops to zero, which is when eager
-PyTorch frees it. So liveness needs no graph analysis and gets the hard cases right by construction:
+storage counts from the op that allocates it until the last tensor using it dies: the callback of a
+weak reference to its storage object fires exactly when CPython's reference count drops to zero, which
+is when eager PyTorch frees it. So liveness needs no graph analysis and gets the hard cases right by construction:
 
 * a view (``view``, ``flatten``, a slice, ``transpose``) returns a known storage: it allocates nothing;
 * an in-place op (``relu_``, ``x += y``) returns its input: it allocates nothing;
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from flopcount.meta_shortcuts import META_RULES, MetaMemo, all_meta, pointwise_on_meta
+from flopcount.meta_shortcuts import MetaMemo, answer_on_meta
 from flopcount.walker import tensors_in
 
 # Bits per weight for the what-if of storing the parameters in another dtype.
@@ -66,7 +66,7 @@ class LiveBytes(TorchDispatchMode):
         self.shortcut = shortcut
         self._memo = MetaMemo()
         self._external = {id(t.untyped_storage()): t.untyped_storage() for t in external}
-        self._live: dict[int, int] = {}
+        self._live: dict[int, _StorageRef] = {}  # storage id -> a weak reference that says when it dies
         self._phase = phase
         self.live = 0
         self.peak = 0
@@ -77,36 +77,28 @@ class LiveBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         # Our own bookkeeping (storage, stride, empty tensors) must not reach a TorchFunctionMode above
-        # us (the walker's): it would record nothing, slowly.
+        # us (the walker's): it would record nothing, slowly. One frame: this runs for every aten op.
         with torch._C.DisableTorchFunction():
-            return self._dispatch(func, args, kwargs)
-
-    def _dispatch(self, func, args, kwargs):
-        phase = self._phase()
-        if phase != self._current:
-            if self._current is not None:
-                self.end_of_phase[self._current] = self.live
-            self._current = phase
-        out = None
-        if self.shortcut:
-            rule = META_RULES.get(func)
-            out = rule(*args, **(kwargs or {})) if rule is not None and all_meta(args) else None
-            if out is None:
-                out = pointwise_on_meta(func, args, kwargs)
-            if out is None:
-                out = self._memo.call(func, args, kwargs or {})
-        else:
-            out = func(*args, **(kwargs or {}))
-        if type(out) is torch.Tensor:
-            self.add(out)
-        else:
-            for t in tensors_in(out):
-                self.add(t)
-        if self.live > self.peak_in_phase.get(phase, -1):
-            self.peak_in_phase[phase] = self.live
-        if self.live > self.peak:
-            self.peak, self.peak_phase = self.live, phase
-        return out
+            phase = self._phase()
+            if phase != self._current:
+                if self._current is not None:
+                    self.end_of_phase[self._current] = self.live
+                self._current = phase
+            if self.shortcut:
+                out = answer_on_meta(func, args, kwargs or {}, self._memo)
+            else:
+                out = func(*args, **(kwargs or {}))
+            if type(out) is torch.Tensor:
+                self.add(out)
+            else:
+                for t in tensors_in(out):
+                    self.add(t)
+            live = self.live
+            if live > self.peak_in_phase.get(phase, -1):
+                self.peak_in_phase[phase] = live
+                if live > self.peak:
+                    self.peak, self.peak_phase = live, phase
+            return out
 
     def add(self, t: torch.Tensor) -> None:
         """Start counting ``t``'s storage (if new) until it dies."""
@@ -114,18 +106,25 @@ class LiveBytes(TorchDispatchMode):
         key = id(storage)
         if key in self._live or key in self._external:
             return
-        nbytes = storage.nbytes()
-        self._live[key] = nbytes
-        self.live += nbytes
-        weakref.finalize(storage, self._free, key)
+        ref = _StorageRef(storage, self._free)
+        ref.key, ref.nbytes = key, storage.nbytes()
+        self._live[key] = ref
+        self.live += ref.nbytes
 
-    def _free(self, key: int) -> None:
-        self.live -= self._live.pop(key)
+    def _free(self, ref: "_StorageRef") -> None:
+        self.live -= self._live.pop(ref.key).nbytes
 
     def finish(self) -> None:
         """Close the last phase (call after the pass, while its outputs are still held)."""
         if self._current is not None:
             self.end_of_phase[self._current] = self.live
+
+
+class _StorageRef(weakref.ref):
+    """A weak reference to a tracked storage, whose callback fires exactly when CPython frees the storage
+    (what ``weakref.finalize`` does, without its registry: one is made per allocation of the pass)."""
+
+    __slots__ = ("key", "nbytes")
 
 
 @dataclass(frozen=True)

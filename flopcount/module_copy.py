@@ -39,26 +39,36 @@ def deepcopy_modules(module: nn.Module, memo: dict[int, Any]) -> nn.Module:
     clone = cls.__new__(cls)
     memo[id(module)] = clone
     state = {}
-    for key, value in module.__getstate__().items():
+    # nn.Module.__getstate__ is the instance dict without the compiled forward: read the dict itself.
+    for key, value in module.__dict__.items():
         kind = type(value)
         if kind in _ATOMS:  # most attributes: deepcopy returns them as they are
             state[key] = value
         elif kind in _EMPTY_FRESH and not value:  # a dozen empty hook dicts per module
             state[key] = kind()
-        else:
+        elif key != "_compiled_call_impl":
             state[key] = _copy_value(key, value, memo)
+    state.pop("_compiled_call_impl", None)
     clone.__setstate__(state)
     return clone
 
 
 def _copy_value(key: str, value: Any, memo: dict[int, Any]) -> Any:
     kind = type(value)
-    if key == "_modules" and kind in (dict, OrderedDict):
+    if key == "_modules" and kind is dict:
+        return {name: None if sub is None else deepcopy_modules(sub, memo) for name, sub in value.items()}
+    if key == "_modules" and kind is OrderedDict:
         return kind((name, None if sub is None else deepcopy_modules(sub, memo)) for name, sub in value.items())
     if kind is tuple and all(type(v) in _ATOMS for v in value):
         return value  # kernel sizes, strides, paddings: deepcopy returns them as they are too
     if kind is dict:  # _parameters and _buffers: stand-ins (in the memo) or None
-        return {name: copy.deepcopy(v, memo) for name, v in value.items()}
+        return {name: memo[id(v)] if id(v) in memo else copy.deepcopy(v, memo) for name, v in value.items()}
+    if kind is list and all(type(v) in _ATOMS for v in value):  # a conv's _reversed_padding_repeated_twice
+        found = memo.get(id(value))
+        if found is None:  # what deepcopy does for a list of atoms: a new list, remembered, kept alive
+            found = memo[id(value)] = list(value)
+            memo.setdefault(id(memo), []).append(value)
+        return found
     return copy.deepcopy(value, memo)
 
 

@@ -90,6 +90,8 @@ def _active_walkers() -> list:
 def tensors_in(value: Any) -> list[torch.Tensor]:
     """Tensors in a (possibly nested) argument, output, list or dict, in order. A list, not a generator:
     it runs several times per op, and nested generators cost a frame per level and item."""
+    if isinstance(value, torch.Tensor):
+        return [value]
     found: list[torch.Tensor] = []
     _collect_tensors(value, found)
     return found
@@ -98,11 +100,15 @@ def tensors_in(value: Any) -> list[torch.Tensor]:
 def _collect_tensors(value: Any, found: list[torch.Tensor]) -> None:
     if isinstance(value, torch.Tensor):
         found.append(value)
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _collect_tensors(item, found)
-    elif isinstance(value, dict):
-        for item in value.values():
+        return
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (tuple, list)):
+        return
+    for item in value:  # a tensor item is taken here, without a call: most items are tensors
+        if isinstance(item, torch.Tensor):
+            found.append(item)
+        elif isinstance(item, (tuple, list, dict)):
             _collect_tensors(item, found)
 
 
@@ -162,9 +168,10 @@ class _ModuleInfo:
                 buffers = [b for b in module._buffers.values() if b is not None]
             else:
                 self.weights, buffers = list(module.parameters()), list(module.buffers())
-            read = self.weights + [b for b in buffers if b.is_floating_point()]
-            self.weight_elems = sum(t.numel() for t in read)
-            self.weight_bytes = sum(t.numel() * t.element_size() for t in read)
+            for t in self.weights + [b for b in buffers if b.is_floating_point()]:
+                elems = t.numel()
+                self.weight_elems += elems
+                self.weight_bytes += elems * t.element_size()
 
 
 class Walker(TorchFunctionMode):
@@ -198,7 +205,8 @@ class Walker(TorchFunctionMode):
         self._seen_params: set[int] = set()
         self._state_ids = {id(t) for t in state}
         for _, module in self.modules:
-            self._state_ids.update(id(t) for t in (*module._parameters.values(), *module._buffers.values()))
+            self._state_ids.update(map(id, module._parameters.values()))
+            self._state_ids.update(map(id, module._buffers.values()))
         self._handles: list[Any] = []
         self._thread: int | None = None
         # Called as hook(index, input_tensors, output_tensors) for each record (issue #13: the training
@@ -274,9 +282,12 @@ class Walker(TorchFunctionMode):
     # -- functions -----------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self._formula_depth and not self.fast and self.clock is None:
+            return func(*args, **kwargs)  # inside a module with a formula, off the fast path: nothing to do
         if func in _IGNORED or getattr(func, "__name__", None) == "__get__" or not self._watching():
             return func(*args, **kwargs)
-        found = self.registry.for_function(func)
+        # Inside a module with a formula the op is neither recorded nor (off the fast path) shortcut.
+        found = self.registry.for_function(func) if self.fast or not self._formula_depth else None
         out = None
         if self.fast and found is not None and found.meta_rule is not None and kwargs.get("out") is None:
             out = found.meta_rule(*args, **kwargs)
@@ -309,9 +320,14 @@ class Walker(TorchFunctionMode):
         in_tensors = tensors_in(inputs)
         out_tensors = tensors_in(output)
         index = len(self.records)
-        input_from = tuple([self._producer(t) for t in in_tensors])  # a list first: faster than a generator
+        producers = self._producers
+        input_from = []
+        for t in in_tensors:  # the record that made it, else a model input or the model's own state
+            entry = producers.get(id(t))
+            input_from.append(entry[1] if entry is not None and entry[0]() is t
+                              else FROM_STATE if id(t) in self._state_ids else FROM_INPUT)
         for t in out_tensors:
-            self._producers[id(t)] = (weakref.ref(t), index)
+            producers[id(t)] = (weakref.ref(t), index)
         for hook in self.record_hooks:
             hook(index, in_tensors, out_tensors)
         in_specs = tuple([spec_of(t) for t in in_tensors])
@@ -327,17 +343,11 @@ class Walker(TorchFunctionMode):
             flops, category, counted, attrs = cost.flops, cost.category, True, cost.attrs
         mac, mac_bytes = reads + writes, read_bytes + write_bytes
         key = (path, op)
-        call = self._calls[key]
+        call = self._calls.get(key, 0)
         self._calls[key] = call + 1
         self.records.append(LayerRecord(
             index=index, path=path, op=op, source=source,
             inputs=in_specs, outputs=out_specs, flops=int(flops), category=category, mac=int(mac),
             mac_bytes=int(mac_bytes), params=params, attrs=dict(attrs), call=call, counted=counted,
-            input_from=input_from,
+            input_from=tuple(input_from),
         ))
-
-    def _producer(self, t: torch.Tensor) -> int:
-        entry = self._producers.get(id(t))
-        if entry is not None and entry[0]() is t:
-            return entry[1]
-        return FROM_STATE if id(t) in self._state_ids else FROM_INPUT

@@ -182,6 +182,39 @@ def test_meta_shortcuts_equal_real_cpu_kernels_op_by_op():
     assert meta.live_after[0] == 2 * 8 * 12 * 10 * 4
 
 
+def test_matmul_pooling_and_loss_rules_give_torch_meta_layouts():
+    # The shape rules behind a Linear's backward (mm), global average pooling (forward and backward) and a
+    # loss (sum of everything) return what torch's own meta kernels return: shape, strides and dtype.
+    from flopcount.meta_shortcuts import META_RULES
+
+    aten, meta = torch.ops.aten, "meta"
+    x = torch.empty(2, 64, 6, 6, device=meta)
+    cases = [
+        (aten.mm.default, (torch.empty(3, 10, device=meta), torch.empty(10, 20, device=meta))),
+        (aten.mm.default, (torch.empty(10, 3, device=meta).t(), torch.empty(20, 10, device=meta).t())),
+        (aten._adaptive_avg_pool2d.default, (x, [1, 1])),
+        (aten._adaptive_avg_pool2d.default, (x, [3, 2])),
+        (aten._adaptive_avg_pool2d_backward.default, (torch.empty(2, 64, 1, 1, device=meta), x)),
+        (aten.sum.default, (x,)),
+    ]
+    # x.contiguous() of a transposed view (a channel shuffle) and a dropout's mask: row-major copies
+    shuffled = torch.empty(2, 4, 16, 6, 6, device=meta).transpose(1, 2)
+    row_major = {"memory_format": torch.contiguous_format}
+    cases += [(aten.clone.default, (shuffled,)), (aten.empty_like.default, (shuffled,))]
+    for op, args in cases:
+        kwargs = row_major if op in (aten.clone.default, aten.empty_like.default) else {}
+        ours, torchs = META_RULES[op](*args, **kwargs), op(*args, **kwargs)
+        assert (ours.shape, ours.stride(), ours.dtype) == (torchs.shape, torchs.stride(), torchs.dtype), op
+    # (3 x 10) @ (10 x 20) = 3 x 20, row-major whatever the operands' strides: strides (20, 1)
+    assert META_RULES[aten.mm.default](*cases[1][1]).stride() == (20, 1)
+    # 2 x 64 x 6 x 6 pooled to 3 x 2: 2 x 64 x 3 x 2, strides (64*3*2, 3*2, 2, 1) = (384, 6, 2, 1)
+    assert META_RULES[aten._adaptive_avg_pool2d.default](x, [3, 2]).stride() == (384, 6, 2, 1)
+    # 2 x 16 x 4 x 6 x 6 row-major: strides (16*4*36, 4*36, 36, 6, 1) = (2304, 144, 36, 6, 1)
+    assert META_RULES[aten.clone.default](shuffled, **row_major).stride() == (2304, 144, 36, 6, 1)
+    # a channels-last input keeps its layout in torch's kernel: the rule leaves that case to it
+    assert META_RULES[aten._adaptive_avg_pool2d.default](x.to(memory_format=torch.channels_last), [1, 1]) is None
+
+
 @pytest.mark.parametrize(("model", "size", "message"), [
     (nn.Conv2d(3, 8, 3), (1, 5, 10, 10), "Invalid channel dimensions"),  # 5 channels into a 3-channel conv
     (nn.Conv2d(3, 8, 3), (1, 3, 2, 2), "Kernel size can't be greater"),  # 3x3 kernel on a 2x2 image
