@@ -32,7 +32,8 @@ from flopcount.predict import archgen, sampling
 from flopcount.predict.fit import TREES, cross_validate, fit_base, fit_kind
 from flopcount.predict.kernels import kernels_of
 from flopcount.predict.kinds import KINDS
-from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads, time_configs, time_models
+from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads
+from flopcount.predict.worker import KernelTimer
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance
 
@@ -136,30 +137,31 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         progress("collecting the kernels of calibration networks")
         pool = sampling.network_pool(pool_networks) if pool_networks else {}
         round_no = 0
-        # First pass: cover the space, every kind in every round.
-        while time.perf_counter() < first_pass_end or round_no == 0:
-            items = _round_items(kinds, weights, lambda k, n: [sampling.draw(k, rng, pool) for _ in range(n)], 1.0)
-            rng.shuffle(items)
-            collected.add(time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
-            round_no += 1
-            progress(f"first pass, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
-        # Refinement: more configs where the cross-validated error is largest.
-        while time.perf_counter() < kernel_deadline:
-            errors = {}
-            for kind in kinds:
-                terms, features, seconds = collected.arrays(kind, statistic)
-                errors[kind] = cross_validate(terms, features, seconds, folds=4, seed=round_no, trees=40).errors
-            score = {k: (float(np.median(np.abs(e))) + float(np.quantile(np.abs(e), 0.9))) / 2 if e else 1.0
-                     for k, e in errors.items()}
-            mean_score = statistics.fmean(score.values()) or 1.0
-            items = _round_items(
-                kinds, {k: weights[k] * score[k] / mean_score for k in kinds},
-                lambda k, n: sampling.refine(k, [s.config for s in collected.samples[k]], errors[k] or [1.0] * len(
-                    collected.samples[k]), n, rng), 1.0)
-            rng.shuffle(items)
-            collected.add(time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
-            round_no += 1
-            progress(f"refining, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
+        with KernelTimer(used_threads) as timer:  # a young worker process: see worker.py
+            # First pass: cover the space, every kind in every round.
+            while time.perf_counter() < first_pass_end or round_no == 0:
+                items = _round_items(kinds, weights, lambda k, n: [sampling.draw(k, rng, pool) for _ in range(n)], 1.0)
+                rng.shuffle(items)
+                collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
+                round_no += 1
+                progress(f"first pass, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
+            # Refinement: more configs where the cross-validated error is largest.
+            while time.perf_counter() < kernel_deadline:
+                errors = {}
+                for kind in kinds:
+                    terms, features, seconds = collected.arrays(kind, statistic)
+                    errors[kind] = cross_validate(terms, features, seconds, folds=4, seed=round_no, trees=40).errors
+                score = {k: (float(np.median(np.abs(e))) + float(np.quantile(np.abs(e), 0.9))) / 2 if e else 1.0
+                         for k, e in errors.items()}
+                mean_score = statistics.fmean(score.values()) or 1.0
+                items = _round_items(
+                    kinds, {k: weights[k] * score[k] / mean_score for k in kinds},
+                    lambda k, n: sampling.refine(k, [s.config for s in collected.samples[k]], errors[k] or [1.0] * len(
+                        collected.samples[k]), n, rng), 1.0)
+                rng.shuffle(items)
+                collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
+                round_no += 1
+                progress(f"refining, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
 
         progress("fitting kernel predictors")
         entries: dict[str, KindEntry] = {}
@@ -240,15 +242,17 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
         row = network_row(meta_model, arch.input_size, runtime)
         if row[0] > max_predicted_s:  # keep the stage short: small and mid-sized networks only
             continue
-        chosen.append((arch, (arch.build(), (torch.randn(arch.input_size),))))
+        chosen.append(arch)
         rows.append(row)
-        progress(f"building calibration networks: {len(chosen)}")
-    timings = time_models([m for _, m in chosen], rounds=NETWORK_ROUNDS, warmup=2, deadline=deadline,
-                          on_round=lambda r: progress(f"timing {len(chosen)} calibration networks, round {r}"))
+        progress(f"choosing calibration networks: {len(chosen)}")
+    progress(f"timing {len(chosen)} calibration networks in a fresh worker")
+    with KernelTimer(runtime.threads, recycle_s=math.inf) as timer:  # a young process, as `bench` runs in
+        timings = timer.time_networks([arch.seed for arch in chosen], rounds=NETWORK_ROUNDS, warmup=2,
+                                      deadline=deadline)
     # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
     cpu = clock() is time.thread_time
     y = np.asarray([getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC) for t in timings])
-    fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch, _ in chosen])
+    fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch in chosen])
 
 
 def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: list[float], names: list[str]) -> None:

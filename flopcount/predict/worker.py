@@ -1,0 +1,86 @@
+"""Kernel timing in a young worker process, so that a profile's samples do not depend on how long
+calibration has been running.
+
+A process that has been timing kernels for a few minutes times the same kernel slower than a fresh one:
+the same 1x1 group convs measured 10-20% slower late in a calibration than early, and 4-11% slower in
+one process after a 2-minute calibration than before it (neither ``gc.collect()`` nor ``malloc_trim``
+brought it back). A model timed afterwards, by `bench` or an evaluation, runs in a young process, so
+calibration times its kernels in a spawned worker that is replaced once it has lived ``recycle_s``
+seconds (starting one costs an ``import torch``, about a second).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Sequence
+
+from flopcount.predict.measure import ModelTiming, Sample
+
+RECYCLE_S = 30.0
+
+
+def _start(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _time_configs(items: Sequence[tuple[str, dict]], rounds: int, seed: int) -> list[Sample]:
+    from flopcount.predict.measure import time_configs
+
+    return time_configs(items, rounds=rounds, seed=seed)
+
+
+def _time_networks(seeds: Sequence[int], rounds: int, warmup: int, deadline: float | None) -> list[ModelTiming]:
+    import torch
+
+    from flopcount.predict import archgen
+    from flopcount.predict.measure import time_models
+
+    models = []
+    for seed in seeds:
+        arch = archgen.generate(seed)
+        models.append((arch.build(), (torch.randn(arch.input_size),)))
+    return time_models(models, rounds=rounds, warmup=warmup, deadline=deadline)
+
+
+class KernelTimer:
+    """Timing in a worker process at ``threads`` threads, the worker replaced every ``recycle_s`` seconds."""
+
+    def __init__(self, threads: int, recycle_s: float = RECYCLE_S):
+        self.threads = threads
+        self.recycle_s = recycle_s
+        self._pool: ProcessPoolExecutor | None = None
+        self._born = 0.0
+        self.workers_started = 0
+
+    def time_configs(self, items: Sequence[tuple[str, dict]], *, rounds: int, seed: int) -> list[Sample]:
+        return self._worker().submit(_time_configs, list(items), rounds, seed).result()
+
+    def time_networks(self, seeds: Sequence[int], *, rounds: int, warmup: int,
+                      deadline: float | None = None) -> list[ModelTiming]:
+        """``measure.time_models`` of the generated networks ``seeds`` (built in the worker); ``deadline``
+        is a ``time.perf_counter()`` time, which is system-wide on Linux and macOS."""
+        return self._worker().submit(_time_networks, list(seeds), rounds, warmup, deadline).result()
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._pool is None or time.perf_counter() - self._born > self.recycle_s:
+            self.close()
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start, initargs=(self.threads,))
+            self._born = time.perf_counter()
+            self.workers_started += 1
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> "KernelTimer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,31 @@
+"""KernelTimer: kernels and networks timed in a spawned worker, replaced once it is older than recycle_s.
+
+Nothing here asserts a measured time: only that the worker returns one sample per config, at the thread
+count asked, and that it is replaced as told.
+"""
+
+from __future__ import annotations
+
+from flopcount.predict.archgen import CALIBRATION_SEEDS
+from flopcount.predict.worker import KernelTimer
+
+ITEMS = [("act_relu", {"numel": 4096, "module": 1}), ("binary", {"numel": 1024, "other": 1024, "inplace": 0})]
+
+
+def test_the_worker_times_every_config_and_is_replaced_when_old():
+    with KernelTimer(threads=1, recycle_s=0.0) as timer:  # every call is older than 0 s: a new worker each time
+        first = timer.time_configs(ITEMS, rounds=2, seed=0)
+        second = timer.time_configs(ITEMS[:1], rounds=3, seed=1)
+        assert timer.workers_started == 2
+    assert [(s.kind, s.config, s.rounds) for s in first] == [(k, c, 2) for k, c in ITEMS]
+    assert [(s.kind, s.rounds) for s in second] == [("act_relu", 3)]
+    assert all(0 < s.min_s <= s.median_s for s in first + second)
+
+
+def test_one_worker_serves_every_call_while_young():
+    with KernelTimer(threads=1, recycle_s=600.0) as timer:
+        timer.time_configs(ITEMS, rounds=1, seed=0)
+        networks = timer.time_networks([CALIBRATION_SEEDS[0]], rounds=1, warmup=0)
+        assert timer.workers_started == 1
+    # one round of 3 timed forwards (measure.time_models' default repeats)
+    assert len(networks) == 1 and networks[0].repeats == 3 and networks[0].min_s > 0
