@@ -9,18 +9,22 @@ latency is the median of all its forwards, by wall-clock (as bench) and by the t
 same forwards minus the time other processes held the core). The generated networks come from
 ``archgen.EVALUATION_SEEDS``, disjoint from the seeds calibration times whole, and no zoo model is ever
 timed by calibration. The held-out networks (``heldout_nets.py``: EfficientNet-, DenseNet-, Inception-
-and ResNeXt-style, written apart from the generator) test families calibration never saw. Printed next to the prediction: the roofline bound (``flopcount roofline`` with
-``--device``) and a FLOPs-proportional baseline whose one constant (ms per FLOP) is the median over the
-evaluated models themselves, an oracle that flatters it. The noise floor is the spread of the repeats.
+and ResNeXt-style, written apart from the generator) test families calibration never saw. Printed next
+to the prediction: the roofline bound (``flopcount roofline`` with ``--device``) and a FLOPs-proportional
+baseline whose one constant (ms per FLOP) is the median over the evaluated models themselves, an oracle
+that flatters it. The noise floor is the spread of the repeats; the host's drift since calibration is
+measured by re-timing some of the profile's kernels (``predict/drift.py``) and printed, not corrected.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -58,18 +62,37 @@ def collect(names, generated: int, heldout: bool = True):
     items = []
     for name in names:
         spec = get_spec(name)
-        items.append((name, "zoo", load_model(name).model, lambda n=name: load_model(n, {}, "cpu").model,
-                      tuple(spec.input_size)))
+        items.append((name, "zoo", load_model(name).model, ("zoo", name), tuple(spec.input_size)))
     for i in range(generated):
         arch = generate(EVALUATION_SEEDS[i])
         with torch.device("meta"):
             meta = arch.build()
-        items.append((arch.name, "generated", meta, arch.build, arch.input_size))
+        items.append((arch.name, "generated", meta, ("generated", arch.seed), arch.input_size))
     for name, (build, resolution) in (HELDOUT.items() if heldout else ()):
         with torch.device("meta"):
             meta = build()
-        items.append((name, "held-out", meta, build, (1, 3, resolution, resolution)))
+        items.append((name, "held-out", meta, ("held-out", name), (1, 3, resolution, resolution)))
     return items
+
+
+def build(spec):
+    source, key = spec
+    if source == "zoo":
+        return load_model(key, {}, "cpu").model
+    if source == "generated":
+        return generate(key).build()
+    return HELDOUT[key][0]()
+
+
+def measure(specs, threads: int, rounds: int, repeats: int, profile_name: str | None):
+    """In a fresh process, as a user's `flopcount bench` runs: the host's drift since calibration (when the
+    profile's thread count is the one evaluated), then every model built and timed, visits interleaved.
+    A process that has done other work first (here: analysing 140 models) times the same models a few
+    percent slower, and calibration times its kernels and networks in young worker processes too."""
+    drift = host_drift(load_profile(profile_name).runtime()) if profile_name else None
+    with num_threads(threads):
+        built = [(build(spec), (torch.randn(size),)) for spec, size in specs]
+        return drift, time_models(built, rounds=rounds, warmup=2, repeats=repeats)
 
 
 def main(argv=None) -> int:
@@ -112,14 +135,11 @@ def main(argv=None) -> int:
     predict_s = time.perf_counter() - started
     print(f"predicted {len(rows)} models from their records in {predict_s:.1f} s", file=sys.stderr)
 
-    drift = host_drift(profile.runtime()) if profile.runtime().threads == args.threads else None
-    with num_threads(args.threads):
-        built = []
-        for (_, _, _, build, size) in items:
-            built.append((build(), (torch.randn(size),)))
-        timings = time_models(built, rounds=args.rounds, warmup=2, repeats=args.repeats,
-                              on_round=lambda r: print(f"round {r}/{args.rounds}", file=sys.stderr))
-        del built
+    print("timing in a fresh process ...", file=sys.stderr)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as worker:
+        drift, timings = worker.submit(measure, [(spec, size) for *_, spec, size in items], args.threads, args.rounds,
+                                       args.repeats, args.profile if profile.runtime().threads == args.threads
+                                       else None).result()
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread)

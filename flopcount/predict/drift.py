@@ -17,7 +17,8 @@ from flopcount.predict.measure import num_threads, time_configs
 from flopcount.predict.profile import RuntimeProfile
 
 # Kinds that carry most of a CNN's time, and the range of kernel times that a forward's time is made of.
-DRIFT_KINDS = ("conv", "conv_mkldnn", "conv1x1", "conv_dw_mkldnn", "conv_group_mkldnn", "linear", "batchnorm", "binary", "act_relu", "maxpool")
+DRIFT_KINDS = ("conv", "conv_mkldnn", "conv1x1", "conv_dw_mkldnn", "conv_group_mkldnn", "linear", "batchnorm", "binary",
+               "act_relu", "maxpool")
 MIN_S, MAX_S = 2e-5, 2e-2
 
 
