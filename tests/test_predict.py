@@ -14,7 +14,7 @@ from rich.console import Console
 from torch import nn
 
 from flopcount import analyze
-from flopcount.errors import ConfigError
+from flopcount.errors import ConfigError, UsageError
 from flopcount.predict import EAGER_CPU, PredictProfile, calibrate, load_profile, predict, save_profile
 from flopcount.predict.archgen import CALIBRATION_SEEDS, EVALUATION_SEEDS, FAMILIES, generate
 from flopcount.predict.fit import KindFit
@@ -241,3 +241,10 @@ def test_the_conv_backend_is_torchs_choice_on_cpu_even_under_a_meta_device_conte
         assert conv_kind(config) == "conv_mkldnn" and conv_kind(small) == "conv"
         with torch.device("meta"):
             assert conv_kind({**config, "bias": 1}) == "conv_mkldnn" and conv_kind({**small, "bias": 1}) == "conv"
+
+
+def test_calibrate_refuses_kinds_that_cannot_run_at_its_thread_count():
+    # At 2 threads torch hands every grouped conv to oneDNN (its first test is "more than one thread"), so
+    # the torch-kernel grouped kind has no config to time: a one-line usage error, not an endless search.
+    with pytest.raises(UsageError, match="none of the kernel kinds"):
+        calibrate("x", threads=2, budget_s=1, kinds=["conv_group"], whole_networks=False)

@@ -47,6 +47,7 @@ NETWORKS = 40  # generated calibration networks timed whole
 POOL_NETWORKS = 40  # generated calibration networks whose kernels seed the first pass
 MIN_NETWORKS = 8
 NETWORK_ROUNDS = 3
+MIN_SAMPLES_PER_KIND = 4  # what a kind's cross-validation needs, however short the budget
 # Whole networks are fitted to the median of their forwards: what `flopcount bench` reports and what a
 # prediction is compared with. Kernels keep the profile's statistic (the min of their rounds: a kernel's
 # burst noise would otherwise enter every fit); the model-level scale absorbs the difference.
@@ -77,6 +78,9 @@ def _timed(fn) -> float:
 class _Collector:
     def __init__(self, kinds: Sequence[str]):
         self.samples: dict[str, list[Sample]] = {k: [] for k in kinds}
+
+    def fewest(self) -> int:
+        return min(map(len, self.samples.values()), default=0)
 
     def add(self, samples: Sequence[Sample]) -> None:
         for s in samples:
@@ -123,7 +127,6 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
     rng = random.Random(seed)
     report = on_progress or (lambda fraction, message: None)
     weights = {k: sampling.DEFAULT_WEIGHTS.get(k, 1.0) for k in kinds}
-    collected = _Collector(kinds)
 
     def progress(message: str) -> None:
         report(min(1.0, (time.perf_counter() - start) / budget_s), message)
@@ -131,6 +134,10 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
     with num_threads(threads):
         used_threads = torch.get_num_threads()
         kinds = [k for k in kinds if sampling.realizable(k, seed)]
+        if not kinds:
+            raise UsageError(f"none of the kernel kinds asked for runs at {used_threads} thread(s) "
+                             "(which conv kind torch picks depends on the thread count)")
+        collected = _Collector(kinds)
         progress("measuring per-call overheads")
         overheads = measure_overheads()
         rates = fallback_rates()
@@ -139,7 +146,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         round_no = 0
         with KernelTimer(used_threads) as timer:  # a young worker process: see worker.py
             # First pass: cover the space, every kind in every round.
-            while time.perf_counter() < first_pass_end or round_no == 0:
+            while time.perf_counter() < first_pass_end or collected.fewest() < MIN_SAMPLES_PER_KIND:
                 items = _round_items(kinds, weights, lambda k, n: [sampling.draw(k, rng, pool) for _ in range(n)], 1.0)
                 rng.shuffle(items)
                 collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))

@@ -17,7 +17,6 @@ from flopcount.predict.kinds import ACTIVATIONS, MKLDNN, VIEW, conv_kind, conv_s
 
 MAX_FLOPS = 3e9  # multiply-adds in one sampled kernel: about 60 ms at 1 thread, a 3x3 conv of VGG's size
 MAX_ELEMENTS = 2.5e7  # elements read + written by one sampled kernel (100 MB of fp32)
-MIN_FIRST_PASS = 12  # configs per kind before any refinement
 
 
 def log_uniform(rng: random.Random, low: float, high: float) -> float:
