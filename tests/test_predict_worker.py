@@ -29,3 +29,18 @@ def test_one_worker_serves_every_call_while_young():
         assert timer.workers_started == 1
     # one round of 3 timed forwards (measure.time_models' default repeats)
     assert len(networks) == 1 and networks[0].repeats == 3 and networks[0].min_s > 0
+
+
+def test_a_script_calling_calibrate_without_a_main_guard_gets_a_clear_error(tmp_path):
+    # The spawned worker imports the calling script again; without `if __name__ == "__main__":` that
+    # import calls calibrate() once more, which cannot start a process while bootstrapping: the worker
+    # dies, and calibrate says why instead of concurrent.futures' BrokenProcessPool.
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text('from flopcount.predict import calibrate\n'
+                      'calibrate("x", threads=1, budget_s=1, kinds=["act_relu"], whole_networks=False)\n')
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert 'must do so under `if __name__ == "__main__":`' in result.stderr.strip().splitlines()[-1]
