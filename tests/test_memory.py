@@ -185,7 +185,7 @@ def test_meta_shortcuts_equal_real_cpu_kernels_op_by_op():
 def test_matmul_pooling_and_loss_rules_give_torch_meta_layouts():
     # The shape rules behind a Linear's backward (mm), global average pooling (forward and backward) and a
     # loss (sum of everything) return what torch's own meta kernels return: shape, strides and dtype.
-    from flopcount.meta_shortcuts import META_RULES
+    from flopcount.meta_rules import META_RULES
 
     aten, meta = torch.ops.aten, "meta"
     x = torch.empty(2, 64, 6, 6, device=meta)
