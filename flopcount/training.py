@@ -33,6 +33,7 @@ from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.formulas.backward import GradNeeds, backward_cost
 from flopcount.memory import LiveBytes, MemoryProfile, record_levels, storage_bytes
 from flopcount.report import Report
+from flopcount.training_setup import cast_floating, named_state, step_copy, train_mode, trainable_paths
 from flopcount.walker import Walker, spec_of, tensors_in
 
 @dataclass(frozen=True)
@@ -152,10 +153,10 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     else:
         args, kwargs = _copy_tensors(_split_inputs(inputs), torch.device("meta"))
     if half is not None:
-        args, kwargs = _cast_floating((args, kwargs), half)
+        args, kwargs = cast_floating((args, kwargs), half)
 
-    watched = _step_copy(model, half, modules)
-    named_params, named_buffers = _named_state(watched)
+    watched = step_copy(model, half, modules)
+    named_params, named_buffers = named_state(watched)
     stand_ins = dict((*named_params, *named_buffers))
     params = [t for t in dict.fromkeys(stand_ins.values()) if t.requires_grad]
     masters = [torch.empty_like(p, dtype=torch.float32).requires_grad_() for p in params] if half else params
@@ -183,7 +184,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         return t
 
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
-    _train_mode(watched, walker.modules)
+    train_mode(watched, walker.modules)
     walker.attach()
     try:
         with torch.enable_grad(), _fused_attention_as_on_cpu(), tracker:
@@ -218,7 +219,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     recompute = walker.records[forward_end:]
     del walker.records[forward_end:]
     report = _build_report(watched, name or type(model).__name__, walker, (args, kwargs), torch.device("meta"))
-    trainable = _trainable_paths(named_params)
+    trainable = trainable_paths(named_params)
     input_grads, weight_grads = [], []
     for record, flags in zip(report.records, needs_inputs):
         weights = record.source == "module" and record.path in trainable
@@ -324,70 +325,6 @@ def _step_peak(tracker: LiveBytes, state_bytes: int) -> tuple[int, Any]:
         if value > best:
             best, where = value, phase
     return best, where
-
-
-def _step_copy(model: nn.Module, half: torch.dtype | None, modules: list | None = None) -> nn.Module:
-    """The model to train: a copy whose parameters and buffers are meta stand-ins (tied ones stay tied,
-    ``requires_grad`` is kept), floating ones in ``half`` under amp (the model's copy; fp32 master weights
-    live in the optimizer). The caller's model is never touched, not even its training flags."""
-    from flopcount.analysis import _meta_copy, _NotCopyable
-
-    try:
-        watched = _meta_copy(model, modules)
-    except _NotCopyable as error:
-        raise UsageError(f"{error}: a training step is analysed on a meta copy of the model") from error.__cause__
-    return watched.to(half) if half is not None else watched
-
-
-def _named_state(model: nn.Module) -> tuple[list[tuple[str, torch.Tensor]], list[tuple[str, torch.Tensor]]]:
-    """``named_parameters(remove_duplicate=False)`` and ``named_buffers(remove_duplicate=False)`` in one walk
-    of the tree (each is a walk of its own)."""
-    params, buffers = [], []
-    for prefix, module in model.named_modules(remove_duplicate=False):
-        dot = "." if prefix else ""
-        params += [(prefix + dot + key, p) for key, p in module._parameters.items() if p is not None]
-        buffers += [(prefix + dot + key, b) for key, b in module._buffers.items() if b is not None]
-    return params, buffers
-
-
-def _train_mode(model: nn.Module, modules: list[tuple[str, nn.Module]]) -> None:
-    """``model.train()``. ``modules``: its (path, module) pairs. Without a class that overrides ``train``
-    (one that freezes its batch norms, say), that is setting each ``training`` flag, which ``train()``
-    does through ``nn.Module.__setattr__`` and a recursion: a tenth of a millisecond on a small CNN."""
-    for _, module in modules:
-        cls = type(module)
-        if cls.train is not nn.Module.train or cls.__setattr__ is not nn.Module.__setattr__ \
-                or "training" not in module.__dict__:
-            model.train()
-            return
-    for _, module in modules:
-        module.__dict__["training"] = True
-
-
-def _trainable_paths(named_params: list[tuple[str, torch.Tensor]]) -> set[str]:
-    """Module paths that hold a parameter needing a gradient, themselves or below them (``named_params``:
-    the model's ``named_parameters(remove_duplicate=False)``, so a shared module counts under every path)."""
-    paths: set[str] = set()
-    for key, p in named_params:
-        if not p.requires_grad:
-            continue
-        path = key.rpartition(".")[0]
-        while path not in paths:  # a path in the set has its ancestors in it already
-            paths.add(path)
-            if not path:
-                break
-            path = path.rpartition(".")[0]
-    return paths
-
-
-def _cast_floating(value: Any, dtype: torch.dtype) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(dtype) if value.is_floating_point() else value
-    if isinstance(value, (tuple, list)):
-        return type(value)(_cast_floating(v, dtype) for v in value)
-    if isinstance(value, dict):
-        return {k: _cast_floating(v, dtype) for k, v in value.items()}
-    return value
 
 
 def _memory_profile(tracker: LiveBytes, report: Report, named_params: list[tuple[str, torch.Tensor]],
