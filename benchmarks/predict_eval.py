@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
+import math
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -35,6 +34,7 @@ from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
 from flopcount.predict.drift import host_drift
 from flopcount.predict.measure import num_threads, time_models
+from flopcount.predict.worker import KernelTimer
 from flopcount.timing import spearman
 from flopcount.zoo import get_spec, list_models
 from heldout_nets import HELDOUT
@@ -136,10 +136,9 @@ def main(argv=None) -> int:
     print(f"predicted {len(rows)} models from their records in {predict_s:.1f} s", file=sys.stderr)
 
     print("timing in a fresh process ...", file=sys.stderr)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as worker:
-        drift, timings = worker.submit(measure, [(spec, size) for *_, spec, size in items], args.threads, args.rounds,
-                                       args.repeats, args.profile if profile.runtime().threads == args.threads
-                                       else None).result()
+    with KernelTimer(args.threads, recycle_s=math.inf) as worker:
+        drift, timings = worker.run(measure, [(spec, size) for *_, spec, size in items], args.threads, args.rounds,
+                                    args.repeats, args.profile if profile.runtime().threads == args.threads else None)
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread)

@@ -8,6 +8,7 @@ analysis records (:mod:`flopcount.predict.kernels`) and configs sampled for cali
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -288,18 +289,15 @@ def runs_on_mkldnn(config: dict) -> bool:
     """
     import torch
 
-    key = (tuple(sorted(config.items())), torch.get_num_threads())
-    if key not in _BACKEND_CACHE:
-        _BACKEND_CACHE[key] = _select_mkldnn(config)
-    return _BACKEND_CACHE[key]
+    return _select_mkldnn(tuple(sorted(config.items())), torch.get_num_threads())
 
 
-_BACKEND_CACHE: dict[tuple, bool] = {}
-
-
-def _select_mkldnn(c: dict) -> bool:
+@functools.lru_cache(maxsize=None)
+def _select_mkldnn(items: tuple, threads: int) -> bool:
+    """torch's choice for the config ``items`` at ``threads`` (a key only: torch reads its own setting)."""
     import torch
 
+    c = dict(items)
     select = getattr(torch._C, "_select_conv_backend", None)
     if select is None:  # an older torch: one kind per family, as before the split
         return False

@@ -60,23 +60,24 @@ class KernelTimer:
         self.workers_started = 0
 
     def time_configs(self, items: Sequence[tuple[str, dict]], *, rounds: int, seed: int) -> list[Sample]:
-        return self._run(_time_configs, list(items), rounds, seed)
+        return self.run(_time_configs, list(items), rounds, seed)
 
     def time_networks(self, seeds: Sequence[int], *, rounds: int, warmup: int,
                       deadline: float | None = None) -> list[ModelTiming]:
         """``measure.time_models`` of the generated networks ``seeds`` (built in the worker); ``deadline``
         is a ``time.perf_counter()`` time, which is system-wide on Linux and macOS."""
-        return self._run(_time_networks, list(seeds), rounds, warmup, deadline)
+        return self.run(_time_networks, list(seeds), rounds, warmup, deadline)
 
-    def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in the worker (``fn`` importable by name: a module-level function)."""
         try:
             return self._worker().submit(fn, *args).result()
         except BrokenProcessPool:
             self.close()
             raise FlopcountError(
-                "the timing worker process ended abruptly: a script that calls calibrate() must do so under "
-                "`if __name__ == \"__main__\":` (the spawned worker imports the script again), or the worker "
-                "ran out of memory") from None
+                "the timing worker process ended abruptly: a script that calls calibrate() (or times anything "
+                "in a worker) must do so under `if __name__ == \"__main__\":` (the spawned worker imports the "
+                "script again), or the worker ran out of memory") from None
 
     def _worker(self) -> ProcessPoolExecutor:
         if self._pool is None or time.perf_counter() - self._born > self.recycle_s:
