@@ -70,7 +70,7 @@ def collect(names, generated: int, heldout: bool = True):
         items.append((arch.name, "generated", meta, ("generated", arch.seed), arch.input_size))
     for name, (build, resolution) in (HELDOUT.items() if heldout else ()):
         with torch.device("meta"):
-            meta = build()
+            meta = build().eval()  # as every loader hands a model to analysis: BatchNorm in eval, no dropout
         items.append((name, "held-out", meta, ("held-out", name), (1, 3, resolution, resolution)))
     return items
 
@@ -81,7 +81,7 @@ def build(spec):
         return load_model(key, {}, "cpu").model
     if source == "generated":
         return generate(key).build()
-    return HELDOUT[key][0]()
+    return HELDOUT[key][0]().eval()
 
 
 def measure(specs, threads: int, rounds: int, repeats: int, profile_name: str | None):

@@ -131,6 +131,28 @@ def test_pooling():
     assert r.flops == 1280 * 7 * 7  # each input element summed once
 
 
+def test_pool_window_is_cut_at_the_padded_edge():
+    # HF EfficientNet's head: AvgPool2d(2560, ceil_mode=True) over 2560x7x7 gives 1x1 from the 7x7 input alone
+    r = only_record(analyze_meta(nn.AvgPool2d(2560, ceil_mode=True), (1, 2560, 7, 7)))
+    assert r.outputs[0].shape == (1, 2560, 1, 1)
+    assert r.flops == 2560 * 7 * 7  # 125,440 reads, not 2560 * 2560 * 2560 = 16.8 G
+    assert r.attrs["ceil_mode"] is True
+    # ceil_mode's last window hangs over the edge: 3-wide, stride 2 over 8 -> ceil((8 - 3) / 2) + 1 = 4 windows
+    # starting at 0, 2, 4, 6; the last reads 6 and 7 only: 3 + 3 + 3 + 2 = 11 reads per dim
+    r = only_record(analyze_meta(nn.MaxPool2d(3, 2, ceil_mode=True), (1, 4, 8, 8)))
+    assert r.outputs[0].shape == (1, 4, 4, 4)
+    assert r.flops == 4 * 11 * 11
+    # padding stays part of the window (the convention): 3x3, stride 2, pad 1 over 112 -> 56, 9 per output
+    assert only_record(analyze_meta(nn.MaxPool2d(3, 2, 1), (1, 64, 112, 112))).flops == 9 * 64 * 56 * 56
+
+    class Functional(nn.Module):
+        def forward(self, x):
+            return F.avg_pool2d(x, 2560, ceil_mode=True)
+
+    r = only_record(analyze_meta(Functional(), (1, 8, 7, 7)))
+    assert r.flops == 8 * 7 * 7 and r.attrs["kernel"] == (2560, 2560)
+
+
 def test_upsample():
     r = only_record(analyze_meta(nn.Upsample(scale_factor=2, mode="bilinear"), (1, 3, 8, 8)))
     assert r.flops == 4 * 3 * 16 * 16  # 4 points blended per output element

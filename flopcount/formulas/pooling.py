@@ -1,6 +1,9 @@
 """Pooling and resampling.
 
-Windowed pooling: one op (compare or add) per window element per output element. Adaptive pooling:
+Windowed pooling: one op (compare or add) per window element per output element, counting the window
+where it lies on the padded input (``window_reads``: ceil_mode's last window and a window wider than its
+input are cut at the edge, as torch's kernel cuts them; HF's EfficientNet pools 7x7 with a 2560 window,
+whose full area would be 16.8 GFLOPs for 125,440 reads). Adaptive pooling:
 every input element is visited once (fvcore's convention). Upsampling: per output element, the input
 points it blends: 1 nearest, 2 linear, 4 bilinear, 8 trilinear, 16 bicubic (fvcore uses 1 and 4 too).
 """
@@ -28,8 +31,31 @@ def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return out
 
 
-def _window_attrs(kernel, stride, padding) -> dict:
-    return {"kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding)}
+def window_reads(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> int:
+    """Window positions inside the padded input (``size + 2 * padding``), summed over ``out`` windows."""
+    extent = size + 2 * padding
+    reach = (kernel - 1) * dilation
+    full = min(out, max(0, (extent - 1 - reach) // stride + 1))
+    partial = sum(min(kernel, max(0, (extent - 1 - o * stride) // dilation + 1)) for o in range(full, out))
+    return full * kernel + partial
+
+
+def window_flops(input_shape, output_shape, kernel, stride, padding, dilation=None) -> int:
+    """One op per window read, over every spatial dim (the leading batch and channel dims multiply)."""
+    n = len(kernel)
+    dilation = dilation or (1,) * n
+    reads = prod(window_reads(input_shape[-n + i], kernel[i], stride[i], padding[i], dilation[i], output_shape[-n + i])
+                 for i in range(n))
+    return prod(output_shape[:-n]) * reads
+
+
+def _window_attrs(kernel, stride, padding, ceil_mode=False, dilation=None) -> dict:
+    attrs = {"kernel": tuple(kernel), "stride": tuple(stride), "padding": tuple(padding)}
+    if ceil_mode:
+        attrs["ceil_mode"] = True
+    if dilation and any(d != 1 for d in dilation):
+        attrs["dilation"] = tuple(dilation)
+    return attrs
 
 
 _SPATIAL_DIMS = {nn.MaxPool1d: 1, nn.AvgPool1d: 1, nn.MaxPool2d: 2, nn.AvgPool2d: 2, nn.MaxPool3d: 3, nn.AvgPool3d: 3}
@@ -40,7 +66,9 @@ def window_pool_module(module: nn.Module, inputs: tuple, output: torch.Tensor) -
     n = next(dims for cls, dims in _SPATIAL_DIMS.items() if isinstance(module, cls))
     kernel = ntuple(module.kernel_size, n)
     stride = ntuple(module.stride if module.stride is not None else module.kernel_size, n)
-    return Cost(output.numel() * prod(kernel), "pool", attrs=_window_attrs(kernel, stride, ntuple(module.padding, n)))
+    padding, dilation = ntuple(module.padding, n), ntuple(getattr(module, "dilation", 1), n)
+    flops = window_flops(inputs[0].shape, output.shape, kernel, stride, padding, dilation)
+    return Cost(flops, "pool", attrs=_window_attrs(kernel, stride, padding, module.ceil_mode, dilation))
 
 
 @formula(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
@@ -77,15 +105,27 @@ def _avg_pool_meta(n: int):
     return rule
 
 
-def _window_pool_cost(result, input, kernel_size, *args, **kwargs) -> Cost:
-    k = ntuple(kernel_size, input.dim() - 2)
+def _window_cost(result, input, kernel_size, stride, padding, dilation, ceil_mode) -> Cost:
+    n = input.dim() - 2
     output = result[0] if isinstance(result, tuple) else result
-    return Cost(output.numel() * prod(k), "pool")
+    k, p = ntuple(kernel_size, n), ntuple(padding, n)
+    s = ntuple(stride if stride not in (None, []) else kernel_size, n)
+    d = ntuple(dilation, n)
+    return Cost(window_flops(input.shape, output.shape, k, s, p, d), "pool", attrs=_window_attrs(k, s, p, bool(ceil_mode), d))
+
+
+def _max_pool_cost(result, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *args,
+                   **kwargs) -> Cost:
+    return _window_cost(result, input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _avg_pool_cost(result, input, kernel_size, stride=None, padding=0, ceil_mode=False, *args, **kwargs) -> Cost:
+    return _window_cost(result, input, kernel_size, stride, padding, 1, ceil_mode)
 
 
 for _n, _max, _avg in ((1, F.max_pool1d, F.avg_pool1d), (2, F.max_pool2d, F.avg_pool2d), (3, F.max_pool3d, F.avg_pool3d)):
-    formula(_max, meta_rule=_window_pool_meta(_n))(_window_pool_cost)
-    formula(_avg, meta_rule=_avg_pool_meta(_n))(_window_pool_cost)
+    formula(_max, meta_rule=_window_pool_meta(_n))(_max_pool_cost)
+    formula(_avg, meta_rule=_avg_pool_meta(_n))(_avg_pool_cost)
 
 
 def _adaptive_meta(n: int):

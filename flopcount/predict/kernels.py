@@ -146,10 +146,13 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
     if op in ("MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d") and len(out.shape) == 4:
         kernel, stride, padding = r.attrs.get("kernel"), r.attrs.get("stride"), r.attrs.get("padding", (0, 0))
         n, c, h, w = r.inputs[0].shape
-        if not kernel or len(set(kernel)) != 1 or not stride or len(set(stride)) != 1:
+        if not kernel or len(set(kernel)) != 1 or not stride or len(set(stride)) != 1 or "dilation" in r.attrs:
             return None
         kind = "maxpool" if "ax" in op else "avgpool"
-        return kind, {"n": n, "c": c, "h": h, "w": w, "k": kernel[0], "s": stride[0], "p": padding[0], "module": module}
+        config = {"n": n, "c": c, "h": h, "w": w, "k": kernel[0], "s": stride[0], "p": padding[0], "module": module}
+        if r.attrs.get("ceil_mode"):
+            config["ceil"] = 1
+        return kind, config
     if op in ("AdaptiveAvgPool2d", "adaptive_avg_pool2d") and len(out.shape) == 4:
         n, c, h, w = r.inputs[0].shape
         return "adaptive_avgpool", {"n": n, "c": c, "h": h, "w": w, "oh": out.shape[2], "ow": out.shape[3],

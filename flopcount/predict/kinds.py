@@ -147,17 +147,24 @@ def _binary_features(c: dict) -> list[float]:
 
 
 def _pool_shapes(c: dict) -> tuple[int, int, int]:
-    oh, ow = conv_out(c["h"], c["k"], c["s"], c["p"]), conv_out(c["w"], c["k"], c["s"], c["p"])
-    return c["n"] * c["c"] * c["h"] * c["w"], c["n"] * c["c"] * oh * ow, c["k"] * c["k"]
+    """(elements in, window reads, window area): reads cut at the padded edge, as the FLOPs formula cuts them."""
+    from flopcount.formulas.pooling import pool_output_size, window_reads
+
+    ceil = bool(c.get("ceil", 0))
+    reads = 1
+    for size in (c["h"], c["w"]):
+        out = pool_output_size(size, c["k"], c["s"], c["p"], 1, ceil)
+        reads *= window_reads(size, c["k"], c["s"], c["p"], 1, out)
+    return c["n"] * c["c"] * c["h"] * c["w"], c["n"] * c["c"] * reads, c["k"] * c["k"]
 
 
 def _pool_terms(c: dict) -> list[float]:
-    xin, xout, window = _pool_shapes(c)
-    return [1.0, xin, xout * window]
+    xin, reads, _ = _pool_shapes(c)
+    return [1.0, xin, reads]
 
 
 def _pool_features(c: dict) -> list[float]:
-    xin, xout, window = _pool_shapes(c)
+    xin, _, window = _pool_shapes(c)
     return [_lg(c["c"]), _lg(c["h"] * c["w"]), _lg(window), float(c["s"]), _lg(xin)]
 
 

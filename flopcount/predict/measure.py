@@ -102,9 +102,10 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
     if kind in ("maxpool", "avgpool"):
         x = data(c["n"], c["c"], c["h"], c["w"])
         cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
-        module = cls(c["k"], c["s"], c["p"])
+        ceil = bool(c.get("ceil", 0))
+        module = cls(c["k"], c["s"], c["p"], ceil_mode=ceil)
         fn = F.max_pool2d if kind == "maxpool" else F.avg_pool2d
-        return (lambda: module(x)) if c.get("module") else (lambda: fn(x, c["k"], c["s"], c["p"]))
+        return (lambda: module(x)) if c.get("module") else (lambda: fn(x, c["k"], c["s"], c["p"], ceil_mode=ceil))
     if kind == "adaptive_avgpool":
         x = data(c["n"], c["c"], c["h"], c["w"])
         module = nn.AdaptiveAvgPool2d((c["oh"], c["ow"]))
