@@ -85,6 +85,49 @@ def test_records_map_to_the_kernels_eager_cpu_runs(report):
     assert kernels[12].config["op"] == "GroupNorm"  # no calibrated kind: the fallback, visibly
 
 
+class _DepthwiseConv(nn.Conv2d):
+    """A subclass of nn.Conv2d, as HF's EfficientNetDepthwiseConv2d: still torch's conv kernel."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, channels, 3, padding="same", groups=channels, bias=False)
+
+
+class _ThirdPartyStyle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.depthwise = _DepthwiseConv(8)
+        self.valid = nn.Conv2d(8, 8, 3, padding="valid")
+        self.uneven = nn.Conv2d(8, 8, 2, padding="same")  # 'same' with an even window pads unevenly
+        self.reflect = nn.Conv2d(8, 8, 3, padding=1, padding_mode="reflect")
+        self.up = nn.ConvTranspose2d(8, 8, 2, 2)
+        self.pool = nn.AvgPool2d(3, 2, ceil_mode=True)
+
+    def forward(self, x):
+        x = nn.functional.pad(x, (0, 1, 0, 1))  # TF-style 'same' before a stride-2 conv
+        x = self.valid(self.depthwise(x))
+        x = self.up(self.reflect(self.uneven(x)))
+        return self.pool(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"))
+
+
+def test_third_party_convs_pads_and_pools_map_by_what_they_are():
+    records = analyze(_ThirdPartyStyle().eval(), (1, 8, 9, 9), device="meta").records
+    with num_threads(1):
+        kernels = kernels_of(records)
+    assert [k.kind for k in kernels] == ["pad", "conv_dw_mkldnn", "conv", "fallback", "fallback", "fallback",
+                                         "fallback", "avgpool"]
+    assert kernels[0].config == {"c": 8, "h": 9, "w": 9, "oh": 10, "ow": 10}  # 9x9 padded right and below
+    # 'same' for a 3x3 window is 1 on each side, 'valid' is 0: 10 - 3 + 1 = 8 out
+    assert (kernels[1].config["ph"], kernels[1].config["g"], kernels[1].config["bias"]) == (1, 8, 0)
+    assert (kernels[2].config["ph"], kernels[2].config["h"], records[2].outputs[0].shape[-1]) == (0, 10, 8)
+    # uneven 'same', reflect padding and a transposed conv run other kernels than any timed conv; so does a
+    # reflect pad
+    assert [r.op for r in records[3:7]] == ["Conv2d", "Conv2d", "ConvTranspose2d", "pad"]
+    # ceil_mode is part of the pool's config: 9 -> pad 10 -> 'same' 10 -> 'valid' 8 -> 8 -> 8 -> transposed 16
+    # -> pad 18 wide; ceil((18 - 3) / 2) + 1 = 9 windows (floor would give 8)
+    assert kernels[7].config == {"n": 1, "c": 8, "h": 18, "w": 18, "k": 3, "s": 2, "p": 0, "module": 1, "ceil": 1}
+    assert tuple(build("avgpool", kernels[7].config)().shape) == (1, 8, 9, 9)
+
+
 def test_containers_are_the_root_and_every_module_around_a_record(report):
     # The root's forward and block's forward run Python around records; stem, gn, pool, fc are leaves.
     assert container_calls(report.records) == 2

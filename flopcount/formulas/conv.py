@@ -34,22 +34,29 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _attrs(kernel, stride, padding, dilation, groups) -> dict:
-    return {"kernel": tuple(kernel), "stride": tuple(stride), "padding": padding if isinstance(padding, str) else tuple(padding),
-            "dilation": tuple(dilation), "groups": int(groups)}
+def _attrs(kernel, stride, padding, dilation, groups, *, transposed=False, padding_mode="zeros") -> dict:
+    attrs = {"kernel": tuple(kernel), "stride": tuple(stride),
+             "padding": padding if isinstance(padding, str) else tuple(padding), "dilation": tuple(dilation),
+             "groups": int(groups)}
+    if transposed:  # the same attrs describe a different kernel
+        attrs["transposed"] = True
+    if padding_mode != "zeros":  # reflect/replicate/circular: torch pads a copy first, then convolves unpadded
+        attrs["padding_mode"] = padding_mode
+    return attrs
 
 
 @formula(nn.Conv1d, nn.Conv2d, nn.Conv3d)
 def conv_module(module: nn.Conv2d, inputs: tuple, output: torch.Tensor) -> Cost:
     flops = conv_flops(output.numel(), module.in_channels // module.groups, module.kernel_size)
-    attrs = _attrs(module.kernel_size, module.stride, module.padding, module.dilation, module.groups)
+    attrs = _attrs(module.kernel_size, module.stride, module.padding, module.dilation, module.groups,
+                   padding_mode=module.padding_mode)
     return Cost(flops, "conv", attrs=attrs)
 
 
 @formula(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 def conv_transpose_module(module: nn.ConvTranspose2d, inputs: tuple, output: torch.Tensor) -> Cost:
     flops = conv_transpose_flops(inputs[0].numel(), module.out_channels // module.groups, module.kernel_size)
-    attrs = _attrs(module.kernel_size, module.stride, module.padding, module.dilation, module.groups)
+    attrs = _attrs(module.kernel_size, module.stride, module.padding, module.dilation, module.groups, transposed=True)
     return Cost(flops, "conv", attrs=attrs)
 
 
@@ -93,5 +100,5 @@ def _conv_transpose_meta(input, weight, bias=None, stride=1, padding=0, output_p
 def conv_transpose_function(result, input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1) -> Cost:
     # weight is (c_in, c_out / g, k...)
     n = weight.dim() - 2
-    attrs = _attrs(weight.shape[2:], ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n), groups)
+    attrs = _attrs(weight.shape[2:], ntuple(stride, n), ntuple(padding, n), ntuple(dilation, n), groups, transposed=True)
     return Cost(conv_transpose_flops(input.numel(), weight.shape[1], tuple(weight.shape[2:])), "conv", attrs=attrs)

@@ -62,9 +62,15 @@ def view_or_copy_function(result, input, *args, **kwargs) -> Cost:
                    "index_fill_", "index_put", "index_put_", "masked_scatter", "masked_scatter_", "diag", "diag_embed", "block_diag",
                    "dstack", "column_stack", "rot90", "fliplr", "flipud", "nonzero", "argwhere", "unique",
                    "unique_consecutive"),
-         F.pad, F.one_hot, torch.Tensor.copy_)
+         F.one_hot, torch.Tensor.copy_)
 def copy_function(result, *args, **kwargs) -> Cost:
     return Cost(0, "movement")
+
+
+@formula(F.pad)
+def pad_function(result, input, pad, mode="constant", value=None) -> Cost:
+    # 'reflect', 'replicate' and 'circular' read the input in other orders than a constant fill does
+    return Cost(0, "movement", attrs={"mode": mode})
 
 
 @formula(nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,

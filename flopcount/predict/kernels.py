@@ -43,14 +43,32 @@ class Kernel:
 
 # -- records -> kernels ----------------------------------------------------------------------------
 
+_PLAIN_CONV_ATTRS = {"kernel", "stride", "padding", "dilation", "groups"}
+
+
+def _is_conv2d(r: LayerRecord) -> bool:
+    """A plain 2-D convolution: ``nn.Conv2d`` or any subclass of it (HF's EfficientNetDepthwiseConv2d),
+    ``F.conv2d``; not a transposed, deformable or non-zero-padded one, whose kernels differ."""
+    return (r.category == "conv" and set(r.attrs) == _PLAIN_CONV_ATTRS and len(r.attrs["kernel"]) == 2
+            and r.source in ("module", "op") and (r.source == "module" or r.op == "conv2d"))
+
+
+def _explicit_padding(padding, kernel, dilation) -> tuple[int, int] | None:
+    """'valid' and 'same' as numbers; None where 'same' pads unevenly (torch then pads a copy first)."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return None if any(t % 2 for t in total) else (total[0] // 2, total[1] // 2)
+    return tuple(padding)
+
+
 def _conv_config(r: LayerRecord) -> dict | None:
     if len(r.inputs) < 1 or len(r.inputs[0].shape) != 4 or not r.outputs or len(r.outputs[0].shape) != 4:
         return None
-    kernel, stride = r.attrs.get("kernel"), r.attrs.get("stride")
-    padding, dilation, groups = r.attrs.get("padding"), r.attrs.get("dilation", (1, 1)), r.attrs.get("groups", 1)
-    if kernel is None or stride is None or isinstance(padding, str) or padding is None:
-        return None
-    if len(set(stride)) != 1 or len(set(dilation)) != 1:
+    kernel, stride, dilation, groups = r.attrs["kernel"], r.attrs["stride"], r.attrs["dilation"], r.attrs["groups"]
+    padding = _explicit_padding(r.attrs["padding"], kernel, dilation)
+    if padding is None or len(set(stride)) != 1 or len(set(dilation)) != 1:
         return None
     n, cin, h, w = r.inputs[0].shape
     cout = r.outputs[0].shape[1]
@@ -119,7 +137,7 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
         return None  # calibrated on fp32: other dtypes fall back, visibly
     op = r.op
     out = r.outputs[0]
-    if op in ("Conv2d", "conv2d"):
+    if _is_conv2d(r):
         config = _conv_config(r)
         return (conv_kind(config), config) if config else None
     if op in ("Linear", "linear"):
@@ -176,6 +194,12 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
         else:
             inner = source[-1] if source else 1
         return "copy", {"numel": out.numel, "inner": max(inner, 1)}
+    if op == "pad" and r.attrs.get("mode", "constant") == "constant" and len(out.shape) >= 2 and r.inputs:
+        h, w = (r.inputs[0].shape[-2:] if len(out.shape) >= 2 else (1, r.inputs[0].shape[-1]))
+        oh, ow = out.shape[-2:]
+        if len(r.inputs[0].shape) != len(out.shape) or out.shape[:-2] != r.inputs[0].shape[:-2] or oh < h or ow < w:
+            return None  # padding of leading dims, or cropping (negative pads): no timed config is like it
+        return "pad", {"c": out.numel // max(oh * ow, 1), "h": h, "w": w, "oh": oh, "ow": ow}
     if op == "MultiheadAttention" and len(r.inputs[0].shape) == 3:
         a, b, e = r.inputs[0].shape
         batch, length = (a, b) if a <= b else (b, a)  # batch_first is not recorded: the batch is the shorter dim

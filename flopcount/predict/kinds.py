@@ -192,6 +192,14 @@ def _copy_features(c: dict) -> list[float]:
     return [_lg(c["numel"]), _lg(c["inner"])]
 
 
+def _pad_terms(c: dict) -> list[float]:
+    return [1.0, c["c"] * c["h"] * c["w"], c["c"] * c["oh"] * c["ow"], c["c"] * c["oh"]]
+
+
+def _pad_features(c: dict) -> list[float]:
+    return [_lg(c["c"] * c["h"] * c["w"]), _lg(c["c"] * c["oh"] * c["ow"]), _lg(c["ow"])]
+
+
 def _mha_terms(c: dict) -> list[float]:
     b, length, e = c["b"], c["l"], c["e"]
     return [1.0, b * length * e * e, b * length * length * e, b * length * length * c["heads"]]
@@ -264,6 +272,8 @@ _add(_spec("cat", "concatenation (copies every input)", _cat_terms, _cat_feature
            ("call", "elements", "parts", "blocks"), ("log_elements", "parts", "log_inner_block")))
 _add(_spec("copy", "copy of a strided view (contiguous after a transpose: a channel shuffle)", _copy_terms,
            _copy_features, ("call", "elements", "blocks"), ("log_elements", "log_inner_block")))
+_add(_spec("pad", "constant padding of the last two dims (F.pad), c x h x w -> c x oh x ow", _pad_terms, _pad_features,
+           ("call", "elements_in", "elements_out", "rows_out"), ("log_elements_in", "log_elements_out", "log_width_out")))
 _add(_spec("mha", "nn.MultiheadAttention in eval (fused fast path), b x l x e", _mha_terms, _mha_features,
            ("call", "projection_flops", "score_flops", "score_elements"), ("log_b", "log_l", "log_e", "log_heads")))
 _add(_spec("sdpa", "F.scaled_dot_product_attention, b x l x s x d", _sdpa_terms, _sdpa_features,

@@ -119,6 +119,11 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         a = 2 if outer % 2 == 0 else 1  # a channel shuffle: (a, outer / a, inner) viewed with the first two swapped
         view = data(a, outer // a, inner).transpose(0, 1)
         return lambda: view.contiguous()
+    if kind == "pad":
+        x = data(1, c["c"], c["h"], c["w"])
+        right, bottom = c["ow"] - c["w"], c["oh"] - c["h"]
+        pads = (right // 2, right - right // 2, bottom // 2, bottom - bottom // 2)
+        return lambda: F.pad(x, pads)
     if kind == "mha":
         module = nn.MultiheadAttention(c["e"], c["heads"], batch_first=True).eval()
         x = data(c["b"], c["l"], c["e"])

@@ -102,6 +102,10 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind == "copy":
         inner = _spatial(rng, 1, 112) ** 2
         return {"numel": 2 * inner * _channels(rng, 4, 1024), "inner": inner}
+    if kind == "pad":
+        h = _spatial(rng, 2, 224)
+        pads = rng.choice(((0, 1), (1, 1), (1, 2), (2, 2), (3, 3)))
+        return {"c": _channels(rng, 3, 2048), "h": h, "w": h, "oh": h + sum(pads), "ow": h + sum(pads)}
     if kind == "mha":
         heads = rng.choice((1, 2, 4, 8, 12, 16))
         e = heads * rng.choice((16, 32, 64, 64, 96))
@@ -131,6 +135,8 @@ def affordable(kind: str, config: dict[str, Any]) -> bool:
         return config["b"] * config["l"] * config["s"] * config["d"] * 2 <= MAX_FLOPS
     if kind in ("maxpool", "avgpool"):
         return config["h"] + 2 * config["p"] >= config["k"] and config["p"] <= config["k"] // 2
+    if kind == "pad":
+        return config["c"] * config["oh"] * config["ow"] <= MAX_ELEMENTS
     return True
 
 
@@ -185,6 +191,9 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
             c["w"] = c["h"]
         if kind == "sdpa":
             c["s"] = c["l"]
+        if kind == "pad":
+            c["w"] = c["h"]
+            c["oh"] = c["ow"] = c["h"] + config["oh"] - config["h"]  # the same padding around a new size
         if affordable(kind, c):
             return c
     return sample(kind, rng)
@@ -213,7 +222,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "conv": 1.5, "conv_mkldnn": 3, "conv1x1": 3, "conv1x1_mkldnn": 1.5, "conv_dw_mkldnn": 4, "conv_group": 1.5,
     "conv_group_mkldnn": 2, "linear": 1.5, "matmul": 0.5, "batchnorm": 1.5,
     "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
-    "cat": 1, "copy": 0.8, "mha": 0.5, "sdpa": 0.3, VIEW: 0.3,
+    "cat": 1, "copy": 0.8, "pad": 0.4, "mha": 0.5, "sdpa": 0.3, VIEW: 0.3,
     **{f"act_{a}": 0.6 if a in ("relu", "relu6") else 0.3 for a in ACTIVATIONS},
 }
 
