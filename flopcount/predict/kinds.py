@@ -84,13 +84,14 @@ def _conv_features(c: dict) -> list[float]:
     flops, xin, xout, weights, pixels = conv_shapes(c)
     return [_lg(c["cin"]), _lg(c["cout"]), _lg(c["cin"] // c["g"]), _lg(c["cout"] // c["g"]), _lg(pixels),
             _lg(c["kh"] * c["kw"]), float(c["s"]), _lg(flops), _lg(xin + xout + weights), _lg(c["n"]),
-            _alignment(c["cin"]), _alignment(c["cout"]), _lg(c["h"] * c["w"])]
+            _alignment(c["cin"]), _alignment(c["cout"]), _lg(c["h"] * c["w"]), _alignment(c["cin"] // c["g"]),
+            _alignment(c["cout"] // c["g"]), _lg(c["g"])]
 
 
 _CONV_TERMS = ("call", "flops", "elements_in", "elements_out", "weights", "im2col_elements", "gemm_calls")
 _CONV_FEATURES = ("log_cin", "log_cout", "log_cin_per_group", "log_cout_per_group", "log_out_pixels", "log_kernel",
                   "stride", "log_flops", "log_elements", "log_batch", "cin_alignment", "cout_alignment",
-                  "log_in_pixels")
+                  "log_in_pixels", "cin_per_group_alignment", "cout_per_group_alignment", "log_groups")
 
 
 # -- others ----------------------------------------------------------------------------------------

@@ -30,6 +30,18 @@ def _channels(rng: random.Random, low: int = 3, high: int = 2048) -> int:
     return max(low, c)
 
 
+# Widths per group of real grouped convs: ResNeXt's 4-32 (32 groups), RegNet's 8-256, ShuffleNet V1's 60-480
+# (3 groups). oneDNN runs aligned widths per group on other code paths than ragged ones, so they are drawn
+# as often as networks use them rather than as the remainder of a total width divided by the groups.
+_GROUP_WIDTHS = (2, 4, 8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 240, 256, 320, 480)
+
+
+def _group_width(rng: random.Random, groups: int) -> int:
+    if rng.random() < 0.6:
+        return max(1, min(rng.choice(_GROUP_WIDTHS), 4096 // groups))
+    return max(1, _channels(rng, 8, 2048) // groups)
+
+
 def _spatial(rng: random.Random, low: int = 2, high: int = 224) -> int:
     return max(low, int(round(log_uniform(rng, low, high))))
 
@@ -49,8 +61,7 @@ def _conv(rng: random.Random, kind: str) -> dict[str, Any]:
         cin, cout, g = c, c * rng.choice((1, 1, 1, 1, 2)), c
     elif kind == "conv_group":
         g = rng.choice((2, 3, 4, 8, 16, 32, 64))
-        cin = g * max(1, _channels(rng, 8, 2048) // g)
-        cout = g * max(1, _channels(rng, 8, 2048) // g)
+        cin, cout = g * _group_width(rng, g), g * _group_width(rng, g)
         if cin == g:
             cin = 2 * g
     else:
@@ -176,8 +187,12 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
                 c["cin"] = c["g"] = max(1, c["cout"] // multiplier)
                 c["cout"] = c["cin"] * multiplier
             if kind.startswith("conv_group"):
-                c["cin"] = max(2, c["cin"] // c["g"]) * c["g"]
-                c["cout"] = max(1, c["cout"] // c["g"]) * c["g"]
+                for key in ("cin", "cout"):
+                    width = max(1, c[key] // c["g"])
+                    if config[key] // config["g"] in _GROUP_WIDTHS:  # an aligned width stays aligned
+                        width = min(_GROUP_WIDTHS, key=lambda w: abs(math.log(w / width)))
+                    c[key] = width * c["g"]
+                c["cin"] = max(c["cin"], 2 * c["g"])
         if kind == "cat":
             c["numel"] = max(c["parts"], c["numel"] // (c["parts"] * c["inner"])) * c["parts"] * c["inner"]
         if kind == "copy":
