@@ -9,7 +9,9 @@ latency is the median of all its forwards, by wall-clock (as bench) and by the t
 same forwards minus the time other processes held the core). The generated networks come from
 ``archgen.EVALUATION_SEEDS``, disjoint from the seeds calibration times whole, and no zoo model is ever
 timed by calibration. The held-out networks (``heldout_nets.py``: EfficientNet-, DenseNet-, Inception-
-and ResNeXt-style, written apart from the generator) test families calibration never saw. Printed next
+and ResNeXt-style, written apart from the generator) test families calibration never saw, and the
+third-party ones (``thirdparty_nets.py``: transformers' own ResNet, MobileNet, EfficientNet, RegNet,
+ConvNeXt, ViT, MobileViT, LeViT and Swin, when transformers is installed) code nobody here wrote. Printed next
 to the prediction: the roofline bound (``flopcount roofline`` with ``--device``) and a FLOPs-proportional
 baseline whose one constant (ms per FLOP) is the median over the evaluated models themselves, an oracle
 that flatters it. The noise floor is the spread of the repeats; the host's drift since calibration is
@@ -38,6 +40,7 @@ from flopcount.predict.worker import KernelTimer
 from flopcount.timing import spearman
 from flopcount.zoo import get_spec, list_models
 from heldout_nets import HELDOUT
+from thirdparty_nets import THIRD_PARTY, available as third_party_available
 
 
 def bands(rows, factor: float = 1.2, min_size: int = 4):
@@ -57,8 +60,8 @@ def error_stats(errors) -> dict:
             "within_20": float(np.mean(a <= 0.20)), "median": float(np.median(a)), "p95": float(np.quantile(a, 0.95))}
 
 
-def collect(names, generated: int, heldout: bool = True):
-    """(name, source, meta report, builder, input size) for every model to evaluate."""
+def collect(names, generated: int, heldout: bool = True, third_party: bool = True):
+    """(name, source, model to analyse, builder, input size) for every model to evaluate."""
     items = []
     for name in names:
         spec = get_spec(name)
@@ -72,6 +75,9 @@ def collect(names, generated: int, heldout: bool = True):
         with torch.device("meta"):
             meta = build().eval()  # as every loader hands a model to analysis: BatchNorm in eval, no dropout
         items.append((name, "held-out", meta, ("held-out", name), (1, 3, resolution, resolution)))
+    for name, (build, resolution) in (THIRD_PARTY.items() if third_party else ()):
+        # built on CPU (transformers' initialisers are not all meta-safe) and analysed on meta like the rest
+        items.append((name, "third-party", build(), ("third-party", name), (1, 3, resolution, resolution)))
     return items
 
 
@@ -81,6 +87,8 @@ def build(spec):
         return load_model(key, {}, "cpu").model
     if source == "generated":
         return generate(key).build()
+    if source == "third-party":
+        return THIRD_PARTY[key][0]()
     return HELDOUT[key][0]().eval()
 
 
@@ -101,6 +109,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu_measured", help="roofline device profile")
     parser.add_argument("--generated", type=int, default=100)
     parser.add_argument("--no-heldout", dest="heldout", action="store_false", help="skip the held-out families")
+    parser.add_argument("--no-third-party", dest="third_party", action="store_false",
+                        help="skip transformers' vision models (skipped anyway without transformers)")
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved visits of every model")
@@ -122,7 +132,10 @@ def main(argv=None) -> int:
         print(f"no roofline column: {error}", file=sys.stderr)
 
     names = list_models(args.models) if args.models else []
-    items = collect(names, args.generated, args.heldout)
+    third_party = args.third_party and third_party_available()
+    if args.third_party and not third_party:
+        print("no third-party group: transformers is not installed", file=sys.stderr)
+    items = collect(names, args.generated, args.heldout, third_party)
     rows = []
     started = time.perf_counter()
     for name, source, meta, _, size in items:
@@ -141,7 +154,8 @@ def main(argv=None) -> int:
                                     args.repeats, args.profile if profile.runtime().threads == args.threads else None)
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
-                   cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread)
+                   cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
+                   halves_ms=[h * 1e3 for h in t.halves_s])
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
@@ -173,7 +187,8 @@ def summarize(rows, args, device, per_flop) -> str:
         predictors.insert(1, ("roofline", "roofline_ms"))
     groups = {"all": rows, "zoo": [r for r in rows if r["source"] == "zoo"],
               "generated": [r for r in rows if r["source"] == "generated"],
-              "held-out": [r for r in rows if r["source"] == "held-out"]}
+              "held-out": [r for r in rows if r["source"] == "held-out"],
+              "third-party": [r for r in rows if r["source"] == "third-party"]}
     lines = []
     header = ["models", "predictor", "within 5%", "within 10%", "within 20%", "median |err|", "p95 |err|"]
     table = []
@@ -193,9 +208,14 @@ def summarize(rows, args, device, per_flop) -> str:
         cells = [f"{band[0]['flops'] / 1e6:.0f}-{band[-1]['flops'] / 1e6:.0f}M", str(len(band))]
         for _, key in predictors:
             cells.append(f"{spearman([r[key] for r in band], measured):+.2f}")
+        # the measurement against itself: even-numbered visits' median against odd-numbered ones' (wall-clock)
+        cells.append(f"{spearman([r['halves_ms'][0] for r in band], [r['halves_ms'][1] for r in band]):+.2f}")
         band_rows.append(cells)
-    lines.append("Spearman rank correlation with measured latency within bands of equal FLOPs (within 1.2x):")
-    lines += _format(["paper FLOPs", "models", *[p for p, _ in predictors]], band_rows, args.markdown)
+    lines.append("Spearman rank correlation with measured latency within bands of equal FLOPs (within 1.2x); the last "
+                 "column ranks the measurement against itself (even- against odd-numbered visits), the most any "
+                 "predictor can be expected to reach:")
+    lines += _format(["paper FLOPs", "models", *[p for p, _ in predictors], "measured: half vs half"], band_rows,
+                     args.markdown)
     spreads = [r["spread"] for r in rows]
     min_vs_median = [r["measured_ms"] / r["measured_min_ms"] - 1 for r in rows]
     lines.append("")

@@ -113,9 +113,13 @@ def time_calls(fn: Callable[[], Any], *, warmup: int, repeats: int,
 
 def time_model(model, args: tuple, *, warmup: int = 3, repeats: int = 20, threads: int | None = DEFAULT_THREADS,
                timer: Callable[[], float] = time.perf_counter) -> Timing:
-    """Median and spread of a plain forward of ``model(*args)`` (no_grad, no hooks) at ``threads`` threads."""
+    """Median and spread of a plain forward of ``model(*args)`` (no_grad, no hooks) at ``threads`` threads,
+    on a steady heap (:mod:`flopcount.allocator`)."""
     import torch
 
+    from flopcount.allocator import steady_heap
+
+    steady_heap()
     with num_threads(threads), torch.no_grad():
         return time_calls(lambda: model(*args), warmup=warmup, repeats=repeats, timer=timer)
 

@@ -10,6 +10,7 @@ another process spoils one round of many configs rather than every round of one.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import statistics
 import time
@@ -242,11 +243,19 @@ class ModelTiming:
     cpu_median_s: float
     cpu_spread: float
     repeats: int
+    # Wall-clock medians of the even- and the odd-numbered visits: two independent measurements of the
+    # same model, whose agreement (over many models) is how far the measured ranking itself can be trusted.
+    halves_s: tuple[float, float] = (math.nan, math.nan)
 
     @classmethod
-    def of(cls, wall: Sequence[float], cpu: Sequence[float]) -> "ModelTiming":
+    def of(cls, wall: Sequence[float], cpu: Sequence[float], per_visit: int | None = None) -> "ModelTiming":
         w, c = statistics.median(wall), statistics.median(cpu)
-        return cls(min(wall), w, (max(wall) - min(wall)) / w, min(cpu), c, (max(cpu) - min(cpu)) / c, len(wall))
+        per_visit = per_visit or len(wall)
+        visits = [wall[i:i + per_visit] for i in range(0, len(wall), per_visit)]
+        even, odd = [t for v in visits[0::2] for t in v], [t for v in visits[1::2] for t in v]
+        halves = (statistics.median(even), statistics.median(odd)) if even and odd else (w, w)
+        return cls(min(wall), w, (max(wall) - min(wall)) / w, min(cpu), c, (max(cpu) - min(cpu)) / c, len(wall),
+                   halves)
 
 
 def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 3, warmup: int = 1, repeats: int = 3,
@@ -281,7 +290,7 @@ def time_models(models: Sequence[tuple[Any, tuple]], *, rounds: int = 3, warmup:
                     wall[i].append(time.perf_counter() - start)
             if on_round:
                 on_round(r + 1)
-    return [ModelTiming.of(w, c) for w, c in zip(wall, cpu)]
+    return [ModelTiming.of(w, c, repeats) for w, c in zip(wall, cpu)]
 
 
 @contextlib.contextmanager

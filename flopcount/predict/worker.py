@@ -27,7 +27,10 @@ RECYCLE_S = 30.0
 def _start(threads: int) -> None:
     import torch
 
+    from flopcount.allocator import steady_heap
+
     torch.set_num_threads(threads)
+    steady_heap()
 
 
 def _time_configs(items: Sequence[tuple[str, dict]], rounds: int, seed: int) -> list[Sample]:
