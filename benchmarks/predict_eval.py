@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import statistics
 import sys
 import time
@@ -35,7 +36,7 @@ from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
 from flopcount.predict.drift import host_drift
-from flopcount.predict.measure import num_threads, time_models
+from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import spearman
 from flopcount.zoo import get_spec, list_models
@@ -103,6 +104,29 @@ def measure(specs, threads: int, rounds: int, repeats: int, profile_name: str | 
         return drift, time_models(built, rounds=rounds, warmup=2, repeats=repeats)
 
 
+def alone_in_fresh_processes(specs, threads: int, processes: int, rounds: int, repeats: int) -> list[ModelTiming]:
+    """Every model timed alone in ``processes`` fresh processes, as `flopcount bench MODEL` times one; the
+    passes go over all models in a new random order each, so a burst of load spoils one process of a model.
+    Measured = the median of the processes' medians; ``halves_s`` = even- against odd-numbered processes."""
+    per_model: list[list[ModelTiming]] = [[] for _ in specs]
+    order = list(range(len(specs)))
+    rng = random.Random(0)
+    for _ in range(processes):
+        rng.shuffle(order)
+        for i in order:
+            with KernelTimer(threads, recycle_s=math.inf) as worker:
+                per_model[i] += worker.run(measure, [specs[i]], threads, rounds, repeats, None)[1]
+    out = []
+    for runs in per_model:
+        median = statistics.median(t.median_s for t in runs)
+        even, odd = [t.median_s for t in runs[0::2]], [t.median_s for t in runs[1::2]] or [median]
+        out.append(ModelTiming(min(t.min_s for t in runs), median, statistics.median(t.spread for t in runs),
+                               min(t.cpu_min_s for t in runs), statistics.median(t.cpu_median_s for t in runs),
+                               statistics.median(t.cpu_spread for t in runs), sum(t.repeats for t in runs),
+                               (statistics.median(even), statistics.median(odd))))
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu_measured", help="latency profile: shipped name or path")
@@ -113,11 +137,17 @@ def main(argv=None) -> int:
                         help="skip transformers' vision models (skipped anyway without transformers)")
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved visits of every model")
+    parser.add_argument("--processes", type=int, default=3, help="fresh processes each model is timed alone in")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="visits of a model per process (default 2), or interleaved visits with --together (5)")
     parser.add_argument("--repeats", type=int, default=3, help="timed forwards in a row per visit, after a warm-up")
+    parser.add_argument("--together", action="store_true",
+                        help="time every model in one process, visits interleaved (faster; not how bench runs)")
     parser.add_argument("--json", help="write every model's numbers here")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
     args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = 5 if args.together else 2
 
     profile = load_profile(args.profile)
     if profile.runtime().threads != args.threads:
@@ -148,10 +178,17 @@ def main(argv=None) -> int:
     predict_s = time.perf_counter() - started
     print(f"predicted {len(rows)} models from their records in {predict_s:.1f} s", file=sys.stderr)
 
-    print("timing in a fresh process ...", file=sys.stderr)
-    with KernelTimer(args.threads, recycle_s=math.inf) as worker:
-        drift, timings = worker.run(measure, [(spec, size) for *_, spec, size in items], args.threads, args.rounds,
-                                    args.repeats, args.profile if profile.runtime().threads == args.threads else None)
+    drift_profile = args.profile if profile.runtime().threads == args.threads else None
+    specs = [(spec, size) for *_, spec, size in items]
+    if args.together:
+        print("timing in a fresh process ...", file=sys.stderr)
+        with KernelTimer(args.threads, recycle_s=math.inf) as worker:
+            drift, timings = worker.run(measure, specs, args.threads, args.rounds, args.repeats, drift_profile)
+    else:
+        print(f"timing {len(specs)} models, each alone in {args.processes} fresh processes ...", file=sys.stderr)
+        with KernelTimer(args.threads, recycle_s=math.inf) as worker:
+            drift, _ = worker.run(measure, [], args.threads, args.rounds, args.repeats, drift_profile)
+        timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.repeats)
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
@@ -160,8 +197,9 @@ def main(argv=None) -> int:
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
           f"{prov.get('date')}, clock {prov.get('clock')}; evaluated on {len(rows)} models at {args.threads} "
-          f"thread(s), {args.rounds} interleaved visits of 2 warm-up and {args.repeats} timed forwards, "
-          f"measured = median")
+          f"thread(s), " + (f"{args.rounds} interleaved visits in one process" if args.together else
+                             f"each alone in {args.processes} fresh processes of {args.rounds} visits") +
+          f" of 2 warm-up and {args.repeats} timed forwards, measured = median")
     if drift is not None:
         print(f"host drift: {drift.kernels} of the profile's kernels re-timed now take {drift.median:.3f}x their "
               f"calibrated time (quartiles {drift.p25:.3f}-{drift.p75:.3f}); no prediction below is corrected for it")
@@ -212,7 +250,8 @@ def summarize(rows, args, device, per_flop) -> str:
         cells.append(f"{spearman([r['halves_ms'][0] for r in band], [r['halves_ms'][1] for r in band]):+.2f}")
         band_rows.append(cells)
     lines.append("Spearman rank correlation with measured latency within bands of equal FLOPs (within 1.2x); the last "
-                 "column ranks the measurement against itself (even- against odd-numbered visits), the most any "
+                 "column ranks the measurement against itself (even- against odd-numbered processes, or visits with "
+                 "--together), the most any "
                  "predictor can be expected to reach:")
     lines += _format(["paper FLOPs", "models", *[p for p, _ in predictors], "measured: half vs half"], band_rows,
                      args.markdown)

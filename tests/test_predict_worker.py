@@ -1,4 +1,4 @@
-"""KernelTimer: kernels and networks timed in a spawned worker, replaced once it is older than recycle_s.
+"""KernelTimer: kernels and networks timed in a worker process, replaced once it is older than recycle_s.
 
 Nothing here asserts a measured time: only that the worker returns one sample per config, at the thread
 count asked, and that it is replaced as told.
@@ -44,3 +44,18 @@ def test_a_script_calling_calibrate_without_a_main_guard_gets_a_clear_error(tmp_
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert 'must do so under `if __name__ == "__main__":`' in result.stderr.strip().splitlines()[-1]
+
+
+def test_workers_fork_from_a_server_at_the_thread_count_asked():
+    import os
+    import sys
+
+    import torch
+
+    with KernelTimer(threads=1, recycle_s=0.0) as timer:
+        assert timer.run(torch.get_num_threads) == 1
+        parents = {timer.run(os.getppid) for _ in range(2)}
+        assert timer.workers_started == 3
+    if sys.platform.startswith("linux"):
+        # forked by the fork server (one parent for every worker), not spawned by this process
+        assert len(parents) == 1 and os.getpid() not in parents

@@ -5,8 +5,13 @@ A process that has been timing kernels for a few minutes times the same kernel s
 the same 1x1 group convs measured 10-20% slower late in a calibration than early, and 4-11% slower in
 one process after a 2-minute calibration than before it (neither ``gc.collect()`` nor ``malloc_trim``
 brought it back). A model timed afterwards, by `bench` or an evaluation, runs in a young process, so
-calibration times its kernels in a spawned worker that is replaced once it has lived ``recycle_s``
-seconds (starting one costs an ``import torch``, about a second).
+calibration times its kernels in a worker that is replaced once it has lived ``recycle_s`` seconds.
+
+Workers are forked from a fork server that has imported torch and the timing code but run nothing, so a
+new one starts in a few tens of milliseconds instead of the second a spawned ``import torch`` takes, and
+every one starts from the same state: each model of an evaluation, and each calibration network, can be
+timed in a process of its own, as `flopcount bench` times one. Where there is no fork server (Windows),
+workers are spawned.
 """
 
 from __future__ import annotations
@@ -22,6 +27,15 @@ from flopcount.errors import FlopcountError
 from flopcount.predict.measure import ModelTiming, Sample
 
 RECYCLE_S = 30.0
+_PRELOAD = ["torch", "flopcount.predict.measure", "flopcount.predict.worker"]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)  # imported once by the server, never run there: safe to fork
+    return context
 
 
 def _start(threads: int) -> None:
@@ -85,7 +99,7 @@ class KernelTimer:
     def _worker(self) -> ProcessPoolExecutor:
         if self._pool is None or time.perf_counter() - self._born > self.recycle_s:
             self.close()
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+            self._pool = ProcessPoolExecutor(1, mp_context=_context(),
                                              initializer=_start, initargs=(self.threads,))
             self._born = time.perf_counter()
             self.workers_started += 1
