@@ -3,7 +3,7 @@
 By default glibc serves large blocks with fresh ``mmap`` pages and moves its mmap threshold as blocks are
 freed, and returns the top of the heap to the OS past a trim threshold. So whether a forward's activations
 reuse warm heap memory or fault in new pages depends on what the process allocated before: the same
-network (a generated VGG-style one, 1 thread) measured 5.2-6.9 ms in six fresh processes here, and
+network (a generated VGG-style one, 1 thread) measured 5.2-7.0 ms in six fresh processes here, and
 4.5-4.7 ms in six more with the thresholds fixed. Timing in flopcount (``bench``, calibration, the
 evaluation) fixes them first, so that a measurement is one number and not a draw from two. It changes
 how memory is reused, never what is computed; freed memory stays with the process (up to 2 GB at the heap's
