@@ -128,6 +128,26 @@ def test_third_party_convs_pads_and_pools_map_by_what_they_are():
     assert tuple(build("avgpool", kernels[7].config)().shape) == (1, 8, 9, 9)
 
 
+class _Gpt2Conv1D(nn.Module):
+    """transformers' GPT-2 projection: bias + x @ w with w stored (c_in, c_out), called through torch.addmm."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(64, 192))
+        self.bias = nn.Parameter(torch.zeros(192))
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.view(-1, 64), self.weight).view(2, 8, 192)
+
+
+def test_addmm_is_a_fully_connected_layer():
+    records = analyze(_Gpt2Conv1D(), (2, 8, 64), device="meta").records
+    kernels = kernels_of(records)
+    assert [r.op for r in records] == ["view", "addmm", "view"]
+    # 2 x 8 = 16 rows of 64 -> 192, with a bias
+    assert (kernels[1].kind, kernels[1].config) == ("linear", {"rows": 16, "cin": 64, "cout": 192, "bias": 1})
+
+
 def test_containers_are_the_root_and_every_module_around_a_record(report):
     # The root's forward and block's forward run Python around records; stem, gn, pool, fc are leaves.
     assert container_calls(report.records) == 2

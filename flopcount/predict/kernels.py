@@ -144,6 +144,11 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
         cin = r.inputs[0].shape[-1]
         return "linear", {"rows": r.inputs[0].numel // max(cin, 1), "cin": cin, "cout": out.shape[-1],
                           "bias": int(r.mac - r.inputs[0].numel - out.numel - cin * out.shape[-1] > 0)}
+    if op == "addmm" and len(r.inputs) == 3 and len(r.inputs[1].shape) == 2 and len(r.inputs[2].shape) == 2:
+        # bias + x @ w: a fully connected layer with its weight stored (c_in, c_out), as transformers' GPT-2
+        # Conv1D calls it; the same gemm as nn.Linear's up to the weight's transposition
+        rows, cin = r.inputs[1].shape
+        return "linear", {"rows": rows, "cin": cin, "cout": r.inputs[2].shape[1], "bias": int(r.inputs[0].numel > 1)}
     if op in _MATMUL and len(r.inputs) >= 2 and len(r.inputs[0].shape) >= 2 and len(r.inputs[1].shape) >= 2:
         m, k = r.inputs[0].shape[-2:]
         n = r.inputs[1].shape[-1]
