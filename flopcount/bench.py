@@ -13,6 +13,7 @@ ShuffleNet V2 paper's question: does FLOPs or MAC better predict measured time?
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -61,7 +62,7 @@ def measure_layers(model, args: tuple, *, warmup: int = 1, repeats: int = 5, thr
 @dataclass(frozen=True)
 class BenchResult:
     report: Report
-    whole: Timing
+    whole: Timing | None  # None when bench(whole=False)
     layers: list[Timing]  # aligned with report.records
     threads: int
 
@@ -90,8 +91,10 @@ def make_inputs(input_size: Any) -> tuple:
 
 
 def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, repeats: int = 20,
-          threads: int | None = None, layers: bool = True, layer_repeats: int | None = None) -> BenchResult:
-    """Analyse ``model`` on CPU, then time it whole and (``layers``) per record."""
+          threads: int | None = None, layers: bool = True, layer_repeats: int | None = None,
+          whole: bool = True) -> BenchResult:
+    """Analyse ``model`` on CPU, then time it whole (``whole``; else ``whole`` is None) and (``layers``) per
+    record."""
     from flopcount.analysis import analyze
 
     if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
@@ -101,7 +104,7 @@ def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, r
     model = model.to("cpu").eval()
     args = make_inputs(input_size)
     report = analyze(model, inputs=args, device="cpu", name=name)
-    whole = time_model(model, args, warmup=warmup, repeats=repeats, threads=threads)
+    whole_timing = time_model(model, args, warmup=warmup, repeats=repeats, threads=threads) if whole else None
     if layers:
         measured = measure_layers(model, args, warmup=1, repeats=layer_repeats or max(3, repeats // 2), threads=threads)
         if measured.names != [r.name for r in report.records]:
@@ -111,7 +114,17 @@ def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, r
         per_layer = measured.timings
     else:
         per_layer = []
-    return BenchResult(report, whole, per_layer, threads_in_use(threads))
+    return BenchResult(report, whole_timing, per_layer, threads_in_use(threads))
+
+
+def time_zoo_model(name: str, warmup: int, repeats: int, threads: int) -> Timing:
+    """Whole-forward timing of the zoo model ``name`` at its default input (run in a fresh worker by
+    ``bench_zoo``)."""
+    from flopcount.loading import load_model
+
+    loaded = load_model(name, {}, "cpu")
+    return time_model(loaded.model.eval(), make_inputs(loaded.default_inputs), warmup=warmup, repeats=repeats,
+                      threads=threads)
 
 
 @dataclass(frozen=True)
@@ -196,17 +209,21 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
     """Latency of each named zoo model (default input) beside its FLOPs, MAC, roofline prediction (with a
     ``device`` profile) and predicted latency (with a ``latency_profile``, a flopcount.predict profile)."""
     from flopcount.loading import load_model
+    from flopcount.predict.worker import KernelTimer
 
     rows = []
-    used = 1
+    used = threads_in_use(threads)
     for name in names:
         if on_model:
             on_model(name)
         loaded = load_model(name, {}, "cpu")
-        result = bench(loaded.model, loaded.default_inputs,
-                       name=name, warmup=warmup, repeats=repeats, threads=threads, layers=layers,
-                       layer_repeats=repeats)
-        used = result.threads
+        result = bench(loaded.model, loaded.default_inputs, name=name, warmup=warmup, repeats=repeats,
+                       threads=threads, layers=layers, layer_repeats=repeats, whole=False)
+        # Whole, each model in a fresh process, as `flopcount bench MODEL` times it: timed one after another in
+        # this process, the zoo ran 8% slower (median over 32 models, 2026-11-29) than each alone, and a
+        # latency profile predicts a model in a process of its own.
+        with KernelTimer(used) as worker:
+            result = dataclasses.replace(result, whole=worker.run(time_zoo_model, name, warmup, repeats, used))
         t = result.report.totals
         predicted = None
         if device is not None:

@@ -94,3 +94,21 @@ def test_threads_must_be_positive():
     with pytest.raises(UsageError):
         with num_threads(0):
             pass
+
+
+def test_bench_zoo_gives_each_model_its_latency_beside_its_prediction():
+    from flopcount.bench import bench_zoo
+    from flopcount.predict import load_profile
+
+    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=2, threads=1, layers=False,
+                    latency_profile=load_profile("cpu_measured"))
+    (row,) = zoo.rows
+    assert zoo.threads == 1 and row.name == "squeezenet1_1" and row.latency.median > 0
+    assert row.predicted_time > 0 and math.isnan(row.layer_spearman_flops)  # no layers asked for
+    assert row.paper_flops == 349_151_936  # squeezenet1_1 at 224x224 (REFERENCES.md, torchvision's count)
+
+
+def test_bench_without_whole_times_layers_only():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    result = bench(model, (1, 3, 8, 8), warmup=0, repeats=1, whole=False)
+    assert result.whole is None and len(result.layers) == len(result.report.records) == 2
