@@ -35,7 +35,7 @@ from flopcount.analysis import analyze
 from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
-from flopcount.predict.drift import host_drift
+from flopcount.predict.drift import host_drift, network_drift
 from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import spearman
@@ -180,6 +180,7 @@ def main(argv=None) -> int:
 
     drift_profile = args.profile if profile.runtime().threads == args.threads else None
     specs = [(spec, size) for *_, spec, size in items]
+    networks = None
     if args.together:
         print("timing in a fresh process ...", file=sys.stderr)
         with KernelTimer(args.threads, recycle_s=math.inf) as worker:
@@ -189,6 +190,7 @@ def main(argv=None) -> int:
         with KernelTimer(args.threads, recycle_s=math.inf) as worker:
             drift, _ = worker.run(measure, [], args.threads, args.rounds, args.repeats, drift_profile)
         timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.repeats)
+        networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
@@ -200,8 +202,12 @@ def main(argv=None) -> int:
           f"thread(s), " + (f"{args.rounds} interleaved visits in one process" if args.together else
                              f"each alone in {args.processes} fresh processes of {args.rounds} visits") +
           f" of 2 warm-up and {args.repeats} timed forwards, measured = median")
+    if not args.together and networks is not None:
+        print(f"network drift: {networks.count} of the profile's calibration networks re-timed alone now take "
+              f"{networks.median:.3f}x their calibrated time (quartiles {networks.p25:.3f}-{networks.p75:.3f}); "
+              "not corrected for either")
     if drift is not None:
-        print(f"host drift: {drift.kernels} of the profile's kernels re-timed now take {drift.median:.3f}x their "
+        print(f"host drift: {drift.count} of the profile's kernels re-timed now take {drift.median:.3f}x their "
               f"calibrated time (quartiles {drift.p25:.3f}-{drift.p75:.3f}); no prediction below is corrected for it")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):

@@ -1,4 +1,4 @@
-"""host_drift: the ratio of a profile's kernels timed now to their stored times, on synthetic timings."""
+"""host_drift and network_drift: a profile's kernels and networks timed now against their stored times."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_drift_is_the_median_ratio_of_now_to_stored_within_the_timed_range(monke
     monkeypatch.setattr(drift_module, "time_configs", fake_time_configs)
     result = drift_module.host_drift(runtime, per_kind=10)
     assert sorted(c["numel"] for _, c in timed) == [1000, 1001, 1002]
-    assert result.kernels == 3
+    assert result.count == 3
     assert result.median == pytest.approx(0.5)
     assert (result.p25, result.p75) == (pytest.approx(0.25), pytest.approx(1.0))
 
@@ -37,3 +37,33 @@ def test_drift_is_the_median_ratio_of_now_to_stored_within_the_timed_range(monke
 def test_a_profile_without_samples_in_range_is_an_error():
     with pytest.raises(ValueError, match="no kernel samples"):
         drift_module.host_drift(_runtime({"act_relu": [1e-7]}))
+
+
+def test_network_drift_retimes_the_calibration_networks_by_seed(monkeypatch):
+    # Two calibration networks stored at 10 ms and 20 ms; now both take 12 ms (thread CPU time, the clock
+    # calibration uses at one thread): ratios 1.2 and 0.6 -> median 0.9.
+    from flopcount.predict import worker
+    from flopcount.predict.measure import ModelTiming
+
+    asked = []
+
+    class FakeTimer:
+        def __init__(self, threads, recycle_s=None):
+            assert threads == 1
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def time_networks(self, seeds, rounds, warmup):
+            asked.extend(seeds)
+            return [ModelTiming(0.012, 0.012, 0.0, 0.012, 0.012, 0.0, 3)]
+
+    monkeypatch.setattr(worker, "KernelTimer", FakeTimer)
+    runtime = _runtime({"act_relu": [1e-4]})
+    runtime.model_cv = {"networks": ["resnet-17", "vgg-4"], "measured_s": [0.010, 0.020]}
+    result = drift_module.network_drift(runtime)
+    assert asked == [17, 4]  # the seed is the name's number
+    assert result.count == 2 and result.median == pytest.approx(0.9)

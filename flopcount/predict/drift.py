@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import time
 from dataclasses import dataclass
 
 from flopcount.predict.measure import num_threads, time_configs
@@ -24,15 +25,15 @@ MIN_S, MAX_S = 2e-5, 2e-2
 
 @dataclass(frozen=True)
 class Drift:
-    """Now / at calibration for ``kernels`` re-timed kernels: the median and the quartiles of the ratio."""
+    """Now / at calibration for ``count`` re-timed kernels or networks: the median and quartiles of the ratio."""
 
-    kernels: int
+    count: int
     median: float
     p25: float
     p75: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"kernels": self.kernels, "median": self.median, "p25": self.p25, "p75": self.p75}
+        return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75}
 
 
 def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds: int = 5) -> Drift:
@@ -51,5 +52,31 @@ def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds
         now = time_configs([(kind, s["config"]) for kind, s in chosen], rounds=rounds, seed=seed)
     ratios = sorted(getattr(sample, runtime.statistic) / stored[runtime.statistic]
                     for sample, (_, stored) in zip(now, chosen))
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return Drift(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2])
+
+
+def network_drift(runtime: RuntimeProfile, count: int = 10, rounds: int = 3) -> Drift:
+    """Re-time ``count`` of the profile's whole calibration networks, each alone in a fresh worker as
+    calibration timed them. The kernels alone can hold still while whole networks slow down: on a shared
+    host another tenant's use of the last-level cache costs a network that streams megabytes of weights and
+    activations more than a kernel timed on its own (here: kernels 0.996x, networks a few percent slower,
+    within the hour)."""
+    from flopcount.predict.calibrate import NETWORK_STATISTIC
+    from flopcount.predict.measure import clock
+    from flopcount.predict.worker import KernelTimer
+
+    names = list(runtime.model_cv.get("networks", []))[:count]
+    measured = list(runtime.model_cv.get("measured_s", []))[:count]
+    if not names:
+        raise ValueError("the profile stores no calibration networks to re-time")
+    with num_threads(runtime.threads):
+        statistic = ("cpu_" if clock() is time.thread_time else "") + NETWORK_STATISTIC
+    ratios = []
+    for name, then in zip(names, measured):
+        with KernelTimer(runtime.threads) as worker:
+            timing = worker.time_networks([int(name.rsplit("-", 1)[1])], rounds=rounds, warmup=2)[0]
+        ratios.append(getattr(timing, statistic) / then)
+    ratios.sort()
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
     return Drift(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2])
