@@ -93,12 +93,17 @@ def build(spec):
     return HELDOUT[key][0]().eval()
 
 
+def profile_drift(profile_name: str | None):
+    """The host's drift since the profile's calibration (None without a profile at the evaluated threads)."""
+    return host_drift(load_profile(profile_name).runtime()) if profile_name else None
+
+
 def measure(specs, threads: int, rounds: int, repeats: int, profile_name: str | None):
     """In a fresh process, as a user's `flopcount bench` runs: the host's drift since calibration (when the
     profile's thread count is the one evaluated), then every model built and timed, visits interleaved.
     A process that has done other work first (here: analysing 140 models) times the same models a few
     percent slower, and calibration times its kernels and networks in young worker processes too."""
-    drift = host_drift(load_profile(profile_name).runtime()) if profile_name else None
+    drift = profile_drift(profile_name)
     with num_threads(threads):
         built = [(build(spec), (torch.randn(size),)) for spec, size in specs]
         return drift, time_models(built, rounds=rounds, warmup=2, repeats=repeats)
@@ -188,7 +193,7 @@ def main(argv=None) -> int:
     else:
         print(f"timing {len(specs)} models, each alone in {args.processes} fresh processes ...", file=sys.stderr)
         with KernelTimer(args.threads, recycle_s=math.inf) as worker:
-            drift, _ = worker.run(measure, [], args.threads, args.rounds, args.repeats, drift_profile)
+            drift = worker.run(profile_drift, drift_profile)
         timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.repeats)
         networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
     for row, t in zip(rows, timings):

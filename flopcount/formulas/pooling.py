@@ -64,11 +64,8 @@ _SPATIAL_DIMS = {nn.MaxPool1d: 1, nn.AvgPool1d: 1, nn.MaxPool2d: 2, nn.AvgPool2d
 @formula(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 def window_pool_module(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
     n = next(dims for cls, dims in _SPATIAL_DIMS.items() if isinstance(module, cls))
-    kernel = ntuple(module.kernel_size, n)
-    stride = ntuple(module.stride if module.stride is not None else module.kernel_size, n)
-    padding, dilation = ntuple(module.padding, n), ntuple(getattr(module, "dilation", 1), n)
-    flops = window_flops(inputs[0].shape, output.shape, kernel, stride, padding, dilation)
-    return Cost(flops, "pool", attrs=_window_attrs(kernel, stride, padding, module.ceil_mode, dilation))
+    return _window_cost(output, inputs[0], module.kernel_size, module.stride, module.padding,
+                        getattr(module, "dilation", 1), module.ceil_mode, n)
 
 
 @formula(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d, nn.AdaptiveMaxPool1d,
@@ -105,13 +102,14 @@ def _avg_pool_meta(n: int):
     return rule
 
 
-def _window_cost(result, input, kernel_size, stride, padding, dilation, ceil_mode) -> Cost:
-    n = input.dim() - 2
+def _window_cost(result, input, kernel_size, stride, padding, dilation, ceil_mode, n: int | None = None) -> Cost:
+    n = n or input.dim() - 2  # a module knows its spatial dims; an unbatched input has one dim fewer
     output = result[0] if isinstance(result, tuple) else result
     k, p = ntuple(kernel_size, n), ntuple(padding, n)
     s = ntuple(stride if stride not in (None, []) else kernel_size, n)
     d = ntuple(dilation, n)
-    return Cost(window_flops(input.shape, output.shape, k, s, p, d), "pool", attrs=_window_attrs(k, s, p, bool(ceil_mode), d))
+    return Cost(window_flops(input.shape, output.shape, k, s, p, d), "pool",
+                attrs=_window_attrs(k, s, p, bool(ceil_mode), d))
 
 
 def _max_pool_cost(result, input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *args,

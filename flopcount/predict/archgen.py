@@ -239,6 +239,11 @@ def generate(seed: int) -> Arch:
     return Arch(f"{family}-{seed}", family, seed, resolution, build)
 
 
+def seed_of(name: str) -> int:
+    """The seed of a generated network from its name (``family-seed``, as ``generate`` names it)."""
+    return int(name.rsplit("-", 1)[1])
+
+
 def generate_many(count: int, seeds: range = EVALUATION_SEEDS) -> list[Arch]:
     """The first ``count`` architectures of a seed range."""
     return [generate(seeds[i]) for i in range(count)]

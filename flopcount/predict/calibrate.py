@@ -216,7 +216,7 @@ def _refit(rt: RuntimeProfile, seed: int, trees: int) -> None:
 
         rows = []
         for name in networks:
-            arch = archgen.generate(int(name.rsplit("-", 1)[1]))
+            arch = archgen.generate(archgen.seed_of(name))
             with torch.device("meta"):
                 rows.append(network_row(arch.build(), arch.input_size, rt))
         fit_model_terms(rt, rows, [float(v) for v in rt.model_cv["measured_s"]], networks)

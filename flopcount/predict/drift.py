@@ -32,6 +32,12 @@ class Drift:
     p25: float
     p75: float
 
+    @classmethod
+    def of(cls, ratios: list[float]) -> "Drift":
+        ratios = sorted(ratios)
+        quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+        return cls(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2])
+
     def to_dict(self) -> dict[str, float]:
         return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75}
 
@@ -50,10 +56,8 @@ def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds
         raise ValueError("the profile stores no kernel samples to re-time")
     with num_threads(runtime.threads):
         now = time_configs([(kind, s["config"]) for kind, s in chosen], rounds=rounds, seed=seed)
-    ratios = sorted(getattr(sample, runtime.statistic) / stored[runtime.statistic]
-                    for sample, (_, stored) in zip(now, chosen))
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-    return Drift(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2])
+    return Drift.of([getattr(sample, runtime.statistic) / stored[runtime.statistic]
+                     for sample, (_, stored) in zip(now, chosen)])
 
 
 def network_drift(runtime: RuntimeProfile, count: int = 10, rounds: int = 3) -> Drift:
@@ -62,6 +66,7 @@ def network_drift(runtime: RuntimeProfile, count: int = 10, rounds: int = 3) -> 
     host another tenant's use of the last-level cache costs a network that streams megabytes of weights and
     activations more than a kernel timed on its own (here: kernels 0.996x, networks a few percent slower,
     within the hour)."""
+    from flopcount.predict.archgen import seed_of
     from flopcount.predict.calibrate import NETWORK_STATISTIC
     from flopcount.predict.measure import clock
     from flopcount.predict.worker import KernelTimer
@@ -75,8 +80,6 @@ def network_drift(runtime: RuntimeProfile, count: int = 10, rounds: int = 3) -> 
     ratios = []
     for name, then in zip(names, measured):
         with KernelTimer(runtime.threads) as worker:
-            timing = worker.time_networks([int(name.rsplit("-", 1)[1])], rounds=rounds, warmup=2)[0]
+            timing = worker.time_networks([seed_of(name)], rounds=rounds, warmup=2)[0]
         ratios.append(getattr(timing, statistic) / then)
-    ratios.sort()
-    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-    return Drift(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2])
+    return Drift.of(ratios)

@@ -50,7 +50,7 @@ def _is_conv2d(r: LayerRecord) -> bool:
     """A plain 2-D convolution: ``nn.Conv2d`` or any subclass of it (HF's EfficientNetDepthwiseConv2d),
     ``F.conv2d``; not a transposed, deformable or non-zero-padded one, whose kernels differ."""
     return (r.category == "conv" and set(r.attrs) == _PLAIN_CONV_ATTRS and len(r.attrs["kernel"]) == 2
-            and r.source in ("module", "op") and (r.source == "module" or r.op == "conv2d"))
+            and (r.source == "module" or r.op == "conv2d"))
 
 
 def _explicit_padding(padding, kernel, dilation) -> tuple[int, int] | None:
@@ -200,7 +200,7 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
             inner = source[-1] if source else 1
         return "copy", {"numel": out.numel, "inner": max(inner, 1)}
     if op == "pad" and r.attrs.get("mode", "constant") == "constant" and len(out.shape) >= 2 and r.inputs:
-        h, w = (r.inputs[0].shape[-2:] if len(out.shape) >= 2 else (1, r.inputs[0].shape[-1]))
+        h, w = r.inputs[0].shape[-2:]
         oh, ow = out.shape[-2:]
         if len(r.inputs[0].shape) != len(out.shape) or out.shape[:-2] != r.inputs[0].shape[:-2] or oh < h or ow < w:
             return None  # padding of leading dims, or cropping (negative pads): no timed config is like it
