@@ -3,10 +3,10 @@
     python benchmarks/predict_eval.py --profile cpu_measured --generated 100 --threads 1
 
 Each model is analysed on meta and predicted from its records alone, then built on CPU and timed whole as
-`flopcount bench` times a model (eval, no_grad, no hooks, a warm-up, then forwards in a row), visiting
-every model ``--rounds`` times in shuffled order (``--repeats`` timed forwards per visit); the measured
-latency is the median of all its forwards, by wall-clock (as bench) and by the thread's CPU time (the
-same forwards minus the time other processes held the core). The generated networks come from
+`flopcount bench` times a model (eval, no_grad, no hooks, 3 warm-up forwards, then 20 in a row), alone in
+``--processes`` fresh processes; the measured latency is the median of the processes' medians, by
+wall-clock (as bench) and by the thread's CPU time (the same forwards minus the time other processes held
+the core). The generated networks come from
 ``archgen.EVALUATION_SEEDS``, disjoint from the seeds calibration times whole, and no zoo model is ever
 timed by calibration. The held-out networks (``heldout_nets.py``: EfficientNet-, DenseNet-, Inception-
 and ResNeXt-style, written apart from the generator) test families calibration never saw, and the
@@ -38,7 +38,7 @@ from flopcount.predict.archgen import EVALUATION_SEEDS, generate
 from flopcount.predict.drift import host_drift, network_drift
 from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
-from flopcount.timing import spearman
+from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
 from flopcount.zoo import get_spec, list_models
 from heldout_nets import HELDOUT
 from thirdparty_nets import THIRD_PARTY, available as third_party_available
@@ -98,7 +98,7 @@ def profile_drift(profile_name: str | None):
     return host_drift(load_profile(profile_name).runtime()) if profile_name else None
 
 
-def measure(specs, threads: int, rounds: int, repeats: int, profile_name: str | None):
+def measure(specs, threads: int, rounds: int, warmup: int, repeats: int, profile_name: str | None):
     """In a fresh process, as a user's `flopcount bench` runs: the host's drift since calibration (when the
     profile's thread count is the one evaluated), then every model built and timed, visits interleaved.
     A process that has done other work first (here: analysing 140 models) times the same models a few
@@ -106,10 +106,11 @@ def measure(specs, threads: int, rounds: int, repeats: int, profile_name: str | 
     drift = profile_drift(profile_name)
     with num_threads(threads):
         built = [(build(spec), (torch.randn(size),)) for spec, size in specs]
-        return drift, time_models(built, rounds=rounds, warmup=2, repeats=repeats)
+        return drift, time_models(built, rounds=rounds, warmup=warmup, repeats=repeats)
 
 
-def alone_in_fresh_processes(specs, threads: int, processes: int, rounds: int, repeats: int) -> list[ModelTiming]:
+def alone_in_fresh_processes(specs, threads: int, processes: int, rounds: int, warmup: int,
+                             repeats: int) -> list[ModelTiming]:
     """Every model timed alone in ``processes`` fresh processes, as `flopcount bench MODEL` times one; the
     passes go over all models in a new random order each, so a burst of load spoils one process of a model.
     Measured = the median of the processes' medians; ``halves_s`` = even- against odd-numbered processes."""
@@ -120,7 +121,7 @@ def alone_in_fresh_processes(specs, threads: int, processes: int, rounds: int, r
         rng.shuffle(order)
         for i in order:
             with KernelTimer(threads, recycle_s=math.inf) as worker:
-                per_model[i] += worker.run(measure, [specs[i]], threads, rounds, repeats, None)[1]
+                per_model[i] += worker.run(measure, [specs[i]], threads, rounds, warmup, repeats, None)[1]
     out = []
     for runs in per_model:
         median = statistics.median(t.median_s for t in runs)
@@ -144,15 +145,19 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=3, help="fresh processes each model is timed alone in")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="visits of a model per process (default 2), or interleaved visits with --together (5)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed forwards in a row per visit, after a warm-up")
+                        help="visits of a model per process (default 1, as bench), or interleaved visits with --together (5)")
+    parser.add_argument("--warmup", type=int, default=BENCH_WARMUP, help="untimed forwards before each visit")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help=f"timed forwards in a row per visit (default {BENCH_REPEATS} as bench, 3 with --together)")
     parser.add_argument("--together", action="store_true",
                         help="time every model in one process, visits interleaved (faster; not how bench runs)")
     parser.add_argument("--json", help="write every model's numbers here")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
     args = parser.parse_args(argv)
     if args.rounds is None:
-        args.rounds = 5 if args.together else 2
+        args.rounds = 5 if args.together else 1
+    if args.repeats is None:
+        args.repeats = 3 if args.together else BENCH_REPEATS
 
     profile = load_profile(args.profile)
     if profile.runtime().threads != args.threads:
@@ -189,12 +194,13 @@ def main(argv=None) -> int:
     if args.together:
         print("timing in a fresh process ...", file=sys.stderr)
         with KernelTimer(args.threads, recycle_s=math.inf) as worker:
-            drift, timings = worker.run(measure, specs, args.threads, args.rounds, args.repeats, drift_profile)
+            drift, timings = worker.run(measure, specs, args.threads, args.rounds, args.warmup, args.repeats,
+                                        drift_profile)
     else:
         print(f"timing {len(specs)} models, each alone in {args.processes} fresh processes ...", file=sys.stderr)
         with KernelTimer(args.threads, recycle_s=math.inf) as worker:
             drift = worker.run(profile_drift, drift_profile)
-        timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.repeats)
+        timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.warmup, args.repeats)
         networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
@@ -206,7 +212,7 @@ def main(argv=None) -> int:
           f"{prov.get('date')}, clock {prov.get('clock')}; evaluated on {len(rows)} models at {args.threads} "
           f"thread(s), " + (f"{args.rounds} interleaved visits in one process" if args.together else
                              f"each alone in {args.processes} fresh processes of {args.rounds} visits") +
-          f" of 2 warm-up and {args.repeats} timed forwards, measured = median")
+          f" of {args.warmup} warm-up and {args.repeats} timed forwards, measured = median")
     if not args.together and networks is not None:
         print(f"network drift: {networks.count} of the profile's calibration networks re-timed alone now take "
               f"{networks.median:.3f}x their calibrated time (quartiles {networks.p25:.3f}-{networks.p75:.3f}); "

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from flopcount.report import Report
 # Timing, ranks, spearman and time_model are re-exported: bench's public names since before timing.py existed.
-from flopcount.timing import Timing, num_threads, ranks, spearman, threads_in_use, time_model  # noqa: F401
+from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, Timing, num_threads, ranks, spearman, threads_in_use, time_model  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def make_inputs(input_size: Any) -> tuple:
     return tuple(make_tensor(spec, "cpu", generator) for spec in normalize_input_size(input_size))
 
 
-def bench(model, input_size: Any, *, name: str | None = None, warmup: int = 3, repeats: int = 20,
+def bench(model, input_size: Any, *, name: str | None = None, warmup: int = BENCH_WARMUP, repeats: int = BENCH_REPEATS,
           threads: int | None = None, layers: bool = True, layer_repeats: int | None = None,
           whole: bool = True) -> BenchResult:
     """Analyse ``model`` on CPU, then time it whole (``whole``; else ``whole`` is None) and (``layers``) per

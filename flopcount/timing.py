@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 DEFAULT_THREADS = 1  # model forwards are timed on one thread unless the caller asks otherwise
+# How `flopcount bench` times a whole model, and so what a latency prediction is calibrated and judged
+# against: a fresh process needs about three forwards to reach its steady state (allocator, oneDNN's
+# primitive cache), and shorter visits measured the same networks 1-4% slower (2026-11-29).
+BENCH_WARMUP = 3
+BENCH_REPEATS = 20
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ def time_calls(fn: Callable[[], Any], *, warmup: int, repeats: int,
     return Timing.of(samples)
 
 
-def time_model(model, args: tuple, *, warmup: int = 3, repeats: int = 20, threads: int | None = DEFAULT_THREADS,
+def time_model(model, args: tuple, *, warmup: int = BENCH_WARMUP, repeats: int = BENCH_REPEATS, threads: int | None = DEFAULT_THREADS,
                timer: Callable[[], float] = time.perf_counter) -> Timing:
     """Median and spread of a plain forward of ``model(*args)`` (no_grad, no hooks) at ``threads`` threads,
     on a steady heap (:mod:`flopcount.allocator`)."""

@@ -41,9 +41,13 @@ def test_a_profile_without_samples_in_range_is_an_error():
 
 def test_network_drift_retimes_the_calibration_networks_by_seed(monkeypatch):
     # Two calibration networks stored at 10 ms and 20 ms; now both take 12 ms (thread CPU time, the clock
-    # calibration uses at one thread): ratios 1.2 and 0.6 -> median 0.9.
-    from flopcount.predict import worker
+    # calibration uses at one thread): ratios 1.2 and 0.6 -> median 0.9. Each is timed as bench times a
+    # model: one visit of 3 warm-up and 20 timed forwards.
+    import importlib
+
     from flopcount.predict.measure import ModelTiming
+
+    calibrate = importlib.import_module("flopcount.predict.calibrate")  # the package exports calibrate()
 
     asked = []
 
@@ -57,11 +61,12 @@ def test_network_drift_retimes_the_calibration_networks_by_seed(monkeypatch):
         def __exit__(self, *exc):
             return None
 
-        def time_networks(self, seeds, rounds, warmup):
+        def time_networks(self, seeds, rounds, warmup, repeats):
+            assert (rounds, warmup, repeats) == (1, 3, 20)
             asked.extend(seeds)
             return [ModelTiming(0.012, 0.012, 0.0, 0.012, 0.012, 0.0, 3)]
 
-    monkeypatch.setattr(worker, "KernelTimer", FakeTimer)
+    monkeypatch.setattr(calibrate, "KernelTimer", FakeTimer)
     runtime = _runtime({"act_relu": [1e-4]})
     runtime.model_cv = {"networks": ["resnet-17", "vgg-4"], "measured_s": [0.010, 0.020]}
     result = drift_module.network_drift(runtime)

@@ -11,6 +11,7 @@ from flopcount.cli.emit import emit, standard
 from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, OptionalModelArgument,
                                    OutputFormat, ProfileOption, RepeatsOption, ThreadsOption, TopOption, WidthOption)
 from flopcount.cli.runtime import load, progress, run_command, user_code
+from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
 
 
 class BenchSort(str, Enum):
@@ -27,8 +28,8 @@ def bench(
         "With --zoo: comma-separated subset of models."))] = None,
     input_size: InputSizeOption = None,
     kwargs: KwargsOption = None,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed forwards first.")] = 3,
-    repeats: RepeatsOption = 20,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed forwards first.")] = BENCH_WARMUP,
+    repeats: RepeatsOption = BENCH_REPEATS,
     threads: ThreadsOption = 1,
     layers: Annotated[bool, typer.Option("--layers/--no-layers", help="Also time every layer.")] = True,
     profile: ProfileOption = None,

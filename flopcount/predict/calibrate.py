@@ -32,10 +32,11 @@ from flopcount.predict import archgen, sampling
 from flopcount.predict.fit import TREES, cross_validate, fit_base, fit_kind
 from flopcount.predict.kernels import kernels_of
 from flopcount.predict.kinds import KINDS
-from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads
+from flopcount.predict.measure import ModelTiming, Sample, clock, measure_overheads, num_threads
 from flopcount.predict.worker import KernelTimer
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance
+from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
 
 Progress = Callable[[float, str], None]
 
@@ -43,10 +44,11 @@ DEFAULT_BUDGET_S = 300.0
 KERNEL_SHARE = 0.7  # of the budget; then the final fits, and whole calibration networks
 FIRST_PASS_SHARE = 0.4  # of the kernel time, spent covering the space before refining
 ROUNDS = 5  # interleaved timing rounds per config
-NETWORKS = 40  # generated calibration networks timed whole
+# Generated calibration networks timed whole. Each takes ~0.2 s alone in a fresh worker; fitted on 120
+# instead of 40, the model-level terms missed fewer of 53 models outside the generator (2026-11-29).
+NETWORKS = 120
 POOL_NETWORKS = 120  # generated calibration networks whose kernels seed the first pass
 MIN_NETWORKS = 8
-NETWORK_ROUNDS = 3
 MIN_SAMPLES_PER_KIND = 4  # what a kind's cross-validation needs, however short the budget
 # Whole networks are fitted to the median of their forwards: what `flopcount bench` reports and what a
 # prediction is compared with. Kernels keep the profile's statistic (the min of their rounds: a kernel's
@@ -260,13 +262,19 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
         if time.perf_counter() > deadline and len(timings) >= MIN_NETWORKS:
             break
         progress(f"timing calibration network {len(timings) + 1} of {len(chosen)}, alone in a fresh worker")
-        with KernelTimer(runtime.threads, recycle_s=math.inf) as timer:
-            timings.append(timer.time_networks([arch.seed], rounds=NETWORK_ROUNDS, warmup=2)[0])
+        timings.append(time_network(arch.seed, runtime.threads))
     chosen, rows = chosen[:len(timings)], rows[:len(timings)]
     # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
     cpu = clock() is time.thread_time
     y = np.asarray([getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC) for t in timings])
     fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch in chosen])
+
+
+def time_network(seed: int, threads: int) -> ModelTiming:
+    """The generated network ``seed`` timed whole, alone in a fresh worker, as `flopcount bench` times a
+    model (its warm-up, then its repeats in a row)."""
+    with KernelTimer(threads, recycle_s=math.inf) as timer:
+        return timer.time_networks([seed], rounds=1, warmup=BENCH_WARMUP, repeats=BENCH_REPEATS)[0]
 
 
 def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: list[float], names: list[str]) -> None:

@@ -60,16 +60,15 @@ def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds
                      for sample, (_, stored) in zip(now, chosen)])
 
 
-def network_drift(runtime: RuntimeProfile, count: int = 10, rounds: int = 3) -> Drift:
+def network_drift(runtime: RuntimeProfile, count: int = 10) -> Drift:
     """Re-time ``count`` of the profile's whole calibration networks, each alone in a fresh worker as
     calibration timed them. The kernels alone can hold still while whole networks slow down: on a shared
     host another tenant's use of the last-level cache costs a network that streams megabytes of weights and
     activations more than a kernel timed on its own (here: kernels 0.996x, networks a few percent slower,
     within the hour)."""
     from flopcount.predict.archgen import seed_of
-    from flopcount.predict.calibrate import NETWORK_STATISTIC
+    from flopcount.predict.calibrate import NETWORK_STATISTIC, time_network
     from flopcount.predict.measure import clock
-    from flopcount.predict.worker import KernelTimer
 
     names = list(runtime.model_cv.get("networks", []))[:count]
     measured = list(runtime.model_cv.get("measured_s", []))[:count]
@@ -79,7 +78,5 @@ def network_drift(runtime: RuntimeProfile, count: int = 10, rounds: int = 3) -> 
         statistic = ("cpu_" if clock() is time.thread_time else "") + NETWORK_STATISTIC
     ratios = []
     for name, then in zip(names, measured):
-        with KernelTimer(runtime.threads) as worker:
-            timing = worker.time_networks([seed_of(name)], rounds=rounds, warmup=2)[0]
-        ratios.append(getattr(timing, statistic) / then)
+        ratios.append(getattr(time_network(seed_of(name), runtime.threads), statistic) / then)
     return Drift.of(ratios)

@@ -53,7 +53,8 @@ def _time_configs(items: Sequence[tuple[str, dict]], rounds: int, seed: int) -> 
     return time_configs(items, rounds=rounds, seed=seed)
 
 
-def _time_networks(seeds: Sequence[int], rounds: int, warmup: int, deadline: float | None) -> list[ModelTiming]:
+def _time_networks(seeds: Sequence[int], rounds: int, warmup: int, repeats: int,
+                   deadline: float | None) -> list[ModelTiming]:
     import torch
 
     from flopcount.predict import archgen
@@ -63,7 +64,7 @@ def _time_networks(seeds: Sequence[int], rounds: int, warmup: int, deadline: flo
     for seed in seeds:
         arch = archgen.generate(seed)
         models.append((arch.build(), (torch.randn(arch.input_size),)))
-    return time_models(models, rounds=rounds, warmup=warmup, deadline=deadline)
+    return time_models(models, rounds=rounds, warmup=warmup, repeats=repeats, deadline=deadline)
 
 
 class KernelTimer:
@@ -79,11 +80,11 @@ class KernelTimer:
     def time_configs(self, items: Sequence[tuple[str, dict]], *, rounds: int, seed: int) -> list[Sample]:
         return self.run(_time_configs, list(items), rounds, seed)
 
-    def time_networks(self, seeds: Sequence[int], *, rounds: int, warmup: int,
+    def time_networks(self, seeds: Sequence[int], *, rounds: int, warmup: int, repeats: int = 3,
                       deadline: float | None = None) -> list[ModelTiming]:
         """``measure.time_models`` of the generated networks ``seeds`` (built in the worker); ``deadline``
         is a ``time.perf_counter()`` time, which is system-wide on Linux and macOS."""
-        return self.run(_time_networks, list(seeds), rounds, warmup, deadline)
+        return self.run(_time_networks, list(seeds), rounds, warmup, repeats, deadline)
 
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in the worker (``fn`` importable by name: a module-level function)."""
