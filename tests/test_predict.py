@@ -7,6 +7,7 @@ measurement: no test asserts a measured time.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from rich.console import Console
 from torch import nn
 
 from flopcount import analyze
+from flopcount.devices import last_level_cache_bytes
 from flopcount.errors import ConfigError, UsageError
 from flopcount.predict import EAGER_CPU, PredictProfile, calibrate, load_profile, predict, save_profile
 from flopcount.predict.archgen import CALIBRATION_SEEDS, EVALUATION_SEEDS, FAMILIES, generate
@@ -21,7 +23,7 @@ from flopcount.predict.fit import KindFit
 from flopcount.predict.kernels import kernels_of
 from flopcount.predict.kinds import KINDS
 from flopcount.predict.measure import build, num_threads, time_configs
-from flopcount.predict.predictor import container_calls
+from flopcount.predict.predictor import ModelTerms, container_calls, model_features
 from flopcount.predict.profile import KindEntry, RuntimeProfile, list_profiles
 from flopcount.render.predict import prediction_dict, prediction_table
 
@@ -205,6 +207,42 @@ def test_predict_sums_kernel_fits_fallback_and_containers(report):
     expected = 14 * 10e-6 + (10e-6 + 401_408e-9) + (2e-6 + 250_880e-9) + 2 * 5e-6
     assert prediction.total_seconds == pytest.approx(expected)
     assert prediction.total_ms == pytest.approx(expected * 1e3)
+
+
+def test_only_weights_that_fit_in_the_cache_count_as_cold_in_a_model():
+    # Two fully connected layers: 1000 -> 1000 with a bias, (1000 * 1000 + 1000) * 4 = 4,004,000 bytes of
+    # weights, and 1000 -> 10, (1000 * 10 + 10) * 4 = 40,040 bytes. With a 1 MiB cache the big layer's
+    # weights stream from memory even timed alone (its fit has that cost): only the small one's count.
+    model = nn.Sequential(nn.Linear(1000, 1000), nn.Linear(1000, 10))
+    records = analyze(model, (1, 1000), device="meta").records
+    kernels = kernels_of(records)
+    assert model_features(records, kernels)[0] == 4_004_000 + 40_040
+    assert model_features(records, kernels, 2**20)[0] == 40_040
+    assert model_features(records, kernels, 4_004_000)[0] == 4_004_000 + 40_040
+
+    profile = _synthetic_profile()
+    runtime = profile.runtime()
+    runtime.model_terms = {**runtime.model_terms, "per_weight_byte": 1e-9, "weight_cache_bytes": 2**20}
+    assert ModelTerms.of(runtime).weight_cache_bytes == 2**20
+    prediction = predict(analyze(model, (1, 1000), device="meta"), profile)
+    # 2 linear calls at 10 us, 40,040 cold bytes at 1 ns, the root container at 5 us
+    assert prediction.total_seconds == pytest.approx(2 * 10e-6 + 40_040e-9 + 5e-6)
+    # profiles calibrated before the cache size was stored count every weight, as they were fitted
+    del runtime.model_terms["weight_cache_bytes"]
+    assert ModelTerms.of(runtime).weight_cache_bytes == math.inf
+    assert ModelTerms.of(runtime).to_dict()["weight_cache_bytes"] is None
+
+
+def test_last_level_cache_is_the_largest_data_cache_in_sysfs(tmp_path):
+    sizes = {"index0": ("Data", "48K"), "index1": ("Instruction", "32K"), "index2": ("Unified", "1024K"),
+             "index3": ("Unified", "32768K")}
+    for index, (kind, size) in sizes.items():
+        folder = tmp_path / "cpu0" / "cache" / index
+        folder.mkdir(parents=True)
+        (folder / "type").write_text(kind + "\n")
+        (folder / "size").write_text(size + "\n")
+    assert last_level_cache_bytes(root=tmp_path) == 32768 * 1024
+    assert last_level_cache_bytes(cpu=1, root=tmp_path) is None  # no such CPU: unknown, not zero
 
 
 def test_prediction_renders_as_json_and_table(report):

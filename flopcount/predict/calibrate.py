@@ -27,6 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from flopcount.devices import last_level_cache_bytes
 from flopcount.errors import UsageError
 from flopcount.predict import archgen, sampling
 from flopcount.predict.fit import TREES, cross_validate, fit_base, fit_kind
@@ -216,31 +217,34 @@ def _refit(rt: RuntimeProfile, seed: int, trees: int) -> None:
     if networks:
         import torch
 
+        cache = ModelTerms.of(rt).weight_cache_bytes
         rows = []
         for name in networks:
             arch = archgen.generate(archgen.seed_of(name))
             with torch.device("meta"):
-                rows.append(network_row(arch.build(), arch.input_size, rt))
-        fit_model_terms(rt, rows, [float(v) for v in rt.model_cv["measured_s"]], networks)
+                rows.append(network_row(arch.build(), arch.input_size, rt, cache))
+        fit_model_terms(rt, rows, [float(v) for v in rt.model_cv["measured_s"]], networks, cache)
 
 
-def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile) -> list[float]:
+def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile,
+                weight_cache_bytes: float = math.inf) -> list[float]:
     """[kernel sum, weight bytes, output bytes, containers, kernel calls, views] of a network: its model-level
-    design row, aligned with ``ModelTerms.NAMES``."""
+    design row, aligned with ``ModelTerms.NAMES`` (weight bytes: see ``ModelTerms.weight_cache_bytes``)."""
     from flopcount.analysis import analyze
 
     report = analyze(model, tuple(input_size), device="meta")
     kernels = kernels_of(report.records)
     seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
-    weight_bytes, output_bytes, containers, calls, views = model_features(report.records, kernels)
+    weight_bytes, output_bytes, containers, calls, views = model_features(report.records, kernels, weight_cache_bytes)
     return [seconds, weight_bytes, output_bytes, float(containers), float(calls), float(views)]
 
 
 def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
                           progress: Callable[[str], None], networks: int = NETWORKS, max_predicted_s: float = 0.08) -> None:
-    """Fit ModelTerms on generated calibration networks timed whole (visits interleaved), by ``deadline``."""
+    """Fit ModelTerms on generated calibration networks, each timed whole alone, by ``deadline``."""
     import torch
 
+    cache = last_level_cache_bytes() or math.inf
     chosen, rows = [], []
     for seed in archgen.CALIBRATION_SEEDS:
         if len(chosen) >= networks or (time.perf_counter() > deadline and len(chosen) >= MIN_NETWORKS):
@@ -248,7 +252,7 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
         arch = archgen.generate(seed)
         with torch.device("meta"):
             meta_model = arch.build()
-        row = network_row(meta_model, arch.input_size, runtime)
+        row = network_row(meta_model, arch.input_size, runtime, cache)
         if row[0] > max_predicted_s:  # keep the stage short: small and mid-sized networks only
             continue
         chosen.append(arch)
@@ -267,7 +271,7 @@ def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
     # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
     cpu = clock() is time.thread_time
     y = np.asarray([getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC) for t in timings])
-    fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch in chosen])
+    fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch in chosen], cache)
 
 
 def time_network(seed: int, threads: int) -> ModelTiming:
@@ -277,11 +281,13 @@ def time_network(seed: int, threads: int) -> ModelTiming:
         return timer.time_networks([seed], rounds=1, warmup=BENCH_WARMUP, repeats=BENCH_REPEATS)[0]
 
 
-def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: list[float], names: list[str]) -> None:
-    """Non-negative model-level terms from network rows and their measured seconds, with leave-one-out error."""
+def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: list[float], names: list[str],
+                    weight_cache_bytes: float = math.inf) -> None:
+    """Non-negative model-level terms from network rows (made with ``weight_cache_bytes``) and their measured
+    seconds, with leave-one-out error."""
     a, y = np.asarray(rows), np.asarray(measured)
     coef = fit_base(a, y)
-    runtime.model_terms = ModelTerms(*[float(c) for c in coef]).to_dict()
+    runtime.model_terms = ModelTerms(*[float(c) for c in coef], weight_cache_bytes=weight_cache_bytes).to_dict()
     errors = []  # leave-one-out error of the model-level fit on the calibration networks
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
