@@ -142,6 +142,42 @@ class _Gpt2Conv1D(nn.Module):
         return torch.addmm(self.bias, x.view(-1, 64), self.weight).view(2, 8, 192)
 
 
+class _Activations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.ReLU(inplace=True), nn.SiLU()  # transformers builds nn.SiLU() out of place
+
+    def forward(self, x):
+        x = self.b(self.a(x))
+        x = torch.nn.functional.relu(x)
+        x = torch.nn.functional.hardswish(x, True)
+        return x.relu_()
+
+
+def test_activations_map_to_kernels_in_place_or_not_as_they_ran():
+    kernels = kernels_of(analyze(_Activations(), (1, 8, 4, 4), device="meta").records)
+    # 1 x 8 x 4 x 4 = 128 elements each
+    assert [(k.kind, k.config) for k in kernels] == [
+        ("act_relu", {"numel": 128, "module": 1, "inplace": 1}),
+        ("act_silu", {"numel": 128, "module": 1, "inplace": 0}),
+        ("act_relu", {"numel": 128, "module": 0, "inplace": 0}),
+        ("act_hardswish", {"numel": 128, "module": 0, "inplace": 1}),
+        ("act_relu", {"numel": 128, "module": 0, "inplace": 1}),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["act_silu", "act_hardswish", "act_tanh", "act_sigmoid", "act_hardsigmoid"])
+@pytest.mark.parametrize("module", [0, 1])
+def test_in_place_activations_are_timed_on_normal_floats(kind, module):
+    # Calibration calls a kernel up to 200 times per batch on the same input: in place, SiLU and Hardswish
+    # would take [-1, 1) to denormals (below 2**-126) within ~130 calls and to zeros after.
+    fn = build(kind, {"numel": 1000, "module": module, "inplace": 1})
+    with torch.no_grad():
+        for _ in range(400):
+            out = fn()
+    assert out.abs().min() > 2.0**-126
+
+
 def test_addmm_is_a_fully_connected_layer():
     records = analyze(_Gpt2Conv1D(), (2, 8, 64), device="meta").records
     kernels = kernels_of(records)

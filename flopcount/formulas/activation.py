@@ -6,12 +6,15 @@ ShuffleNet V2's guideline G4, and why they are counted rather than ignored.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from flopcount.formulas._util import empty_like_meta, per_element, per_output_element
 from flopcount.formulas.registry import formula
+from flopcount.records import Cost
 
 SOFTMAX_FLOPS_PER_ELEMENT = 3
 
@@ -34,9 +37,15 @@ def _softmax_meta(input, dim=None, _stacklevel=3, dtype=None):
     return empty_like_meta(input)
 
 
-activation_module = formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU,
-                            nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.ELU, nn.Mish, nn.Softplus, nn.CELU,
-                            nn.SELU)(per_output_element("activation"))
+_per_element_activation = per_element("activation")
+
+
+# Activations record whether they ran in place: an in-place one allocates no output, and the latency
+# predictor times the two forms apart (transformers builds nn.SiLU() and nn.ReLU() out of place).
+@formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.Sigmoid, nn.Tanh,
+         nn.Hardtanh, nn.ELU, nn.Mish, nn.Softplus, nn.CELU, nn.SELU)
+def activation_module(module: nn.Module, inputs: tuple, output) -> Cost:
+    return replace(_per_element_activation(output), attrs={"inplace": bool(getattr(module, "inplace", False))})
 softmax_module = formula(nn.Softmax, nn.LogSoftmax)(per_output_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))
 
 
@@ -51,8 +60,15 @@ _IN_PLACE = (
 )
 
 
-activation_function = formula(*_OUT_OF_PLACE, meta_rule=_unary_meta)(per_element("activation"))
-inplace_activation_function = formula(*_IN_PLACE, meta_rule=_inplace_meta)(per_element("activation"))
+@formula(*_OUT_OF_PLACE, meta_rule=_unary_meta)
+def activation_function(result, *args, **kwargs) -> Cost:
+    inplace = bool(kwargs.get("inplace", False) or any(a is True for a in args[1:]))  # F.relu(x, inplace=True)
+    return replace(_per_element_activation(result), attrs={"inplace": inplace})
+
+
+@formula(*_IN_PLACE, meta_rule=_inplace_meta)
+def inplace_activation_function(result, *args, **kwargs) -> Cost:
+    return replace(_per_element_activation(result), attrs={"inplace": True})
 softmax_function = formula(F.softmax, F.log_softmax, torch.softmax, torch.Tensor.softmax, torch.log_softmax,
                            torch.Tensor.log_softmax, meta_rule=_softmax_meta)(
     per_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))

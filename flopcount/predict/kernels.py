@@ -163,7 +163,7 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
         d = out.shape[-1]
         return "softmax", {"rows": out.numel // max(d, 1), "d": d, "module": module}
     if op in _ACTIVATION_OF:
-        return _ACTIVATION_OF[op], {"numel": out.numel, "module": module}
+        return _ACTIVATION_OF[op], {"numel": out.numel, "module": module, "inplace": int(bool(r.attrs.get("inplace")))}
     if op in _BINARY and len(r.inputs) >= 1:
         return "binary", _binary_config(r)
     if op in ("MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d") and len(out.shape) == 4:

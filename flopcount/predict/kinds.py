@@ -17,6 +17,8 @@ FALLBACK = "fallback"
 VIEW = "view"
 
 # Activation records (module class names and function names) -> the activation kind they run.
+# Activations torch can run in place (nn.GELU and F.gelu cannot).
+IN_PLACE_ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "silu", "tanh")
 ACTIVATIONS = {
     "relu": ("ReLU", "relu", "relu_"),
     "relu6": ("ReLU6", "relu6", "hardtanh", "hardtanh_", "Hardtanh"),
@@ -120,7 +122,7 @@ def _numel_terms(c: dict) -> list[float]:
 
 
 def _numel_features(c: dict) -> list[float]:
-    return [_lg(c["numel"]), float(c.get("module", 0))]
+    return [_lg(c["numel"]), float(c.get("module", 0)), float(c.get("inplace", 0))]
 
 
 def _bn_terms(c: dict) -> list[float]:
@@ -259,7 +261,7 @@ _add(_spec("softmax", "softmax over the last dim", _rows_terms, _rows_features, 
            ("log_rows", "log_dim")))
 for _act in ACTIVATIONS:
     _add(_spec(f"act_{_act}", f"{_act} activation, element-wise", _numel_terms, _numel_features,
-               ("call", "elements"), ("log_elements", "module_call")))
+               ("call", "elements"), ("log_elements", "module_call", "in_place")))
 _add(_spec("binary", "element-wise add/sub/mul/div of two tensors (second may broadcast)", _binary_terms,
            _binary_features, ("call", "elements_out", "elements_other"), ("log_elements", "log_other", "in_place")))
 _add(_spec("maxpool", "2-D max pooling with a window", _pool_terms, _pool_features, ("call", "elements_in", "window_reads"),

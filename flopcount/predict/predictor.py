@@ -126,8 +126,7 @@ def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel],
             weights = max(elements, 0) * r.outputs[0].itemsize
             if weights <= weight_cache_bytes:
                 weight_bytes += weights
-        in_place = k.kind.startswith("act_") and r.source == "module" or k.config.get("inplace")
-        if not in_place:
+        if not k.config.get("inplace"):
             output_bytes += sum(t.nbytes for t in r.outputs)
     return weight_bytes, output_bytes, container_calls(records), calls, views
 

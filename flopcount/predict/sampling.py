@@ -13,7 +13,7 @@ import math
 import random
 from typing import Any, Sequence
 
-from flopcount.predict.kinds import ACTIVATIONS, MKLDNN, VIEW, conv_kind, conv_shapes
+from flopcount.predict.kinds import ACTIVATIONS, IN_PLACE_ACTIVATIONS, MKLDNN, VIEW, conv_kind, conv_shapes
 
 MAX_FLOPS = 3e9  # multiply-adds in one sampled kernel: about 60 ms at 1 thread, a 3x3 conv of VGG's size
 MAX_ELEMENTS = 2.5e7  # elements read + written by one sampled kernel (100 MB of fp32)
@@ -91,7 +91,8 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
         return {"rows": int(log_uniform(rng, 1, 4096)), "d": _channels(rng, 8, 4096),
                 "module": int(kind == "layernorm")}
     if kind.startswith("act_"):
-        return {"numel": _numel(rng), "module": int(rng.random() < 0.8)}
+        inplace = kind[4:] in IN_PLACE_ACTIVATIONS and rng.random() < 0.5
+        return {"numel": _numel(rng), "module": int(rng.random() < 0.8), "inplace": int(inplace)}
     if kind == "binary":
         numel = _numel(rng)
         other = numel if rng.random() < 0.7 else max(1, numel // _spatial(rng, 2, 112) ** 2)
