@@ -143,7 +143,7 @@ def main(argv=None) -> int:
                         help="skip transformers' vision models (skipped anyway without transformers)")
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--processes", type=int, default=3, help="fresh processes each model is timed alone in")
+    parser.add_argument("--processes", type=int, default=5, help="fresh processes each model is timed alone in")
     parser.add_argument("--rounds", type=int, default=None,
                         help="visits of a model per process (default 1, as bench), or interleaved visits with --together (5)")
     parser.add_argument("--warmup", type=int, default=BENCH_WARMUP, help="untimed forwards before each visit")

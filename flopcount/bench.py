@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from flopcount.numerics import Denormals, count_denormals
 from flopcount.report import Report
 # Timing, ranks, spearman and time_model are re-exported: bench's public names since before timing.py existed.
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, Timing, num_threads, ranks, spearman, threads_in_use, time_model  # noqa: F401
@@ -65,6 +66,7 @@ class BenchResult:
     whole: Timing | None  # None when bench(whole=False)
     layers: list[Timing]  # aligned with report.records
     threads: int
+    denormals: Denormals | None = None  # counted in one more forward (see flopcount.numerics)
 
     def _layer_pairs(self, attr: str) -> tuple[list[float], list[float]]:
         rows = [(getattr(r, attr), t.median) for r, t in zip(self.report.records, self.layers)
@@ -114,7 +116,7 @@ def bench(model, input_size: Any, *, name: str | None = None, warmup: int = BENC
         per_layer = measured.timings
     else:
         per_layer = []
-    return BenchResult(report, whole_timing, per_layer, threads_in_use(threads))
+    return BenchResult(report, whole_timing, per_layer, threads_in_use(threads), count_denormals(model, args))
 
 
 def time_zoo_model(name: str, warmup: int, repeats: int, threads: int) -> Timing:

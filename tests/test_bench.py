@@ -112,3 +112,34 @@ def test_bench_without_whole_times_layers_only():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     result = bench(model, (1, 3, 8, 8), warmup=0, repeats=1, whole=False)
     assert result.whole is None and len(result.layers) == len(result.report.records) == 2
+
+
+class _Shrink(nn.Module):
+    """Scales its input by 1e-39: below float32's smallest normal (2**-126 ~ 1.18e-38), above zero."""
+
+    def forward(self, x):
+        return x * 1e-39
+
+
+def test_bench_warns_when_activations_are_denormal_floats():
+    import json
+
+    from flopcount.numerics import count_denormals
+    from flopcount.render.bench import to_json
+
+    model = nn.Sequential(nn.ReLU(), _Shrink())
+    x = torch.rand(1, 100) + 0.5  # in [0.5, 1.5): the ReLU keeps all 100, the shrink makes all 100 denormal
+    counted = count_denormals(model, (x,))
+    # 100 denormal of 200 float elements output (100 by the ReLU, 100 by the shrink)
+    assert (counted.elements, counted.total, counted.fraction) == (100, 200, 0.5)
+    assert (counted.worst_layer, counted.worst_fraction) == ("1", 1.0)
+
+    result = bench(model, (1, 100), repeats=3, layers=False)
+    # bench's own input is normal random floats: the ReLU keeps about half of them, all of those shrink
+    assert result.denormals.significant and result.denormals.worst_layer == "1"
+    document = json.loads(to_json(result))
+    assert document["warnings"][0].startswith("warning: ") and "denormal" in document["warnings"][0]
+
+    plain = bench(nn.Sequential(nn.ReLU()), (1, 100), repeats=3, layers=False)
+    assert plain.denormals.elements == 0 and not plain.denormals.significant
+    assert json.loads(to_json(plain))["warnings"] == []

@@ -47,7 +47,7 @@ def test_network_drift_retimes_the_calibration_networks_by_seed(monkeypatch):
 
     from flopcount.predict.measure import ModelTiming
 
-    calibrate = importlib.import_module("flopcount.predict.calibrate")  # the package exports calibrate()
+    model_terms = importlib.import_module("flopcount.predict.model_terms")
 
     asked = []
 
@@ -66,7 +66,7 @@ def test_network_drift_retimes_the_calibration_networks_by_seed(monkeypatch):
             asked.extend(seeds)
             return [ModelTiming(0.012, 0.012, 0.0, 0.012, 0.012, 0.0, 3)]
 
-    monkeypatch.setattr(calibrate, "KernelTimer", FakeTimer)
+    monkeypatch.setattr(model_terms, "KernelTimer", FakeTimer)
     runtime = _runtime({"act_relu": [1e-4]})
     runtime.model_cv = {"networks": ["resnet-17", "vgg-4"], "measured_s": [0.010, 0.020]}
     result = drift_module.network_drift(runtime)

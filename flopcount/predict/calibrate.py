@@ -10,7 +10,7 @@ Within a time budget (default 5 minutes):
 4. the final per-kind fits and their k-fold cross-validated error;
 5. model-level terms: generated networks (``archgen.CALIBRATION_SEEDS``, never the evaluation's seeds)
    timed whole, to learn how isolated kernel times add up in a real forward (cold weights, fresh
-   allocations, the Python of container modules), with their leave-one-out error.
+   allocations, the Python of container modules), with their leave-one-out error (`model_terms.py`).
 
 At one thread everything is timed by the calling thread's CPU time (``measure.clock``), which a busy
 machine disturbs far less than wall-clock; the provenance records the clock used.
@@ -19,7 +19,6 @@ A longer budget buys more samples where they help. ``on_progress(fraction, messa
 
 from __future__ import annotations
 
-import math
 import random
 import statistics
 import time
@@ -27,17 +26,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from flopcount.devices import last_level_cache_bytes
 from flopcount.errors import UsageError
-from flopcount.predict import archgen, sampling
-from flopcount.predict.fit import TREES, cross_validate, fit_base, fit_kind
-from flopcount.predict.kernels import kernels_of
+from flopcount.predict import sampling
+from flopcount.predict.fit import TREES, cross_validate, fit_kind
 from flopcount.predict.kinds import KINDS
-from flopcount.predict.measure import ModelTiming, Sample, clock, measure_overheads, num_threads
-from flopcount.predict.worker import KernelTimer
-from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
+from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads
+from flopcount.predict.model_terms import calibrate_model_terms, refit_model_terms
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance
-from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
+from flopcount.predict.worker import KernelTimer
 
 Progress = Callable[[float, str], None]
 
@@ -45,16 +41,8 @@ DEFAULT_BUDGET_S = 300.0
 KERNEL_SHARE = 0.7  # of the budget; then the final fits, and whole calibration networks
 FIRST_PASS_SHARE = 0.4  # of the kernel time, spent covering the space before refining
 ROUNDS = 5  # interleaved timing rounds per config
-# Generated calibration networks timed whole. Each takes ~0.2 s alone in a fresh worker; fitted on 120
-# instead of 40, the model-level terms missed fewer of 53 models outside the generator (2026-11-29).
-NETWORKS = 120
 POOL_NETWORKS = 120  # generated calibration networks whose kernels seed the first pass
-MIN_NETWORKS = 8
 MIN_SAMPLES_PER_KIND = 4  # what a kind's cross-validation needs, however short the budget
-# Whole networks are fitted to the median of their forwards: what `flopcount bench` reports and what a
-# prediction is compared with. Kernels keep the profile's statistic (the min of their rounds: a kernel's
-# burst noise would otherwise enter every fit); the model-level scale absorbs the difference.
-NETWORK_STATISTIC = "median_s"
 
 
 def fallback_rates(repeats: int = 5) -> dict[str, float]:
@@ -213,87 +201,5 @@ def refit(profile: PredictProfile, runtime: str = EAGER_CPU, seed: int = 0, tree
 def _refit(rt: RuntimeProfile, seed: int, trees: int) -> None:
     rt.kinds = {kind: fit_entry(kind, entry.samples, rt.statistic, seed, trees) for kind, entry in rt.kinds.items()
                 if kind in KINDS and entry.samples}
-    networks = rt.model_cv.get("networks")
-    if networks:
-        import torch
-
-        cache = ModelTerms.of(rt).weight_cache_bytes
-        rows = []
-        for name in networks:
-            arch = archgen.generate(archgen.seed_of(name))
-            with torch.device("meta"):
-                rows.append(network_row(arch.build(), arch.input_size, rt, cache))
-        fit_model_terms(rt, rows, [float(v) for v in rt.model_cv["measured_s"]], networks, cache)
-
-
-def network_row(model, input_size: Sequence[int], runtime: RuntimeProfile,
-                weight_cache_bytes: float = math.inf) -> list[float]:
-    """[kernel sum, weight bytes, output bytes, containers, kernel calls, views] of a network: its model-level
-    design row, aligned with ``ModelTerms.NAMES`` (weight bytes: see ``ModelTerms.weight_cache_bytes``)."""
-    from flopcount.analysis import analyze
-
-    report = analyze(model, tuple(input_size), device="meta")
-    kernels = kernels_of(report.records)
-    seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
-    weight_bytes, output_bytes, containers, calls, views = model_features(report.records, kernels, weight_cache_bytes)
-    return [seconds, weight_bytes, output_bytes, float(containers), float(calls), float(views)]
-
-
-def calibrate_model_terms(runtime: RuntimeProfile, deadline: float,
-                          progress: Callable[[str], None], networks: int = NETWORKS, max_predicted_s: float = 0.08) -> None:
-    """Fit ModelTerms on generated calibration networks, each timed whole alone, by ``deadline``."""
-    import torch
-
-    cache = last_level_cache_bytes() or math.inf
-    chosen, rows = [], []
-    for seed in archgen.CALIBRATION_SEEDS:
-        if len(chosen) >= networks or (time.perf_counter() > deadline and len(chosen) >= MIN_NETWORKS):
-            break
-        arch = archgen.generate(seed)
-        with torch.device("meta"):
-            meta_model = arch.build()
-        row = network_row(meta_model, arch.input_size, runtime, cache)
-        if row[0] > max_predicted_s:  # keep the stage short: small and mid-sized networks only
-            continue
-        chosen.append(arch)
-        rows.append(row)
-        progress(f"choosing calibration networks: {len(chosen)}")
-    timings = []
-    for arch in chosen:
-        # Each alone in a young process, as `flopcount bench` times a model: timed together in one process,
-        # the 40 calibration networks ran 3-4% slower than each alone (2026-11-28), and the model-level
-        # terms carried that into every prediction.
-        if time.perf_counter() > deadline and len(timings) >= MIN_NETWORKS:
-            break
-        progress(f"timing calibration network {len(timings) + 1} of {len(chosen)}, alone in a fresh worker")
-        timings.append(time_network(arch.seed, runtime.threads))
-    chosen, rows = chosen[:len(timings)], rows[:len(timings)]
-    # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
-    cpu = clock() is time.thread_time
-    y = np.asarray([getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC) for t in timings])
-    fit_model_terms(runtime, rows, [float(v) for v in y], [arch.name for arch in chosen], cache)
-
-
-def time_network(seed: int, threads: int) -> ModelTiming:
-    """The generated network ``seed`` timed whole, alone in a fresh worker, as `flopcount bench` times a
-    model (its warm-up, then its repeats in a row)."""
-    with KernelTimer(threads, recycle_s=math.inf) as timer:
-        return timer.time_networks([seed], rounds=1, warmup=BENCH_WARMUP, repeats=BENCH_REPEATS)[0]
-
-
-def fit_model_terms(runtime: RuntimeProfile, rows: list[list[float]], measured: list[float], names: list[str],
-                    weight_cache_bytes: float = math.inf) -> None:
-    """Non-negative model-level terms from network rows (made with ``weight_cache_bytes``) and their measured
-    seconds, with leave-one-out error."""
-    a, y = np.asarray(rows), np.asarray(measured)
-    coef = fit_base(a, y)
-    runtime.model_terms = ModelTerms(*[float(c) for c in coef], weight_cache_bytes=weight_cache_bytes).to_dict()
-    errors = []  # leave-one-out error of the model-level fit on the calibration networks
-    for i in range(len(y)):
-        keep = np.arange(len(y)) != i
-        errors.append(float(a[i] @ fit_base(a[keep], y[keep]) / y[i] - 1))
-    runtime.model_cv = {"networks": names, "statistic": NETWORK_STATISTIC, "measured_s": [float(f"{v:.6g}") for v in y],
-                        "rows": [[float(f"{v:.6g}") for v in row] for row in rows],
-                        "leave_one_out_errors": [round(e, 4) for e in errors],
-                        "median_abs_error": round(float(np.median(np.abs(errors))), 4) if errors else math.nan,
-                        "kernel_sum_errors": [round(float(r[0] / m - 1), 4) for r, m in zip(rows, y)]}
+    if rt.model_cv.get("networks"):
+        refit_model_terms(rt)

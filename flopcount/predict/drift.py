@@ -67,7 +67,7 @@ def network_drift(runtime: RuntimeProfile, count: int = 10) -> Drift:
     activations more than a kernel timed on its own (here: kernels 0.996x, networks a few percent slower,
     within the hour)."""
     from flopcount.predict.archgen import seed_of
-    from flopcount.predict.calibrate import NETWORK_STATISTIC, time_network
+    from flopcount.predict.model_terms import NETWORK_STATISTIC, time_network
     from flopcount.predict.measure import clock
 
     names = list(runtime.model_cv.get("networks", []))[:count]

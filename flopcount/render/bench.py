@@ -26,7 +26,13 @@ def _headline(result) -> str:
     return (f"{r.model} on CPU, {result.threads} thread(s), {', '.join(map(str, r.inputs))}: "
             f"median {w.median * 1e3:.3f} ms (IQR {w.p25 * 1e3:.3f}-{w.p75 * 1e3:.3f}, min {w.min * 1e3:.3f}, "
             f"max {w.max * 1e3:.3f}; {w.repeats} runs, no hooks)\n"
-            f"paper FLOPs {t.paper_flops:,}, all-ops FLOPs {t.flops:,}, MAC {t.mac:,} elements ({t.mac_bytes:,} bytes)")
+            f"paper FLOPs {t.paper_flops:,}, all-ops FLOPs {t.flops:,}, MAC {t.mac:,} elements ({t.mac_bytes:,} bytes)"
+            + (f"\n{_denormal_warning(result)}" if _denormal_warning(result) else ""))
+
+
+def _denormal_warning(result) -> str:
+    d = result.denormals
+    return d.warning() if d is not None and d.significant else ""
 
 
 _LAYER_HEADERS = ["layer", "op", "FLOPs", "% FLOPs", "MAC", "% MAC", "time us", "IQR us", "% time"]
@@ -64,6 +70,8 @@ def to_json(result, top: int | None = None, sort: str = "order") -> str:
         "model": result.report.model, "inputs": [str(i) for i in result.report.inputs], "threads": result.threads,
         "totals": dataclasses.asdict(result.report.totals),
         "whole": _timing(result.whole),
+        "denormal_fraction": number_or_none(result.denormals.fraction) if result.denormals else None,
+        "warnings": [w for w in (_denormal_warning(result),) if w],
         "spearman_flops": number_or_none(result.spearman_flops) if result.layers else None,
         "spearman_mac": number_or_none(result.spearman_mac) if result.layers else None,
         "layers": [{"name": rec.name, "op": rec.op, "flops": rec.flops, "mac": rec.mac, **_timing(lt)} for rec, lt in rows],
