@@ -52,10 +52,11 @@ class ModelTerms:
     # x.view(): fitted on whole networks, it took the calibration networks' leave-one-out error from 4.1% to
     # 3.2% and ShuffleNet V2's bias from -4.8% to -2.1% (profile of 2026-11-28, 40 networks).
     per_view: float = 0.0
-    # Not fitted: the last-level cache of the calibrated machine. A kernel whose weights are larger streams
-    # them from memory even timed alone, so its fit already holds that cost and only weights that fit count
-    # as cold in a model. Counting every weight, VGG-style networks with 38-77 MB fully connected layers
-    # were over-predicted by 6% (median); counting those within 32 MB, by 2.5% (2026-11-29, 153 models).
+    # Not a coefficient: how much of a kernel's weights stays in cache on the calibrated machine (a fraction
+    # of its last-level cache, chosen by calibration: see model_terms.py). A kernel whose weights are larger
+    # streams them from memory even timed alone, so its fit already holds that cost and only weights that
+    # fit count as cold in a model. Counting every weight, VGG-style networks with 38-77 MB fully connected
+    # layers were over-predicted by 6% (median); counting those within 32 MB, by 2.5% (2026-11-29).
     weight_cache_bytes: float = math.inf
 
     NAMES = ("scale", "per_weight_byte", "per_output_byte", "per_container", "per_kernel_call", "per_view")
