@@ -46,6 +46,8 @@ _per_element_activation = per_element("activation")
          nn.Hardtanh, nn.ELU, nn.Mish, nn.Softplus, nn.CELU, nn.SELU)
 def activation_module(module: nn.Module, inputs: tuple, output) -> Cost:
     return replace(_per_element_activation(output), attrs={"inplace": bool(getattr(module, "inplace", False))})
+
+
 softmax_module = formula(nn.Softmax, nn.LogSoftmax)(per_output_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))
 
 
@@ -69,6 +71,8 @@ def activation_function(result, *args, **kwargs) -> Cost:
 @formula(*_IN_PLACE, meta_rule=_inplace_meta)
 def inplace_activation_function(result, *args, **kwargs) -> Cost:
     return replace(_per_element_activation(result), attrs={"inplace": True})
+
+
 softmax_function = formula(F.softmax, F.log_softmax, torch.softmax, torch.Tensor.softmax, torch.log_softmax,
                            torch.Tensor.log_softmax, meta_rule=_softmax_meta)(
     per_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))
