@@ -21,7 +21,8 @@ from typing import Any, Callable, Sequence
 from flopcount.numerics import Denormals, count_denormals
 from flopcount.report import Report
 # Timing, ranks, spearman and time_model are re-exported: bench's public names since before timing.py existed.
-from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, Timing, num_threads, ranks, spearman, threads_in_use, time_model  # noqa: F401
+from flopcount.timing import (BENCH_REPEATS, BENCH_WARMUP, Timing, num_threads, ranks, spearman,  # noqa: F401
+                              threads_in_use, time_model)
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,9 @@ def make_inputs(input_size: Any) -> tuple:
 
 def bench(model, input_size: Any, *, name: str | None = None, warmup: int = BENCH_WARMUP, repeats: int = BENCH_REPEATS,
           threads: int | None = None, layers: bool = True, layer_repeats: int | None = None,
-          whole: bool = True) -> BenchResult:
+          whole: bool = True, denormals: bool = True) -> BenchResult:
     """Analyse ``model`` on CPU, then time it whole (``whole``; else ``whole`` is None) and (``layers``) per
-    record."""
+    record; ``denormals``: count denormal activations in one more forward."""
     from flopcount.analysis import analyze
 
     if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
@@ -116,7 +117,8 @@ def bench(model, input_size: Any, *, name: str | None = None, warmup: int = BENC
         per_layer = measured.timings
     else:
         per_layer = []
-    return BenchResult(report, whole_timing, per_layer, threads_in_use(threads), count_denormals(model, args))
+    return BenchResult(report, whole_timing, per_layer, threads_in_use(threads),
+                       count_denormals(model, args) if denormals else None)
 
 
 def time_zoo_model(name: str, warmup: int, repeats: int, threads: int) -> Timing:
@@ -220,7 +222,7 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
             on_model(name)
         loaded = load_model(name, {}, "cpu")
         result = bench(loaded.model, loaded.default_inputs, name=name, warmup=warmup, repeats=repeats,
-                       threads=threads, layers=layers, layer_repeats=repeats, whole=False)
+                       threads=threads, layers=layers, layer_repeats=repeats, whole=False, denormals=False)
         # Whole, each model in a fresh process, as `flopcount bench MODEL` times it: timed one after another in
         # this process, the zoo ran 8% slower (median over 32 models, 2026-11-29) than each alone, and a
         # latency profile predicts a model in a process of its own.

@@ -183,20 +183,18 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-
 _SIZE_SUFFIXES = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
 
 def last_level_cache_bytes(cpu: int = 0, root: Path = Path("/sys/devices/system/cpu")) -> int | None:
     """Size of the largest data cache ``cpu`` uses (its last level), from Linux's sysfs; None elsewhere."""
-    largest = None
-    for index in sorted((root / f"cpu{cpu}" / "cache").glob("index*")):
+    sizes = []
+    for index in (root / f"cpu{cpu}" / "cache").glob("index*"):
         try:
             if (index / "type").read_text().strip() == "Instruction":
                 continue
             text = (index / "size").read_text().strip()
         except OSError:
             continue
-        size = int(text[:-1]) * _SIZE_SUFFIXES[text[-1]] if text[-1:] in _SIZE_SUFFIXES else int(text or 0)
-        largest = max(largest or 0, size) or None
-    return largest
+        sizes.append(int(text[:-1]) * _SIZE_SUFFIXES[text[-1]] if text[-1:] in _SIZE_SUFFIXES else int(text or 0))
+    return max(sizes, default=0) or None

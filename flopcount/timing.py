@@ -116,8 +116,8 @@ def time_calls(fn: Callable[[], Any], *, warmup: int, repeats: int,
     return Timing.of(samples)
 
 
-def time_model(model, args: tuple, *, warmup: int = BENCH_WARMUP, repeats: int = BENCH_REPEATS, threads: int | None = DEFAULT_THREADS,
-               timer: Callable[[], float] = time.perf_counter) -> Timing:
+def time_model(model, args: tuple, *, warmup: int = BENCH_WARMUP, repeats: int = BENCH_REPEATS,
+               threads: int | None = DEFAULT_THREADS, timer: Callable[[], float] = time.perf_counter) -> Timing:
     """Median and spread of a plain forward of ``model(*args)`` (no_grad, no hooks) at ``threads`` threads,
     on a steady heap (:mod:`flopcount.allocator`)."""
     import torch

@@ -76,7 +76,5 @@ def network_drift(runtime: RuntimeProfile, count: int = 10) -> Drift:
         raise ValueError("the profile stores no calibration networks to re-time")
     with num_threads(runtime.threads):
         statistic = ("cpu_" if clock() is time.thread_time else "") + NETWORK_STATISTIC
-    ratios = []
-    for name, then in zip(names, measured):
-        ratios.append(getattr(time_network(seed_of(name), runtime.threads), statistic) / then)
-    return Drift.of(ratios)
+    return Drift.of([getattr(time_network(seed_of(name), runtime.threads), statistic) / then
+                     for name, then in zip(names, measured)])

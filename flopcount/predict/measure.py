@@ -35,9 +35,10 @@ class Sample:
     rounds: int
 
 
-# Samples stored before configs said whether an activation ran in place were timed as modules in place for
-# these (zoo and torchvision blocks build them so), out of place for the rest and for every function.
-_LEGACY_IN_PLACE_MODULES = ("relu", "relu6", "hardswish", "hardsigmoid", "silu")
+# The activation modules that take ``inplace=``. Samples stored before configs said whether an activation ran
+# in place were timed as these modules in place (zoo and torchvision blocks build them so), out of place for
+# the rest and for every function.
+_MODULES_WITH_INPLACE_FLAG = ("relu", "relu6", "hardswish", "hardsigmoid", "silu")
 
 
 def _activation_module(kind: str, inplace: bool):
@@ -47,8 +48,8 @@ def _activation_module(kind: str, inplace: bool):
                "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh}
     cls = classes[kind]
     if not inplace:
-        return cls(inplace=False) if kind in _LEGACY_IN_PLACE_MODULES else cls()
-    if kind in _LEGACY_IN_PLACE_MODULES:
+        return cls(inplace=False) if kind in _MODULES_WITH_INPLACE_FLAG else cls()
+    if kind in _MODULES_WITH_INPLACE_FLAG:
         return cls(inplace=True)
     return {"sigmoid": lambda x: x.sigmoid_(), "tanh": lambda x: x.tanh_()}[kind]  # no module flag: the method
 
@@ -100,7 +101,7 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         return lambda: torch.softmax(x, -1)
     if kind.startswith("act_"):
         name = kind[4:]
-        inplace = bool(c.get("inplace", c.get("module") and name in _LEGACY_IN_PLACE_MODULES))
+        inplace = bool(c.get("inplace", c.get("module") and name in _MODULES_WITH_INPLACE_FLAG))
         # Applied in place hundreds of times, SiLU and Hardswish (~x/2 near zero) shrink [-1, 1) to denormal
         # floats within ~130 calls, which x86 runs several times slower, then to zeros: timed on values they
         # leave (almost) unchanged instead. The other activations are idempotent or settle at normal values.

@@ -23,11 +23,12 @@ def _layer_pairs(result, sort: str) -> list:
 def _headline(result) -> str:
     r, w = result.report, result.whole
     t = r.totals
+    warning = _denormal_warning(result)
     return (f"{r.model} on CPU, {result.threads} thread(s), {', '.join(map(str, r.inputs))}: "
             f"median {w.median * 1e3:.3f} ms (IQR {w.p25 * 1e3:.3f}-{w.p75 * 1e3:.3f}, min {w.min * 1e3:.3f}, "
             f"max {w.max * 1e3:.3f}; {w.repeats} runs, no hooks)\n"
             f"paper FLOPs {t.paper_flops:,}, all-ops FLOPs {t.flops:,}, MAC {t.mac:,} elements ({t.mac_bytes:,} bytes)"
-            + (f"\n{_denormal_warning(result)}" if _denormal_warning(result) else ""))
+            + (f"\n{warning}" if warning else ""))
 
 
 def _denormal_warning(result) -> str:
