@@ -52,24 +52,29 @@ def _instance_norm_meta(input, running_mean=None, running_var=None, weight=None,
     return empty_like_meta(input)
 
 
+def _batch_norm_cost(numel: int, affine: bool, uses_batch_stats: bool) -> Cost:
+    # ``batch_statistics`` tells the latency predictor which kernel runs: eval's per-channel affine
+    # transform, or a reduction over the input first (training, or no running statistics).
+    return Cost(norm_flops(numel, affine, uses_batch_stats), "norm", attrs={"batch_statistics": uses_batch_stats})
+
+
 @formula(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 def batch_norm_module(module: nn.BatchNorm2d, inputs: tuple, output: torch.Tensor) -> Cost:
-    uses_batch_stats = module.training or module.running_mean is None
-    return Cost(norm_flops(output.numel(), module.affine, uses_batch_stats), "norm")
+    return _batch_norm_cost(output.numel(), module.affine, module.training or module.running_mean is None)
 
 
 @formula(nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d)
 def statistics_norm_module(module: nn.Module, inputs: tuple, output: torch.Tensor) -> Cost:
     affine = getattr(module, "elementwise_affine", None)
     affine = getattr(module, "affine", False) if affine is None else affine
-    return Cost(norm_flops(output.numel(), bool(affine), True), "norm")
+    attrs = {"groups": module.num_groups} if isinstance(module, nn.GroupNorm) else {}
+    return Cost(norm_flops(output.numel(), bool(affine), True), "norm", attrs=attrs)
 
 
 @formula(F.batch_norm, meta_rule=_batch_norm_meta)
 def batch_norm_function(result, input, running_mean, running_var, weight=None, bias=None, training=False,
                         momentum=0.1, eps=1e-5) -> Cost:
-    uses_batch_stats = training or running_mean is None
-    return Cost(norm_flops(result.numel(), weight is not None, uses_batch_stats), "norm")
+    return _batch_norm_cost(result.numel(), weight is not None, training or running_mean is None)
 
 
 @formula(F.layer_norm, meta_rule=_layer_norm_meta)
@@ -79,7 +84,7 @@ def layer_norm_function(result, input, normalized_shape, weight=None, bias=None,
 
 @formula(F.group_norm, meta_rule=_group_norm_meta)
 def group_norm_function(result, input, num_groups, weight=None, bias=None, eps=1e-5) -> Cost:
-    return Cost(norm_flops(result.numel(), weight is not None, True), "norm")
+    return Cost(norm_flops(result.numel(), weight is not None, True), "norm", attrs={"groups": int(num_groups)})
 
 
 @formula(F.instance_norm, meta_rule=_instance_norm_meta)

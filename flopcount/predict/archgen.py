@@ -1,4 +1,5 @@
-"""Seeded generator of CNN architectures: MobileNet-, ShuffleNet (V1, V2)-, ResNet- and VGG-style nets.
+"""Seeded generator of architectures: MobileNet-, ShuffleNet (V1, V2)-, ResNet- and VGG-style nets, and (for
+calibration only) small vision transformers.
 
 Each architecture samples its widths, depths, kernel sizes, groups, expansion ratios, activations and
 input resolution from a ``random.Random(seed)``: the same seed always builds the same network. Used
@@ -21,6 +22,9 @@ from flopcount.zoo._layers import channel_shuffle
 FAMILIES = ("mobilenet", "shufflenet_v2", "shufflenet_v1", "resnet", "vgg")
 RESOLUTIONS = (96, 128, 160, 192, 224)
 CALIBRATION_SEEDS = range(1_000_000, 1_000_000 + 10_000)
+# Calibration networks include small vision transformers: fitted on CNNs alone, the cold-weight term charged
+# ViT-style models (few large linear layers, no conv) ~10% too much (DeiT-tiny, DINOv2-small, 2026-11-29).
+CALIBRATION_FAMILIES = FAMILIES + ("vit",)
 EVALUATION_SEEDS = range(0, 10_000)
 
 
@@ -220,13 +224,66 @@ def _vgg(rng: random.Random) -> nn.Module:
                          nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(hidden, 1000))
 
 
+class _Attention(nn.Module):
+    """Multi-head self-attention written out (as transformers' eager ViT) or through F.scaled_dot_product_attention."""
+
+    def __init__(self, dim: int, heads: int, fused: bool):
+        super().__init__()
+        self.heads, self.fused = heads, fused
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.softmax = nn.Softmax(dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        if self.fused:
+            out = nn.functional.scaled_dot_product_attention(q, k, v)
+        else:
+            out = self.softmax(q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5) @ v
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class _TransformerBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: int, fused: bool):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(dim), _Attention(dim, heads, fused)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim * mlp_ratio), nn.GELU(), nn.Linear(dim * mlp_ratio, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class _VisionTransformer(nn.Module):
+    def __init__(self, patch: int, dim: int, depth: int, heads: int, mlp_ratio: int, fused: bool):
+        super().__init__()
+        self.embed = nn.Conv2d(3, dim, patch, patch)
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.blocks = nn.Sequential(*[_TransformerBlock(dim, heads, mlp_ratio, fused) for _ in range(depth)])
+        self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, 1000)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls.expand(x.shape[0], -1, -1), x), dim=1)
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+def _vit(rng: random.Random) -> nn.Module:
+    heads = rng.choice((2, 3, 4, 6))
+    return _VisionTransformer(rng.choice((8, 14, 16, 16, 32)), heads * rng.choice((32, 48, 64)), rng.randint(2, 12),
+                              heads, rng.choice((2, 3, 4)), fused=rng.random() < 0.5)
+
+
 _BUILDERS = {"mobilenet": _mobilenet, "shufflenet_v2": _shufflenet_v2, "shufflenet_v1": _shufflenet_v1,
-             "resnet": _resnet, "vgg": _vgg}
+             "resnet": _resnet, "vgg": _vgg, "vit": _vit}
 
 
 def generate(seed: int) -> Arch:
     """The architecture of ``seed``: its family cycles with the seed, everything else is drawn from it."""
-    family = FAMILIES[seed % len(FAMILIES)]
+    families = CALIBRATION_FAMILIES if seed in CALIBRATION_SEEDS else FAMILIES
+    family = families[seed % len(families)]
     rng = random.Random(seed)
     resolution = rng.choice(RESOLUTIONS)
     state = rng.getstate()

@@ -69,11 +69,13 @@ def _timed(fn) -> float:
 class _Collector:
     def __init__(self, kinds: Sequence[str]):
         self.samples: dict[str, list[Sample]] = {k: [] for k in kinds}
+        self.refused = 0  # configs torch raised on (measure.time_configs drops them)
 
     def fewest(self) -> int:
         return min(map(len, self.samples.values()), default=0)
 
-    def add(self, samples: Sequence[Sample]) -> None:
+    def add(self, samples: Sequence[Sample], timed_of: int) -> None:
+        self.refused += timed_of - len(samples)
         for s in samples:
             self.samples[s.kind].append(s)
 
@@ -140,7 +142,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
             while time.perf_counter() < first_pass_end or collected.fewest() < MIN_SAMPLES_PER_KIND:
                 items = _round_items(kinds, weights, lambda k, n: [sampling.draw(k, rng, pool) for _ in range(n)], 1.0)
                 rng.shuffle(items)
-                collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
+                collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)), len(items))
                 round_no += 1
                 progress(f"first pass, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
             # Refinement: more configs where the cross-validated error is largest.
@@ -157,7 +159,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                     lambda k, n: sampling.refine(k, [s.config for s in collected.samples[k]], errors[k] or [1.0] * len(
                         collected.samples[k]), n, rng), 1.0)
                 rng.shuffle(items)
-                collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)))
+                collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)), len(items))
                 round_no += 1
                 progress(f"refining, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
 
@@ -170,7 +172,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                 entries[kind] = fit_entry(kind, samples, statistic, seed)
         runtime = RuntimeProfile(
             EAGER_CPU, provenance(used_threads, budget_s=budget_s, seed=seed, clock=clock().__name__, kernels_timed=sum(
-                map(len, collected.samples.values())), rounds_per_kernel=ROUNDS),
+                map(len, collected.samples.values())), configs_refused=collected.refused, rounds_per_kernel=ROUNDS),
             overheads.to_dict(), entries, statistic, {}, {}, rates)
         if whole_networks:
             calibrate_model_terms(runtime, deadline, progress)

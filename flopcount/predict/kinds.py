@@ -133,6 +133,14 @@ def _bn_features(c: dict) -> list[float]:
     return [_lg(c["c"]), _lg(c["hw"]), _lg(c["n"] * c["c"] * c["hw"])]
 
 
+def _groupnorm_terms(c: dict) -> list[float]:
+    return [1.0, c["n"] * c["c"] * c["hw"], c["n"] * c["g"], c["c"]]
+
+
+def _groupnorm_features(c: dict) -> list[float]:
+    return [_lg(c["c"]), _lg(c["hw"]), _lg(c["g"]), _lg(c["n"] * c["c"] * c["hw"])]
+
+
 def _rows_terms(c: dict) -> list[float]:
     return [1.0, c["rows"] * c["d"], c["rows"]]
 
@@ -149,25 +157,31 @@ def _binary_features(c: dict) -> list[float]:
     return [_lg(c["numel"]), _lg(c["other"]), float(c.get("inplace", 0))]
 
 
-def _pool_shapes(c: dict) -> tuple[int, int, int]:
-    """(elements in, window reads, window area): reads cut at the padded edge, as the FLOPs formula cuts them."""
+def _pool_shapes(c: dict) -> tuple[int, int, int, int]:
+    """(elements in, window reads, elements out, window area): reads cut at the padded edge, as the FLOPs
+    formula cuts them."""
     from flopcount.formulas.pooling import pool_output_size, window_reads
 
     ceil = bool(c.get("ceil", 0))
-    reads = 1
+    reads = outputs = 1
     for size in (c["h"], c["w"]):
         out = pool_output_size(size, c["k"], c["s"], c["p"], 1, ceil)
         reads *= window_reads(size, c["k"], c["s"], c["p"], 1, out)
-    return c["n"] * c["c"] * c["h"] * c["w"], c["n"] * c["c"] * reads, c["k"] * c["k"]
+        outputs *= out
+    plane = c["n"] * c["c"]
+    return plane * c["h"] * c["w"], plane * reads, plane * outputs, c["k"] * c["k"]
 
 
 def _pool_terms(c: dict) -> list[float]:
-    xin, reads, _ = _pool_shapes(c)
-    return [1.0, xin, reads]
+    # Per output as well as per read: torch's max pool costs ~10 ns per output and ~1.1-1.3 ns per window
+    # read once out of L1 (3x3, 5x5 and 2x2 windows at strides 1 and 2, 2026-11-29). With reads alone, 2x2
+    # windows and stride-1 3x3 ones were off by 30-40% in opposite directions.
+    xin, reads, xout, _ = _pool_shapes(c)
+    return [1.0, xin, reads, xout]
 
 
 def _pool_features(c: dict) -> list[float]:
-    xin, _, window = _pool_shapes(c)
+    xin, _, _, window = _pool_shapes(c)
     return [_lg(c["c"]), _lg(c["h"] * c["w"]), _lg(window), float(c["s"]), _lg(xin)]
 
 
@@ -255,6 +269,12 @@ _add(_spec("matmul", "batched matrix product b x (m x k) @ (k x n)", _matmul_ter
            ("call", "flops", "elements_in", "elements_out"), ("log_b", "log_m", "log_k", "log_n", "log_flops")))
 _add(_spec("batchnorm", "BatchNorm in eval (running statistics)", _bn_terms, _bn_features,
            ("call", "elements", "channels"), ("log_channels", "log_spatial", "log_elements")))
+_add(_spec("batchnorm_stats", "BatchNorm from the input's own statistics (training mode, or no running "
+           "statistics: the weight standardisation of BiT's convs)", _bn_terms, _bn_features,
+           ("call", "elements", "channels"), ("log_channels", "log_spatial", "log_elements")))
+_add(_spec("groupnorm", "GroupNorm: n x c x hw in g groups, statistics per group", _groupnorm_terms,
+           _groupnorm_features, ("call", "elements", "groups", "channels"),
+           ("log_channels", "log_spatial", "log_groups", "log_elements")))
 _add(_spec("layernorm", "LayerNorm over the last dim", _rows_terms, _rows_features, ("call", "elements", "rows"),
            ("log_rows", "log_dim")))
 _add(_spec("softmax", "softmax over the last dim", _rows_terms, _rows_features, ("call", "elements", "rows"),
@@ -264,16 +284,17 @@ for _act in ACTIVATIONS:
                ("call", "elements"), ("log_elements", "module_call", "in_place")))
 _add(_spec("binary", "element-wise add/sub/mul/div of two tensors (second may broadcast)", _binary_terms,
            _binary_features, ("call", "elements_out", "elements_other"), ("log_elements", "log_other", "in_place")))
-_add(_spec("maxpool", "2-D max pooling with a window", _pool_terms, _pool_features, ("call", "elements_in", "window_reads"),
-           ("log_channels", "log_pixels", "log_window", "stride", "log_elements")))
-_add(_spec("avgpool", "2-D average pooling with a window", _pool_terms, _pool_features,
-           ("call", "elements_in", "window_reads"), ("log_channels", "log_pixels", "log_window", "stride", "log_elements")))
+for _pool, _text in (("maxpool", "max"), ("avgpool", "average")):
+    _add(_spec(_pool, f"2-D {_text} pooling with a window", _pool_terms, _pool_features,
+               ("call", "elements_in", "window_reads", "elements_out"),
+               ("log_channels", "log_pixels", "log_window", "stride", "log_elements")))
 _add(_spec("adaptive_avgpool", "2-D adaptive average pooling (global pooling included)", _adaptive_terms,
            _adaptive_features, ("call", "elements_in", "elements_out"),
            ("log_channels", "log_pixels_in", "log_pixels_out", "module_call")))
 _add(_spec("cat", "concatenation (copies every input)", _cat_terms, _cat_features,
            ("call", "elements", "parts", "blocks"), ("log_elements", "parts", "log_inner_block")))
-_add(_spec("copy", "copy of a strided view (contiguous after a transpose: a channel shuffle)", _copy_terms,
+_add(_spec("copy", "copy of a strided view (contiguous after a transpose: a channel shuffle), or of a whole "
+           "contiguous tensor (clone, a zero F.pad) when the inner block is every element", _copy_terms,
            _copy_features, ("call", "elements", "blocks"), ("log_elements", "log_inner_block")))
 _add(_spec("pad", "constant padding of the last two dims (F.pad), c x h x w -> c x oh x ow", _pad_terms, _pad_features,
            ("call", "elements_in", "elements_out", "rows_out"), ("log_elements_in", "log_elements_out", "log_width_out")))

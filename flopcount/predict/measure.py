@@ -93,6 +93,13 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         module = nn.BatchNorm2d(c["c"]).eval()
         x = data(c["n"], c["c"], c["hw"], 1)
         return lambda: module(x)
+    if kind == "batchnorm_stats":
+        x = data(c["n"], c["c"], c["hw"])
+        return lambda: F.batch_norm(x, None, None, training=True)
+    if kind == "groupnorm":
+        module = nn.GroupNorm(c["g"], c["c"]).eval()
+        x = data(c["n"], c["c"], c["hw"], 1)
+        return lambda: module(x)
     if kind in ("layernorm", "softmax"):
         x = data(c["rows"], c["d"])
         if kind == "layernorm":
@@ -134,6 +141,9 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         return lambda: torch.cat(parts, dim=1)
     if kind == "copy":
         inner = c["inner"]
+        if inner >= c["numel"]:  # one contiguous block: a clone
+            x = data(c["numel"])
+            return lambda: x.clone()
         outer = max(c["numel"] // inner, 1)
         a = 2 if outer % 2 == 0 else 1  # a channel shuffle: (a, outer / a, inner) viewed with the first two swapped
         view = data(a, outer // a, inner).transpose(0, 1)
@@ -193,14 +203,21 @@ def time_configs(items: Sequence[tuple[str, dict]], *, rounds: int = 5, seed: in
 
     rng = random.Random(seed)
     now = clock()
-    fns, calls = [], []
+    fns, calls, kept = [], [], []
     with torch.no_grad():
         for kind, config in items:
-            fn = build(kind, config)
-            fn()  # warm-up: first-call allocation, lazy init, weight packing
+            try:
+                fn = build(kind, config)
+                fn()  # warm-up: first-call allocation, lazy init, weight packing
+            except (RuntimeError, ValueError):
+                # A config this torch refuses: no sample, rather than a calibration lost after minutes of work.
+                # The caller sees it missing (calibrate counts them in the profile's provenance).
+                continue
             once = _time_batch(fn, 1)
             fns.append(fn)
+            kept.append((kind, config))
             calls.append(max(1, min(MAX_CALLS_PER_BATCH, int(BATCH_S / max(once, 1e-7)))))
+        items = kept
         times: list[list[float]] = [[] for _ in items]
         order = list(range(len(items)))
         for _ in range(rounds):

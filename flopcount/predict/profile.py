@@ -20,7 +20,9 @@ from flopcount.devices import cpu_name
 from flopcount.errors import ConfigError
 from flopcount.predict.fit import KindFit
 
-FORMAT_VERSION = 2  # 2: convs split by the backend torch runs them on (kinds.runs_on_mkldnn)
+# 2: convs split by the backend torch runs them on (kinds.runs_on_mkldnn). 3: pools fit a per-output term;
+# batch-statistics norms and GroupNorm have kinds; clones and zero pads are copies.
+FORMAT_VERSION = 3
 EAGER_CPU = "torch-eager-cpu"
 SUFFIX = ".json"
 

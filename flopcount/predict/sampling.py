@@ -87,6 +87,11 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
                 "n": _channels(rng, 1, 1024)}
     if kind == "batchnorm":
         return {"n": 1, "c": _channels(rng, 3, 2048), "hw": _spatial(rng, 1, 224) ** 2, "module": 1}
+    if kind == "batchnorm_stats":  # activations in training mode, and conv weights standardised (c_out x c_in k k)
+        return {"n": 1, "c": _channels(rng, 3, 2048), "hw": int(log_uniform(rng, 2, 224 ** 2))}
+    if kind == "groupnorm":
+        g = rng.choice((1, 1, 8, 16, 32, 32))
+        return {"n": 1, "c": g * max(1, _channels(rng, 8, 2048) // g), "hw": _spatial(rng, 1, 112) ** 2, "g": g}
     if kind in ("layernorm", "softmax"):
         return {"rows": int(log_uniform(rng, 1, 4096)), "d": _channels(rng, 8, 4096),
                 "module": int(kind == "layernorm")}
@@ -98,9 +103,11 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
         other = numel if rng.random() < 0.7 else max(1, numel // _spatial(rng, 2, 112) ** 2)
         return {"numel": numel, "other": other, "inplace": int(rng.random() < 0.3)}
     if kind in ("maxpool", "avgpool"):
+        # Stride 1 as often as 2 (3x3 stride-1 pools of SPP/PoolFormer/Inception run at ~2x the time per
+        # read of stride-2 ones out of L1: too few of them and the fit followed the stride-2 majority)
         k = rng.choice((2, 3, 3, 5))
         return {"n": 1, "c": _channels(rng, 3, 1024), "h": (h := _spatial(rng, 4, 224)), "w": h, "k": k,
-                "s": rng.choice((1, 2, 2)) if k > 2 else 2, "p": k // 2 if rng.random() < 0.5 else 0, "module": 1}
+                "s": rng.choice((1, 2)) if k > 2 else 2, "p": k // 2 if rng.random() < 0.5 else 0, "module": 1}
     if kind == "adaptive_avgpool":
         h = _spatial(rng, 1, 112)
         out = 1 if rng.random() < 0.8 else rng.choice((2, 4, 7))
@@ -113,7 +120,8 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
         return {"numel": max(numel, parts * inner), "parts": parts, "inner": inner}
     if kind == "copy":
         inner = _spatial(rng, 1, 112) ** 2
-        return {"numel": 2 * inner * _channels(rng, 4, 1024), "inner": inner}
+        numel = 2 * inner * _channels(rng, 4, 1024)
+        return {"numel": numel, "inner": numel if rng.random() < 0.25 else inner}  # a quarter are clones
     if kind == "pad":
         h = _spatial(rng, 2, 224)
         pads = rng.choice(((0, 1), (1, 1), (1, 2), (2, 2), (3, 3)))
@@ -149,6 +157,10 @@ def affordable(kind: str, config: dict[str, Any]) -> bool:
         return config["h"] + 2 * config["p"] >= config["k"] and config["p"] <= config["k"] // 2
     if kind == "pad":
         return config["c"] * config["oh"] * config["ow"] <= MAX_ELEMENTS
+    if kind in ("batchnorm", "batchnorm_stats", "groupnorm"):
+        # statistics need 2+ values per channel (torch raises on one), and per group
+        values = config["n"] * config["hw"] * (config["c"] // config["g"] if kind == "groupnorm" else 1)
+        return 2 * config["n"] * config["c"] * config["hw"] <= MAX_ELEMENTS and (kind == "batchnorm" or values > 1)
     return True
 
 
@@ -197,7 +209,10 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
         if kind == "cat":
             c["numel"] = max(c["parts"], c["numel"] // (c["parts"] * c["inner"])) * c["parts"] * c["inner"]
         if kind == "copy":
-            c["numel"] = max(2, c["numel"] // (2 * c["inner"])) * 2 * c["inner"]
+            if config["inner"] >= config["numel"]:  # a clone stays a clone
+                c["inner"] = c["numel"]
+            else:
+                c["numel"] = max(2, c["numel"] // (2 * c["inner"])) * 2 * c["inner"]
         if kind == "binary":
             c["other"] = min(c["other"], c["numel"])
         if kind == "adaptive_avgpool":
@@ -205,6 +220,8 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
             c["oh"] = c["ow"] = min(c["oh"], c["h"])
         if kind in ("maxpool", "avgpool"):
             c["w"] = c["h"]
+        if kind == "groupnorm":
+            c["c"] = max(1, c["c"] // c["g"]) * c["g"]
         if kind == "sdpa":
             c["s"] = c["l"]
         if kind == "pad":
@@ -237,7 +254,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     # (depthwise convs with a window always go to oneDNN: its torch-kernel kind is rare, 1x1 depthwise).
     "conv": 1.5, "conv_mkldnn": 3, "conv1x1": 3, "conv1x1_mkldnn": 1.5, "conv_dw_mkldnn": 4, "conv_group": 1.5,
     "conv_group_mkldnn": 2, "linear": 1.5, "matmul": 0.5, "batchnorm": 1.5,
-    "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
+    "batchnorm_stats": 0.3, "groupnorm": 0.3, "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
     "cat": 1, "copy": 0.8, "pad": 0.4, "mha": 0.5, "sdpa": 0.3, VIEW: 0.3,
     **{f"act_{a}": 0.6 if a in ("relu", "relu6") else 0.3 for a in ACTIVATIONS},
 }
