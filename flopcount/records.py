@@ -43,10 +43,17 @@ class TensorSpec(NamedTuple):
     dtype: str
     itemsize: int
     numel: int
+    # Strides in elements when the tensor is not contiguous (a transposed or permuted view, channels-last),
+    # else None. Kernels that need contiguous input copy such a tensor first: the latency predictor counts it.
+    strides: tuple[int, ...] | None = None
 
     @classmethod
-    def of(cls, shape: tuple[int, ...], dtype: str, itemsize: int) -> "TensorSpec":
-        return cls(tuple(shape), dtype, itemsize, math.prod(shape))
+    def of(cls, shape: tuple[int, ...], dtype: str, itemsize: int, strides: tuple[int, ...] | None = None) -> "TensorSpec":
+        return cls(tuple(shape), dtype, itemsize, math.prod(shape), strides)
+
+    @property
+    def contiguous(self) -> bool:
+        return self.strides is None
 
     @property
     def nbytes(self) -> int:

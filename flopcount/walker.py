@@ -120,7 +120,8 @@ def spec_of(t: torch.Tensor) -> TensorSpec:
     name = _DTYPE_NAMES.get(dtype)
     if name is None:
         name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
-    return TensorSpec(tuple(t.shape), name, dtype.itemsize, t.numel())
+    strides = None if t.is_contiguous() else tuple(t.stride())
+    return TensorSpec(tuple(t.shape), name, dtype.itemsize, t.numel(), strides)
 
 
 def _traffic(specs: tuple[TensorSpec, ...], elements: int | None, nbytes: int | None, itemsize: int,

@@ -287,3 +287,74 @@ def test_a_failing_formula_is_reported_as_a_formula_bug():
 
     with pytest.raises(FormulaError, match="the formula for ReLU failed on this call"):
         analyze(nn.Sequential(nn.ReLU()), (1, 2), registry=registry)
+
+
+class _StridedInputs(nn.Module):
+    """Ops with a meta rule (the fast path's shortcut) fed transposed and channels-last views."""
+
+    def __init__(self):
+        super().__init__()
+        self.ln, self.bn, self.gn = nn.LayerNorm(16), nn.BatchNorm2d(16), nn.GroupNorm(4, 16)
+        self.dw, self.pw, self.fc = nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.Conv2d(16, 32, 1), nn.Linear(16, 16)
+
+    def forward(self, x):  # (1, 64, 16) tokens
+        tokens_t = x.transpose(1, 2)
+        image = tokens_t.view(1, 16, 8, 8)  # channels-last strides
+        outs = [self.ln(tokens_t.transpose(1, 2)), F.layer_norm(tokens_t, (64,)), F.gelu(tokens_t), torch.softmax(tokens_t, -1),
+                self.dw(image), self.pw(image), F.conv2d(image, self.pw.weight), self.bn(image), self.gn(image),
+                F.group_norm(image, 4), F.instance_norm(image), torch.softmax(image, 1), image + image, image * 2,
+                F.relu(image), F.max_pool2d(image, 2), F.avg_pool2d(image, 2), F.adaptive_avg_pool2d(image, 1),
+                self.fc(tokens_t.transpose(1, 2)), F.linear(image.permute(0, 2, 3, 1), self.fc.weight)]
+        heads = x.view(1, 64, 2, 8).transpose(1, 2)  # 2 heads split off the tokens: the output keeps that layout
+        outs.append(F.scaled_dot_product_attention(heads, heads, heads).transpose(1, 2).reshape(1, 64, 16))
+        return outs
+
+
+def test_fast_path_outputs_have_the_layout_torch_gives():
+    # The latency predictor reads layouts from the records (a LayerNorm of a transposed view copies it first),
+    # so a meta rule must return the strides torch's kernel returns: LayerNorm, GroupNorm, InstanceNorm and
+    # softmax write contiguous outputs whatever their input; BatchNorm, element-wise ops keep channels-last;
+    # SDPA writes in its query's layout.
+    model = _StridedInputs().eval()
+    real = analyze(model, (1, 64, 16), device="cpu").records
+    fast = analyze(model, (1, 64, 16), device="meta").records
+    assert [r.op for r in real] == [r.op for r in fast]
+    def layout(spec):  # a size-1 dim's stride is arbitrary (torch keeps what it was given)
+        return spec.strides and tuple(st for size, st in zip(spec.shape, spec.strides) if size != 1)
+
+    for r, f in zip(real, fast):
+        assert [layout(o) for o in r.outputs] == [layout(o) for o in f.outputs], r.name
+        assert [layout(i) for i in r.inputs] == [layout(i) for i in f.inputs], r.name
+    # and the records do carry layouts: the channels-last view, and the BatchNorm output that keeps it
+    bn = next(r for r in fast if r.op == "BatchNorm2d")
+    assert layout(bn.inputs[0]) == layout(bn.outputs[0]) == (1, 128, 16)  # c, h, w strides of channels-last 16x8x8
+
+
+def test_fast_path_conv_layout_follows_torchs_backend():
+    # A token-major view fed to a depthwise conv (PVT's Mix-FFN) comes out NCHW: torch copies it first. A
+    # channels-last model keeps channels-last. The meta rule asks torch which, and must agree with the real run.
+    class TokensToConv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dw = nn.Conv2d(32, 32, 3, padding=1, groups=32)
+            self.pw = nn.Conv2d(32, 32, 1)
+
+        def forward(self, x):
+            image = x.transpose(1, 2).reshape(1, 32, 7, 7)
+            return self.pw(self.dw(image)), F.conv2d(image, self.pw.weight)
+
+    for model, shape, memory_format in ((TokensToConv(), (1, 49, 32), None),
+                                        (nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 1)),
+                                         (1, 8, 12, 12), torch.channels_last)):
+        model = model.eval()
+        if memory_format is not None:
+            model = model.to(memory_format=memory_format)
+            x = torch.randn(shape).to(memory_format=memory_format)
+            real = analyze(model, inputs=x, device="cpu").records
+            fast = analyze(model, inputs=x.to("meta"), device="meta").records
+        else:
+            real = analyze(model, shape, device="cpu").records
+            fast = analyze(model, shape, device="meta").records
+        convs = [(r.outputs[0].contiguous, f.outputs[0].contiguous) for r, f in zip(real, fast) if r.category == "conv"]
+        assert convs and all(a == b for a, b in convs), convs
+        assert all(a for a, _ in convs) == (memory_format is None)  # NCHW outputs, or channels-last ones

@@ -34,7 +34,7 @@ def _softmax_meta(input, dim=None, _stacklevel=3, dtype=None):
     rank = max(input.dim(), 1)
     if dtype is not None or dim is None or not -rank <= dim < rank or not input.is_floating_point():
         return None  # a dim out of range, an integer input: torch's kernel raises
-    return empty_like_meta(input)
+    return torch.empty(input.shape, dtype=input.dtype, device="meta")  # contiguous whatever the input's layout
 
 
 _per_element_activation = per_element("activation")

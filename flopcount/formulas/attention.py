@@ -47,6 +47,10 @@ def _sdpa_meta(query, key, value, *args, **kwargs):
             or query.shape[:-2] != key.shape[:-2] or key.shape[:-1] != value.shape[:-1]
             or query.shape[-1] != key.shape[-1] or kwargs.get("enable_gqa")):
         return None  # mismatched heads, lengths, dims or dtypes (or grouped queries): torch's kernel decides
+    if value.shape[-1] == query.shape[-1]:
+        # torch's CPU kernel writes the output in the query's layout: transformers' heads, split off tokens by a
+        # permute, come back token-major, and the transpose + reshape after it is a view, not a copy
+        return torch.empty_like(query)
     return torch.empty((*query.shape[:-1], value.shape[-1]), dtype=query.dtype, device="meta")
 
 

@@ -70,7 +70,23 @@ def _conv_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, groups
     spatial = [conv_output_size(input.shape[2 + i], weight.shape[2 + i], stride[i], padding[i], dilation[i]) for i in range(n)]
     if min(spatial) < 1:
         return None  # kernel larger than the padded input
-    return empty_meta((input.shape[0], weight.shape[0], *spatial), input)
+    shape = (input.shape[0], weight.shape[0], *spatial)
+    if input.is_contiguous() and weight.is_contiguous():
+        return empty_meta(shape, input)
+    layout = _backend_memory_format(input, weight, stride, padding, dilation, groups)
+    return torch.empty(shape, dtype=input.dtype, device="meta", memory_format=layout)
+
+
+def _backend_memory_format(input, weight, stride, padding, dilation, groups) -> torch.memory_format:
+    """The layout torch's CPU conv writes for these strides (channels-last only where the backend runs it so:
+    a token-major view fed to a depthwise conv is copied to NCHW first, a channels-last model stays so),
+    asked of torch itself on CPU stand-ins (empty: address space only)."""
+    if input.dim() != 4:
+        return torch.contiguous_format
+    cpu = [torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu") for t in (input, weight)]
+    backend = torch._C._select_conv_backend(*cpu, None, list(stride), list(padding), list(dilation), False, [0, 0],
+                                            groups, None)
+    return torch._C._conv_determine_backend_memory_format(*cpu, backend)
 
 
 @formula(torch.conv1d, torch.conv2d, torch.conv3d, meta_rule=_conv_meta)

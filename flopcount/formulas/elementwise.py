@@ -69,9 +69,46 @@ def where_function(result, condition, input=None, other=None, *args, **kwargs) -
     return Cost(result.numel(), "elementwise")
 
 
-@formula(*torch_and_tensor("mean", "sum", "nansum", "nanmean", "amax", "amin", "aminmax", "var", "std", "var_mean",
-                           "std_mean", "norm", "logsumexp", "max", "min", "prod", "argmax", "argmin", "cumsum", "cumprod",
-                           "cummax", "cummin", "logcumsumexp", "any", "all", "count_nonzero", "diff"))
+@formula(*torch_and_tensor("aminmax", "var_mean", "std_mean", "logsumexp", "max", "min", "prod", "argmax", "argmin",
+                           "cumsum", "cumprod", "cummax", "cummin", "logcumsumexp", "any", "all", "count_nonzero", "diff"))
 def reduction_function(result, input, *args, **kwargs) -> Cost:
     # Each input element enters the reduction once. `max`/`min` without a dim fold too.
     return Cost(input.numel(), "reduction")
+
+
+def _reduced_dims(input: torch.Tensor, dim) -> tuple[int, ...]:
+    """The dims a reduction folds, normalised (every dim for None or ())."""
+    rank = max(input.dim(), 1)
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+        return tuple(range(input.dim()))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(sorted(d % rank for d in dims))
+
+
+def _reduction(input: torch.Tensor, dim) -> Cost:
+    # ``dims`` tells the latency predictor which kernel runs: folding the innermost dims or outer ones.
+    try:
+        attrs = {"dims": _reduced_dims(input, dim)}
+    except TypeError:  # a dim given by name (named tensors)
+        attrs = {}
+    return Cost(input.numel(), "reduction", attrs=attrs)
+
+
+@formula(*torch_and_tensor("sum", "mean", "nansum", "nanmean"))
+def sum_function(result, input, dim=None, *args, **kwargs) -> Cost:
+    return _reduction(input, kwargs.get("dim", dim))
+
+
+@formula(*torch_and_tensor("amax", "amin"))
+def extreme_function(result, input, dim=(), *args, **kwargs) -> Cost:
+    return _reduction(input, kwargs.get("dim", dim))
+
+
+@formula(*torch_and_tensor("var", "std"))
+def spread_function(result, input, dim=None, *args, **kwargs) -> Cost:
+    return _reduction(input, kwargs.get("dim", None if isinstance(dim, bool) else dim))  # var(x, unbiased)
+
+
+@formula(*torch_and_tensor("norm"), torch.linalg.vector_norm)
+def norm_function(result, input, p_or_ord=2, dim=None, *args, **kwargs) -> Cost:
+    return _reduction(input, kwargs.get("dim", dim))
