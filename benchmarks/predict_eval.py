@@ -11,7 +11,8 @@ the core). The generated networks come from
 timed by calibration. The held-out networks (``heldout_nets.py``: EfficientNet-, DenseNet-, Inception-
 and ResNeXt-style, written apart from the generator) test families calibration never saw, and the
 third-party ones (``thirdparty_nets.py``: transformers' own ResNet, MobileNet, EfficientNet, RegNet,
-ConvNeXt, ViT, MobileViT, LeViT and Swin, when transformers is installed) code nobody here wrote. Printed next
+ConvNeXt, ViT, MobileViT, LeViT and Swin, when transformers is installed) code nobody here wrote;
+``--independent`` adds 20 more transformers models kept for an independent check. Printed next
 to the prediction: the roofline bound (``flopcount roofline`` with ``--device``) and a FLOPs-proportional
 baseline whose one constant (ms per FLOP) is the median over the evaluated models themselves, an oracle
 that flatters it. The noise floor is the spread of the repeats; the host's drift since calibration is
@@ -41,7 +42,7 @@ from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
 from flopcount.zoo import get_spec, list_models
 from heldout_nets import HELDOUT
-from thirdparty_nets import THIRD_PARTY, available as third_party_available
+from thirdparty_nets import INDEPENDENT, THIRD_PARTY, available as third_party_available
 
 
 def bands(rows, factor: float = 1.2, min_size: int = 4):
@@ -61,7 +62,7 @@ def error_stats(errors) -> dict:
             "within_20": float(np.mean(a <= 0.20)), "median": float(np.median(a)), "p95": float(np.quantile(a, 0.95))}
 
 
-def collect(names, generated: int, heldout: bool = True, third_party: bool = True):
+def collect(names, generated: int, heldout: bool = True, third_party: bool = True, independent: bool = False):
     """(name, source, model to analyse, builder, input size) for every model to evaluate."""
     items = []
     for name in names:
@@ -79,6 +80,8 @@ def collect(names, generated: int, heldout: bool = True, third_party: bool = Tru
     for name, (build, resolution) in (THIRD_PARTY.items() if third_party else ()):
         # built on CPU (transformers' initialisers are not all meta-safe) and analysed on meta like the rest
         items.append((name, "third-party", build(), ("third-party", name), (1, 3, resolution, resolution)))
+    for name, (build, resolution) in (INDEPENDENT.items() if independent else ()):
+        items.append((name, "independent", build(), ("independent", name), (1, 3, resolution, resolution)))
     return items
 
 
@@ -90,6 +93,8 @@ def build(spec):
         return generate(key).build()
     if source == "third-party":
         return THIRD_PARTY[key][0]()
+    if source == "independent":
+        return INDEPENDENT[key][0]()
     return HELDOUT[key][0]().eval()
 
 
@@ -141,6 +146,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-heldout", dest="heldout", action="store_false", help="skip the held-out families")
     parser.add_argument("--no-third-party", dest="third_party", action="store_false",
                         help="skip transformers' vision models (skipped anyway without transformers)")
+    parser.add_argument("--independent", action="store_true",
+                        help="also the 20 transformers models of the independent check (thirdparty_nets.INDEPENDENT)")
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=5, help="fresh processes each model is timed alone in")
@@ -175,7 +182,8 @@ def main(argv=None) -> int:
     third_party = args.third_party and third_party_available()
     if args.third_party and not third_party:
         print("no third-party group: transformers is not installed", file=sys.stderr)
-    items = collect(names, args.generated, args.heldout, third_party)
+    independent = args.independent and third_party_available()
+    items = collect(names, args.generated, args.heldout, third_party, independent)
     rows = []
     started = time.perf_counter()
     for name, source, meta, _, size in items:
@@ -243,7 +251,8 @@ def summarize(rows, args, device, per_flop) -> str:
     groups = {"all": rows, "zoo": [r for r in rows if r["source"] == "zoo"],
               "generated": [r for r in rows if r["source"] == "generated"],
               "held-out": [r for r in rows if r["source"] == "held-out"],
-              "third-party": [r for r in rows if r["source"] == "third-party"]}
+              "third-party": [r for r in rows if r["source"] == "third-party"],
+              "independent": [r for r in rows if r["source"] == "independent"]}
     lines = []
     header = ["models", "predictor", "within 5%", "within 10%", "within 20%", "median |err|", "p95 |err|"]
     table = []

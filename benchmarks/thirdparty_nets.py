@@ -81,6 +81,45 @@ THIRD_PARTY: dict[str, tuple[Callable[[], nn.Module], int]] = {
 }
 
 
+# A second set, for an independent check (`predict_eval.py --independent`): added 2026-11-29 after the
+# predictor's design, their errors measured before any change was made for them. Six were first checked
+# on 2026-11-29 03:10 UTC (ConvNeXt-V2-atto to MobileNet-V2 x1.4) and led to the batch-statistics norm,
+# GroupNorm and clone kinds and to transformers in the calibration networks; the other 14 first ran at 04:11
+# and led to the layout copies and the reduce/unary kinds.
+INDEPENDENT: dict[str, tuple[Callable[[], nn.Module], int]] = {
+    "hf_convnextv2_atto": (_hf("ConvNextV2ForImageClassification", "ConvNextV2Config", depths=[2, 2, 6, 2],
+                               hidden_sizes=[40, 80, 160, 320]), 224),
+    "hf_poolformer_s12": (_hf("PoolFormerForImageClassification", "PoolFormerConfig"), 224),
+    "hf_dinov2_small": (_hf("Dinov2ForImageClassification", "Dinov2Config", hidden_size=384, num_hidden_layers=12,
+                            num_attention_heads=6, image_size=224, patch_size=14), 224),
+    "hf_bit_r50": (_hf("BitForImageClassification", "BitConfig"), 224),
+    "hf_deit_tiny": (_hf("DeiTForImageClassification", "DeiTConfig", hidden_size=192, num_hidden_layers=12,
+                         num_attention_heads=3, intermediate_size=768), 224),
+    "hf_mobilenet_v2_w1.4": (_hf("MobileNetV2ForImageClassification", "MobileNetV2Config", depth_multiplier=1.4), 224),
+    "hf_mobilevitv2": (_hf("MobileViTV2ForImageClassification", "MobileViTV2Config"), 256),
+    "hf_pvt_v2_b0": (_hf("PvtV2ForImageClassification", "PvtV2Config"), 224),
+    "hf_segformer_b0": (_hf("SegformerForImageClassification", "SegformerConfig"), 224),
+    "hf_focalnet_tiny": (_hf("FocalNetForImageClassification", "FocalNetConfig"), 224),
+    "hf_cvt_13": (_hf("CvtForImageClassification", "CvtConfig"), 224),
+    "hf_swinv2_tiny": (_hf("Swinv2ForImageClassification", "Swinv2Config"), 256),
+    "hf_beit_small": (_hf("BeitForImageClassification", "BeitConfig", hidden_size=384, num_hidden_layers=12,
+                          num_attention_heads=6, intermediate_size=1536), 224),
+    "hf_convnextv2_nano": (_hf("ConvNextV2ForImageClassification", "ConvNextV2Config", depths=[2, 2, 8, 2],
+                               hidden_sizes=[80, 160, 320, 640]), 224),
+    "hf_resnet34": (_hf("ResNetForImageClassification", "ResNetConfig", depths=[3, 4, 6, 3], layer_type="basic",
+                        hidden_sizes=[64, 128, 256, 512]), 224),
+    "hf_efficientnet_b1": (_hf("EfficientNetForImageClassification", "EfficientNetConfig", width_coefficient=1.0,
+                               depth_coefficient=1.1, image_size=240, hidden_dim=1280), 240),
+    "hf_mobilenet_v1_w0.5_r192": (_hf("MobileNetV1ForImageClassification", "MobileNetV1Config", depth_multiplier=0.5,
+                                      image_size=192), 192),
+    "hf_hiera_tiny": (_hf("HieraForImageClassification", "HieraConfig"), 224),
+    "hf_regnet_x_1.6gf": (_hf("RegNetForImageClassification", "RegNetConfig", layer_type="x", groups_width=24,
+                              hidden_sizes=[72, 168, 408, 912], depths=[2, 4, 10, 2]), 224),
+    "hf_ijepa_small": (_hf("IJepaForImageClassification", "IJepaConfig", hidden_size=384, num_hidden_layers=12,
+                           num_attention_heads=6, intermediate_size=1536, patch_size=16), 224),
+}
+
+
 def available() -> bool:
     try:
         import transformers  # noqa: F401

@@ -80,8 +80,9 @@ def test_records_map_to_the_kernels_eager_cpu_runs(report):
     assert kernels[1].config["bias"] == 0 and kernels[5].config["g"] == 4 and kernels[5].config["bias"] == 1
     # The cat joins two 16-channel 28x28 halves: blocks of 16 * 28 * 28 = 12,544 elements; 32*28*28 = 25,088 out.
     assert kernels[6].config == {"numel": 25088, "parts": 2, "inner": 12544}
-    # The shuffle's contiguous copies runs of 28 * 28 = 784 elements (the dims the transpose left in place).
-    assert kernels[9].config == {"numel": 25088, "inner": 784}
+    # The shuffle's contiguous copies runs of 28 * 28 = 784 elements (the dims the transpose left in place);
+    # adjacent runs of the copy lie one group apart in the source: 16 channels x 784 = 12,544 elements.
+    assert kernels[9].config == {"numel": 25088, "inner": 784, "jump": 12544}
     assert kernels[2].config == {"n": 1, "c": 32, "hw": 784, "module": 1}
     assert kernels[15].config == {"rows": 1, "cin": 32, "cout": 10, "bias": 1}
     # GroupNorm(4, 32) over 32 x 28 x 28: statistics over 4 groups of 8 channels x 784 pixels
@@ -155,9 +156,9 @@ def test_statistics_norms_zero_pads_and_clones_map_to_their_kernels():
     # the weights as one image of 16 channels x 8*3*3 = 72 values each: a reduction over 72 per channel
     assert kernels[0].config == {"n": 1, "c": 16, "hw": 72}
     # a zero pad and a clone copy all 8*12*12 = 1,152 (and 16*12*12 = 2,304) elements as one block
-    assert kernels[1].config == {"numel": 1152, "inner": 1152}
+    assert kernels[1].config == {"numel": 1152, "inner": 1152, "jump": 1152}
     assert kernels[3].config == {"n": 1, "c": 16, "hw": 144, "g": 2}
-    assert kernels[5].config == {"numel": 2304, "inner": 2304}
+    assert kernels[5].config == {"numel": 2304, "inner": 2304, "jump": 2304}
     # what calibration times for these configs is the kernel itself: a clone, a batch-statistics norm, a GroupNorm
     x = build("copy", kernels[1].config)()
     assert x.shape == (1152,) and x.is_contiguous()
@@ -176,6 +177,115 @@ def test_pool_terms_count_reads_and_outputs():
     assert spec.terms(c) == [1.0, 8 * 100, 8 * 30 * 30, 8 * 100]
     # at stride 2 without padding: (10 - 3) // 2 + 1 = 4 outputs a row, each reading 3 columns
     assert spec.terms({**c, "s": 2, "p": 0}) == [1.0, 800, 8 * 12 * 12, 8 * 16]
+
+
+def test_layout_copies_are_transposes_of_runs():
+    from flopcount.predict.kernels import layout_copy
+    from flopcount.records import TensorSpec
+
+    def spec(t):
+        return TensorSpec.of(tuple(t.shape), "float32", 4, None if t.is_contiguous() else tuple(t.stride()))
+
+    tokens = torch.empty(1, 3136, 256)
+    # transformers' PVT: tokens viewed as a 256-channel 56x56 image. Made contiguous, each element is a run of
+    # its own, and the next one in NCHW order is a whole token (256 elements) further on in the source.
+    assert layout_copy(spec(tokens.transpose(1, 2).view(1, 256, 56, 56))) == {"numel": 802816, "inner": 1, "jump": 256}
+    # heads split off 197 tokens of 6 x 64: (1, 197, 6, 64) -> (1, 6, 197, 64) copies runs of 64, 6 x 64 apart
+    heads = torch.empty(1, 197, 6, 64).permute(0, 2, 1, 3)
+    assert layout_copy(spec(heads)) == {"numel": 75648, "inner": 64, "jump": 384}
+    assert layout_copy(spec(tokens)) == {"numel": 802816, "inner": 802816, "jump": 802816}  # contiguous: a clone
+    # what calibration builds for such a config is that transpose: (3136, 256, 1) swapped in its first two dims
+    assert build("copy", {"numel": 3136 * 256, "inner": 1, "jump": 256})().shape == (256, 3136, 1)
+
+
+class _TokensAndImages(nn.Module):
+    """Token-major tensors viewed as images and back, as PVT, SegFormer and Swin do."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(16)
+        self.dw = nn.Conv2d(16, 16, 3, padding=1, groups=16)
+        self.bn = nn.BatchNorm2d(16)
+        self.act = nn.GELU()
+
+    def forward(self, x):  # x: (1, 64, 16), 64 tokens of 16 channels
+        image = x.transpose(1, 2).view(1, 16, 8, 8)  # a channels-last view of the tokens
+        y = self.dw(image)  # copies it to NCHW first (its output is NCHW)
+        z = self.bn(image)  # runs on the channels-last layout: no copy
+        t = self.norm(y.flatten(2).transpose(1, 2))  # copies the token-major view of an NCHW image
+        # GELU strides through a transposed view at about its contiguous speed (no copy); an add of two layouts
+        # reads one against the other's order, which costs a copy of it
+        return self.act(t.transpose(1, 2)) + self.norm(x).transpose(1, 2) + y.flatten(2)
+
+
+def test_kernels_that_need_contiguous_input_copy_a_strided_one():
+    records = analyze(_TokensAndImages().eval(), (1, 64, 16), device="meta").records
+    with num_threads(1):
+        all_kernels = [k for k in kernels_of(records) if k.kind != "view"]
+    kernels = {records[k.record].name: k for k in all_kernels}  # the norm's second call stands for both here
+    # 8x8 pixels of 16 channels: the conv's copy is a transpose of (64, 16) runs of 1, 16 apart
+    assert kernels["dw"].kind == "conv_dw_mkldnn" and kernels["dw"].copies == ({"numel": 1024, "inner": 1, "jump": 16},)
+    assert kernels["bn"].copies == ()
+    # the first LayerNorm call reads (1, 16, 64) NCHW memory as (1, 64, 16): runs of 1, 64 apart; the second
+    # reads contiguous tokens
+    norms = [k for k in all_kernels if k.kind == "layernorm"]
+    assert [k.copies for k in norms] == [({"numel": 1024, "inner": 1, "jump": 64},), ()]
+    assert kernels["act"].copies == ()
+    adds = [k for k in all_kernels if k.kind == "binary"]
+    # GELU's output keeps the transposed layout, as does the second norm's transpose: same layouts, no copy;
+    # then that (16, 64)-shaped transposed sum + the NCHW conv output flattened: the transposed one is copied
+    assert [k.copies for k in adds] == [(), ({"numel": 1024, "inner": 1, "jump": 16},)]
+
+    profile = _synthetic_profile()  # every kind 10 us a call: a LayerNorm with its copy, 20 us
+    prediction = predict(analyze(_TokensAndImages().eval(), (1, 64, 16), device="meta"), profile)
+    first_norm = next(o for o in prediction.ops if o.kind == "layernorm")
+    assert first_norm.kernel_seconds == pytest.approx(20e-6) and first_norm.predictor == "fit:layernorm + copy of its input"
+
+
+class _Reductions(nn.Module):
+    """ConvNeXt V2's GRN (a norm over h x w of NHWC), a channels-first LayerNorm written out, an SE mean."""
+
+    def forward(self, x):  # x: (1, 8, 6, 6)
+        nhwc = x.permute(0, 2, 3, 1).contiguous()
+        grn = torch.linalg.vector_norm(nhwc, ord=2, dim=(1, 2), keepdim=True)
+        u = x.mean(1, keepdim=True)
+        s = (x - u).pow(2).mean(1, keepdim=True)
+        return grn, (x - u) / torch.sqrt(s + 1e-6), x.mean((2, 3)), torch.exp(x).amax(-1), x.sum((1, 3))
+
+
+def test_reductions_map_by_the_dims_they_fold_in_memory():
+    records = analyze(_Reductions().eval(), (1, 8, 6, 6), device="meta").records
+    with num_threads(1):
+        kernels = [(records[k.record].op, k) for k in kernels_of(records) if k.kind not in ("view", "copy", "binary")]
+    assert [(op, k.kind) for op, k in kernels] == [
+        ("linalg_vector_norm", "reduce"), ("mean", "reduce"), ("pow", "unary"), ("mean", "reduce"), ("sqrt", "unary"),
+        ("mean", "adaptive_avgpool"), ("exp", "unary"), ("amax", "reduce"), ("sum", "fallback")]
+    # NHWC (1, 6, 6, 8) normed over h x w: 36 pixels folded for each of 8 channels, which lie innermost
+    assert kernels[0][1].config == {"outer": 1, "reduced": 36, "inner": 8, "op": 1}
+    # NCHW averaged over channels: 8 folded, the 36 pixels of each plane innermost
+    assert kernels[1][1].config == {"outer": 1, "reduced": 8, "inner": 36, "op": 0}
+    assert kernels[2][1].config == {"numel": 288, "op": 0} and kernels[6][1].config == {"numel": 288, "op": 1}
+    # amax over the last dim: 8 x 6 rows of 6; a sum over c and w of NCHW folds dims that are not one block
+    assert kernels[7][1].config == {"outer": 48, "reduced": 6, "inner": 1, "op": 3}
+    assert kernels[8][1].config["op"] == "sum"
+    for kind, config in (("reduce", kernels[0][1].config), ("reduce", {**kernels[1][1].config, "op": 2}),
+                         ("unary", kernels[6][1].config)):
+        with torch.no_grad():
+            assert build(kind, config)() is not None
+
+
+def test_a_broadcast_operand_is_no_layout_copy():
+    class AddPositions(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.positions = nn.Parameter(torch.zeros(1, 1, 16))
+
+        def forward(self, x):  # (2, 64, 16): the positions expanded over batch and tokens (stride 0), not copied
+            return x + self.positions.expand(2, 64, 16)
+
+    records = analyze(AddPositions(), (2, 64, 16), device="meta").records
+    add = next(k for k in kernels_of(records) if k.kind == "binary")
+    assert records[add.record].inputs[1].strides == (0, 0, 1) and add.copies == ()
 
 
 @pytest.mark.parametrize("kind", ["batchnorm_stats", "groupnorm"])

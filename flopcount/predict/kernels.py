@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from flopcount.predict.kinds import ACTIVATIONS, FALLBACK, KINDS, VIEW, conv_kind, conv_shapes
-from flopcount.records import LayerRecord
+from flopcount.records import LayerRecord, TensorSpec
 
 _ACTIVATION_OF = {name: f"act_{kind}" for kind, names in ACTIVATIONS.items() for name in names}
 
@@ -39,6 +39,8 @@ class Kernel:
     record: int  # index of the analysis record
     kind: str
     config: dict[str, Any] = field(hash=False)
+    # copy kind configs of the inputs the kernel makes contiguous before it runs (see implicit_copies)
+    copies: tuple[dict[str, Any], ...] = field(default=(), hash=False)
 
 
 # -- records -> kernels ----------------------------------------------------------------------------
@@ -101,33 +103,67 @@ def _concat_dim(inputs: Sequence, output) -> int | None:
     return None
 
 
-def _inner_run(source_shape: Sequence[int], viewed_shape: Sequence[int]) -> int:
-    """Elements per contiguous run of a copy: the trailing dims a transpose left in place."""
-    run = 1
-    for a, b in zip(reversed(source_shape), reversed(viewed_shape)):
-        if a != b:
-            break
-        run *= a
-    return run
+def clone_config(numel: int) -> dict:
+    """A copy of contiguous memory: one block."""
+    return {"numel": numel, "inner": numel, "jump": numel}
 
 
-def kernel_of(r: LayerRecord, records: Sequence[LayerRecord] = ()) -> Kernel:
-    """The kernel eager PyTorch runs for one record (``records``: the whole report, for producers)."""
+def layout_copy(spec: TensorSpec) -> dict:
+    """The copy that makes ``spec`` contiguous, as a copy kind config: ``inner`` elements per run that stays
+    contiguous, and ``jump``, the distance in the source between runs adjacent in the copy (a transpose of
+    (numel / jump) x (jump / inner) blocks of ``inner``). A channel shuffle's (2, c/2, hw) -> (c/2, 2, hw)
+    is inner hw, jump c/2 x hw; channels-last to NCHW (hw, c) -> (c, hw) is inner 1, jump c."""
+    if spec.strides is None:
+        return clone_config(spec.numel)
+    dims = [(size, stride) for size, stride in zip(spec.shape, spec.strides) if size != 1]
+    inner = 1
+    for size, stride in reversed(dims):
+        if stride != inner:
+            return {"numel": spec.numel, "inner": inner, "jump": max(stride, inner)}
+        inner *= size
+    return clone_config(spec.numel)
+
+
+# Kinds whose kernel makes a non-contiguous input contiguous before it runs (measured: LayerNorm and
+# softmax over a transposed (1, 3136, 64) take one copy longer, 154 vs 97 us, the copy 55 us). A conv does
+# it too unless it runs channels-last, which its output then shows (transformers' PVT and SegFormer feed
+# their depthwise convs token-major views: 2 ms of copies a forward that no record showed).
+_COPIES_INPUT = ("layernorm", "softmax", "groupnorm", "batchnorm_stats")
+
+
+def kernel_of(r: LayerRecord) -> Kernel:
+    """The kernel eager PyTorch runs for one record."""
     try:
-        config = _config_of(r, records)
+        config = _config_of(r)
     except (IndexError, KeyError, TypeError, ValueError, ZeroDivisionError):
         config = None  # a record shaped unlike anything calibrated: the fallback, named as such per op
     if config is None:
         return Kernel(r.index, FALLBACK, {"op": r.op, "flops": r.flops, "mac": r.mac, "calls": 1})
     kind, config = config
-    return Kernel(r.index, kind, config)
+    return Kernel(r.index, kind, config, implicit_copies(r, kind))
+
+
+def implicit_copies(r: LayerRecord, kind: str) -> tuple[dict, ...]:
+    """The copies a kernel of ``kind`` makes of the record's non-contiguous first input; for a binary op of
+    two equal shapes in different layouts (ConvNeXt's residual: NCHW input + a permuted NHWC branch), what
+    reading one operand against the other's order costs, which is a copy of it (0.9-1.1x, 38k-300k elements)."""
+    if kind == "binary" and len(r.inputs) == 2 and r.inputs[0].shape == r.inputs[1].shape:
+        a, b = r.inputs
+        expanded = any(0 in (t.strides or ()) for t in r.inputs)  # a broadcast operand is read in place
+        if a.strides != b.strides and not expanded:
+            return (layout_copy(b if not b.contiguous else a),)
+        return ()
+    if not r.inputs or r.inputs[0].contiguous:
+        return ()
+    copies_input = kind in _COPIES_INPUT or (kind.startswith("conv") and bool(r.outputs) and r.outputs[0].contiguous)
+    return (layout_copy(r.inputs[0]),) if copies_input else ()
 
 
 def _float32(r: LayerRecord) -> bool:
     return all(t.dtype == "float32" for t in r.outputs) and bool(r.outputs)
 
 
-def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dict] | None:
+def _config_of(r: LayerRecord) -> tuple[str, dict] | None:
     module = int(r.source == "module")
     if not r.counted:
         return None
@@ -185,11 +221,13 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
         n, c, h, w = r.inputs[0].shape
         return "adaptive_avgpool", {"n": n, "c": c, "h": h, "w": w, "oh": out.shape[2], "ow": out.shape[3],
                                     "module": module}
-    if op == "mean" and len(r.inputs[0].shape) == 4 and len(out.shape) in (2, 4):
-        n, c, h, w = r.inputs[0].shape
-        if out.numel == n * c:  # global average over the spatial dims: the same kernel family
-            return "adaptive_avgpool", {"n": n, "c": c, "h": h, "w": w, "oh": 1, "ow": 1, "module": 0}
-        return None
+    if op == "mean" and r.attrs.get("dims") == (2, 3) and len(r.inputs[0].shape) == 4 and r.inputs[0].contiguous:
+        n, c, h, w = r.inputs[0].shape  # global average over the spatial dims of NCHW: the same kernel family
+        return "adaptive_avgpool", {"n": n, "c": c, "h": h, "w": w, "oh": 1, "ow": 1, "module": 0}
+    if op in REDUCTIONS and "dims" in r.attrs and r.inputs and r.category == "reduction":
+        return ("reduce", config) if (config := _reduce_config(r.inputs[0], r.attrs["dims"], op)) else None
+    if op in UNARY and len(r.inputs) == 1:  # pow with a scalar exponent; a tensor exponent is binary
+        return "unary", {"numel": out.numel, "op": UNARY[op]}
     if op in _CONCAT and len(r.inputs) >= 2:
         dim = _concat_dim(r.inputs, out)
         if dim is None:
@@ -197,15 +235,7 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
         inner = math.prod(out.shape[dim + 1:]) * (out.shape[dim] // len(r.inputs))
         return "cat", {"numel": out.numel, "parts": len(r.inputs), "inner": max(inner, 1)}
     if op in _COPIES and r.category == "movement" and r.inputs:
-        source = r.inputs[0].shape
-        producer = records[r.input_from[0]] if r.input_from and 0 <= r.input_from[0] < len(records) else None
-        if producer is not None and producer.op in ("transpose", "permute", "t", "swapaxes", "movedim") and producer.inputs:
-            inner = _inner_run(producer.inputs[0].shape, producer.outputs[0].shape)
-        elif op == "clone":
-            inner = out.numel  # a clone of anything but a transpose: taken as a copy of contiguous memory
-        else:
-            inner = source[-1] if source else 1
-        return "copy", {"numel": out.numel, "inner": max(inner, 1)}
+        return "copy", layout_copy(r.inputs[0])
     if op == "pad" and r.attrs.get("mode", "constant") == "constant" and len(out.shape) >= 2 and r.inputs:
         h, w = r.inputs[0].shape[-2:]
         oh, ow = out.shape[-2:]
@@ -215,7 +245,7 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
             # Zero padding (TF "same" at stride 1, as transformers' MobileNet V2 and EfficientNet pad every
             # conv): torch returns a clone, a plain memory copy; the pad fit, timed on real padding, put a
             # 1344x7x7 one at 31 us against 4 us measured.
-            return "copy", {"numel": out.numel, "inner": out.numel}
+            return "copy", clone_config(out.numel)
         return "pad", {"c": out.numel // max(oh * ow, 1), "h": h, "w": w, "oh": oh, "ow": ow}
     if op == "MultiheadAttention" and len(r.inputs[0].shape) == 3:
         a, b, e = r.inputs[0].shape
@@ -227,9 +257,36 @@ def _config_of(r: LayerRecord, records: Sequence[LayerRecord]) -> tuple[str, dic
     return None
 
 
+# Reductions by what their kernel does per element: accumulate, square and accumulate, two passes (mean,
+# then squared deviations), compare.
+REDUCTIONS = {"sum": 0, "mean": 0, "nansum": 0, "nanmean": 0, "norm": 1, "linalg_vector_norm": 1, "var": 2, "std": 2,
+              "amax": 3, "amin": 3}
+# Element-wise functions of one tensor, by cost class: a few vector instructions, or a transcendental.
+UNARY = {"abs": 0, "neg": 0, "__neg__": 0, "__abs__": 0, "sqrt": 0, "rsqrt": 0, "reciprocal": 0, "square": 0,
+         "clamp": 0, "clip": 0, "clamp_min": 0, "clamp_max": 0, "pow": 0, "__pow__": 0, "exp": 1, "log": 1, "erf": 1}
+
+
+def _reduce_config(spec: TensorSpec, dims: Sequence[int], op: str) -> dict | None:
+    """(outer, reduced, inner) of a reduction over ``dims`` of ``spec`` as laid out in memory, when the folded
+    dims are one block of it (over channels of NCHW, over h x w of NHWC, over the last dim); else None."""
+    order = range(len(spec.shape))
+    if spec.strides is not None:  # memory order: the largest stride first
+        order = sorted(order, key=lambda d: -spec.strides[d])
+    sizes = [(spec.shape[d], d in dims) for d in order if spec.shape[d] != 1]
+    flags = [folded for _, folded in sizes]
+    if True not in flags:
+        return None
+    first, last = flags.index(True), len(flags) - 1 - flags[::-1].index(True)
+    if not all(flags[first:last + 1]):
+        return None
+    outer = math.prod(size for size, _ in sizes[:first])
+    return {"outer": outer, "reduced": math.prod(size for size, _ in sizes[first:last + 1]),
+            "inner": math.prod(size for size, _ in sizes[last + 1:]), "op": REDUCTIONS[op]}
+
+
 def kernels_of(records: Sequence[LayerRecord]) -> list[Kernel]:
     """One kernel per record, in record order."""
-    return [kernel_of(r, records) for r in records]
+    return [kernel_of(r) for r in records]
 
 
 def terms_of(kernel: Kernel) -> list[float]:

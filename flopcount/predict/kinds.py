@@ -201,12 +201,34 @@ def _cat_features(c: dict) -> list[float]:
     return [_lg(c["numel"]), float(c["parts"]), _lg(c["inner"])]
 
 
+def _reduce_terms(c: dict) -> list[float]:
+    return [1.0, c["outer"] * c["reduced"] * c["inner"], c["outer"] * c["inner"]]
+
+
+def _reduce_features(c: dict) -> list[float]:
+    return [_lg(c["outer"]), _lg(c["reduced"]), _lg(c["inner"]), _lg(c["outer"] * c["reduced"] * c["inner"]),
+            float(c["op"])]
+
+
+def _unary_features(c: dict) -> list[float]:
+    return [_lg(c["numel"]), float(c["op"])]
+
+
 def _copy_terms(c: dict) -> list[float]:
     return [1.0, c["numel"], c["numel"] / max(c["inner"], 1)]
 
 
+def copy_jump(c: dict) -> int:
+    """Source distance between runs adjacent in the copy; configs from before it was recorded were channel
+    shuffles of two groups, (2, numel / 2) swapped."""
+    return c.get("jump", c["numel"] // 2 if c["inner"] < c["numel"] else c["numel"])
+
+
 def _copy_features(c: dict) -> list[float]:
-    return [_lg(c["numel"]), _lg(c["inner"])]
+    # The jump decides how the reads walk memory: a shuffle's two far-apart streams of long runs, or a
+    # transpose's stride of c elements between single ones (channels-last to NCHW: 0.4-1.3 ns an element
+    # over 100k-800k elements, where a shuffle's runs copy at memory speed).
+    return [_lg(c["numel"]), _lg(c["inner"]), _lg(copy_jump(c)), _lg(copy_jump(c) // max(c["inner"], 1))]
 
 
 def _pad_terms(c: dict) -> list[float]:
@@ -282,6 +304,11 @@ _add(_spec("softmax", "softmax over the last dim", _rows_terms, _rows_features, 
 for _act in ACTIVATIONS:
     _add(_spec(f"act_{_act}", f"{_act} activation, element-wise", _numel_terms, _numel_features,
                ("call", "elements"), ("log_elements", "module_call", "in_place")))
+_add(_spec("reduce", "sum/mean, norm, var/std or amax/amin (op 0-3) of (outer, reduced, inner) over the middle dim",
+           _reduce_terms, _reduce_features, ("call", "elements_in", "elements_out"),
+           ("log_outer", "log_reduced", "log_inner", "log_elements", "op")))
+_add(_spec("unary", "element-wise function of one tensor: abs, sqrt, rsqrt, pow by a scalar, clamp... (op 0) or "
+           "exp, log, erf (op 1)", _numel_terms, _unary_features, ("call", "elements"), ("log_elements", "op")))
 _add(_spec("binary", "element-wise add/sub/mul/div of two tensors (second may broadcast)", _binary_terms,
            _binary_features, ("call", "elements_out", "elements_other"), ("log_elements", "log_other", "in_place")))
 for _pool, _text in (("maxpool", "max"), ("avgpool", "average")):
@@ -293,9 +320,10 @@ _add(_spec("adaptive_avgpool", "2-D adaptive average pooling (global pooling inc
            ("log_channels", "log_pixels_in", "log_pixels_out", "module_call")))
 _add(_spec("cat", "concatenation (copies every input)", _cat_terms, _cat_features,
            ("call", "elements", "parts", "blocks"), ("log_elements", "parts", "log_inner_block")))
-_add(_spec("copy", "copy of a strided view (contiguous after a transpose: a channel shuffle), or of a whole "
-           "contiguous tensor (clone, a zero F.pad) when the inner block is every element", _copy_terms,
-           _copy_features, ("call", "elements", "blocks"), ("log_elements", "log_inner_block")))
+_add(_spec("copy", "copy of a strided view into contiguous memory: a channel shuffle's contiguous, a channels-last "
+           "or token-major view a conv or LayerNorm copies first; of a whole contiguous tensor (clone, a zero "
+           "F.pad) when the inner block is every element", _copy_terms, _copy_features, ("call", "elements", "blocks"),
+           ("log_elements", "log_inner_block", "log_jump", "log_runs_between")))
 _add(_spec("pad", "constant padding of the last two dims (F.pad), c x h x w -> c x oh x ow", _pad_terms, _pad_features,
            ("call", "elements_in", "elements_out", "rows_out"), ("log_elements_in", "log_elements_out", "log_width_out")))
 _add(_spec("mha", "nn.MultiheadAttention in eval (fused fast path), b x l x e", _mha_terms, _mha_features,

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from flopcount.predict.kinds import VIEW
+from flopcount.predict.kinds import VIEW, copy_jump
 
 # One timed batch of calls lasts about this long: long enough for perf_counter, short enough to interleave.
 BATCH_S = 0.002
@@ -115,6 +115,14 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         x = torch.empty(c["numel"]).uniform_(16, 20) if inplace and name in ("silu", "hardswish") else data(c["numel"])
         fn = _activation_module(name, inplace) if c.get("module") else _activation_function(name, inplace)
         return lambda: fn(x)
+    if kind == "reduce":
+        x = data(c["outer"], c["reduced"], c["inner"])
+        reduce = (lambda t: t.sum(1), lambda t: torch.linalg.vector_norm(t, dim=1), lambda t: t.var(1),
+                  lambda t: t.amax(1))[c["op"]]
+        return lambda: reduce(x)
+    if kind == "unary":
+        x = torch.empty(c["numel"]).uniform_(0.5, 1.5)  # where sqrt, rsqrt, log are defined, exp stays normal
+        return (lambda: torch.sqrt(x)) if c["op"] == 0 else (lambda: torch.exp(x))
     if kind == "binary":
         numel, other = c["numel"], c["other"]
         if other < numel and numel % other == 0:
@@ -144,9 +152,10 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         if inner >= c["numel"]:  # one contiguous block: a clone
             x = data(c["numel"])
             return lambda: x.clone()
-        outer = max(c["numel"] // inner, 1)
-        a = 2 if outer % 2 == 0 else 1  # a channel shuffle: (a, outer / a, inner) viewed with the first two swapped
-        view = data(a, outer // a, inner).transpose(0, 1)
+        # (a, b, inner) viewed with the first two swapped: runs of `inner`, adjacent ones `jump` = b x inner apart
+        b = max(copy_jump(c) // inner, 2)
+        a = max(c["numel"] // (b * inner), 2)
+        view = data(a, b, inner).transpose(0, 1)
         return lambda: view.contiguous()
     if kind == "pad":
         x = data(1, c["c"], c["h"], c["w"])

@@ -129,6 +129,7 @@ def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel],
                 weight_bytes += weights
         if not k.config.get("inplace"):
             output_bytes += sum(t.nbytes for t in r.outputs)
+        output_bytes += sum(c["numel"] for c in k.copies) * (r.inputs[0].itemsize if k.copies else 0)
     return weight_bytes, output_bytes, container_calls(records), calls, views
 
 
@@ -159,7 +160,24 @@ def kernel_seconds(kernels: Sequence[Kernel], records: Sequence[LayerRecord], ru
         seconds = fit.predict([spec.terms(kernels[i].config) for i in rows], features)
         for i, s, f in zip(rows, seconds, features):
             out[i] = (float(s), f"fit:{kind}" + ("" if fit.in_range(f) else " (extrapolated)"))
+    for i, seconds in _implicit_copy_seconds(kernels, runtime).items():
+        s, label = out[i]  # type: ignore[misc]
+        out[i] = (s + seconds, label + " + copy of its input")
     return out  # type: ignore[return-value]
+
+
+def _implicit_copy_seconds(kernels: Sequence[Kernel], runtime: RuntimeProfile) -> dict[int, float]:
+    """Seconds of the copies kernels make of non-contiguous inputs (kernels.implicit_copies), by kernel."""
+    entry = runtime.kinds.get("copy")
+    owners = [(i, c) for i, k in enumerate(kernels) for c in k.copies]
+    if not owners or entry is None or entry.fit is None:
+        return {}
+    spec = KINDS["copy"]
+    seconds = entry.fit.predict([spec.terms(c) for _, c in owners], [spec.features(c) for _, c in owners])
+    out: dict[int, float] = {}
+    for (i, _), s in zip(owners, seconds):
+        out[i] = out.get(i, 0.0) + float(s)
+    return out
 
 
 def _fallback(record: LayerRecord, runtime: RuntimeProfile, kind: str) -> tuple[float, str]:

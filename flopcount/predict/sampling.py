@@ -98,6 +98,19 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind.startswith("act_"):
         inplace = kind[4:] in IN_PLACE_ACTIVATIONS and rng.random() < 0.5
         return {"numel": _numel(rng), "module": int(rng.random() < 0.8), "inplace": int(inplace)}
+    if kind == "reduce":
+        shape = rng.random()
+        if shape < 0.35:  # over the last dim (rows of tokens)
+            outer, reduced, inner = int(log_uniform(rng, 1, 4096)), _channels(rng, 8, 4096), 1
+        elif shape < 0.7:  # over channels of NCHW, or over h x w of NHWC (ConvNeXt V2's GRN)
+            outer, reduced, inner = 1, _channels(rng, 8, 1024), _spatial(rng, 1, 112) ** 2
+            if rng.random() < 0.5:
+                reduced, inner = _spatial(rng, 2, 112) ** 2, _channels(rng, 8, 1024)
+        else:  # over h x w of NCHW
+            outer, reduced, inner = _channels(rng, 8, 2048), _spatial(rng, 2, 112) ** 2, 1
+        return {"outer": outer, "reduced": reduced, "inner": inner, "op": rng.randrange(4)}
+    if kind == "unary":
+        return {"numel": _numel(rng), "op": int(rng.random() < 0.35)}
     if kind == "binary":
         numel = _numel(rng)
         other = numel if rng.random() < 0.7 else max(1, numel // _spatial(rng, 2, 112) ** 2)
@@ -119,9 +132,15 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
         numel = parts * max(1, int(log_uniform(rng, 64, 6e6)) // (parts * inner)) * inner
         return {"numel": max(numel, parts * inner), "parts": parts, "inner": inner}
     if kind == "copy":
-        inner = _spatial(rng, 1, 112) ** 2
-        numel = 2 * inner * _channels(rng, 4, 1024)
-        return {"numel": numel, "inner": numel if rng.random() < 0.25 else inner}  # a quarter are clones
+        shape = rng.random()
+        if shape < 0.25:  # a clone (or a zero F.pad): one contiguous block
+            numel = _numel(rng)
+            return {"numel": numel, "inner": numel, "jump": numel}
+        if shape < 0.6:  # a channel shuffle: (groups, channels per group, h x w) swapped in the first two
+            a, b, inner = rng.choice((2, 2, 3, 4, 8)), _channels(rng, 2, 512), _spatial(rng, 1, 112) ** 2
+        else:  # a transpose: channels-last <-> NCHW (runs of 1), or a head split's permute (runs of d)
+            a, b, inner = int(log_uniform(rng, 4, 12544)), _channels(rng, 2, 1024), rng.choice((1, 1, 1, 16, 32, 64))
+        return _copy_config(a, b, inner)
     if kind == "pad":
         h = _spatial(rng, 2, 224)
         pads = rng.choice(((0, 1), (1, 1), (1, 2), (2, 2), (3, 3)))
@@ -136,6 +155,11 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind == VIEW:
         return {"op": "view", "module": int(rng.random() < 0.5)}
     raise ValueError(f"no sampler for kernel kind {kind!r}")
+
+
+def _copy_config(a: int, b: int, inner: int) -> dict[str, Any]:
+    """(a, b, inner) copied as (b, a, inner): runs of ``inner``, adjacent ones b x inner apart in the source."""
+    return {"numel": a * b * inner, "inner": inner, "jump": b * inner}
 
 
 def affordable(kind: str, config: dict[str, Any]) -> bool:
@@ -157,6 +181,10 @@ def affordable(kind: str, config: dict[str, Any]) -> bool:
         return config["h"] + 2 * config["p"] >= config["k"] and config["p"] <= config["k"] // 2
     if kind == "pad":
         return config["c"] * config["oh"] * config["ow"] <= MAX_ELEMENTS
+    if kind == "copy":
+        return 2 * config["numel"] <= MAX_ELEMENTS
+    if kind == "reduce":
+        return config["outer"] * config["reduced"] * config["inner"] <= MAX_ELEMENTS / 2 and config["reduced"] > 1
     if kind in ("batchnorm", "batchnorm_stats", "groupnorm"):
         # statistics need 2+ values per channel (torch raises on one), and per group
         values = config["n"] * config["hw"] * (config["c"] // config["g"] if kind == "groupnorm" else 1)
@@ -173,7 +201,8 @@ def sample(kind: str, rng: random.Random, tries: int = 200) -> dict[str, Any]:
     raise RuntimeError(f"could not draw an affordable {kind} config")
 
 
-_INT_KEYS = ("cin", "cout", "h", "rows", "c", "hw", "numel", "other", "m", "k", "n", "b", "l", "d", "inner")
+_INT_KEYS = ("cin", "cout", "h", "rows", "c", "hw", "numel", "other", "m", "k", "n", "b", "l", "d", "inner", "outer",
+             "reduced")
 
 
 def realizable(kind: str, seed: int = 0) -> bool:
@@ -210,9 +239,13 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
             c["numel"] = max(c["parts"], c["numel"] // (c["parts"] * c["inner"])) * c["parts"] * c["inner"]
         if kind == "copy":
             if config["inner"] >= config["numel"]:  # a clone stays a clone
-                c["inner"] = c["numel"]
-            else:
-                c["numel"] = max(2, c["numel"] // (2 * c["inner"])) * 2 * c["inner"]
+                c["inner"] = c["jump"] = c["numel"]
+            else:  # the same transpose, each of its three sizes scaled by up to 1.5x
+                inner, jump = config["inner"], config.get("jump", config["numel"] // 2)
+                sizes = [config["numel"] // jump, jump // inner, inner]
+                sizes = [max(2 if i < 2 else 1, round(v * log_uniform(rng, 1 / 1.5, 1.5)) if v > 1 or i < 2 else v)
+                         for i, v in enumerate(sizes)]
+                c = {**c, **_copy_config(*sizes)}
         if kind == "binary":
             c["other"] = min(c["other"], c["numel"])
         if kind == "adaptive_avgpool":
@@ -254,7 +287,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     # (depthwise convs with a window always go to oneDNN: its torch-kernel kind is rare, 1x1 depthwise).
     "conv": 1.5, "conv_mkldnn": 3, "conv1x1": 3, "conv1x1_mkldnn": 1.5, "conv_dw_mkldnn": 4, "conv_group": 1.5,
     "conv_group_mkldnn": 2, "linear": 1.5, "matmul": 0.5, "batchnorm": 1.5,
-    "batchnorm_stats": 0.3, "groupnorm": 0.3, "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
+    "batchnorm_stats": 0.3, "groupnorm": 0.3, "reduce": 0.4, "unary": 0.3, "layernorm": 0.3, "softmax": 0.3, "binary": 1, "maxpool": 0.6, "avgpool": 0.5, "adaptive_avgpool": 0.6,
     "cat": 1, "copy": 0.8, "pad": 0.4, "mha": 0.5, "sdpa": 0.3, VIEW: 0.3,
     **{f"act_{a}": 0.6 if a in ("relu", "relu6") else 0.3 for a in ACTIVATIONS},
 }
