@@ -239,7 +239,7 @@ def test_kernels_that_need_contiguous_input_copy_a_strided_one():
     profile = _synthetic_profile()  # every kind 10 us a call: a LayerNorm with its copy, 20 us
     prediction = predict(analyze(_TokensAndImages().eval(), (1, 64, 16), device="meta"), profile)
     first_norm = next(o for o in prediction.ops if o.kind == "layernorm")
-    assert first_norm.kernel_seconds == pytest.approx(20e-6) and first_norm.predictor == "fit:layernorm + copy of its input"
+    assert first_norm.kernel_seconds == pytest.approx(20e-6) and first_norm.predictor == "fit:layernorm + input copy"
 
 
 class _Reductions(nn.Module):
@@ -272,6 +272,21 @@ def test_reductions_map_by_the_dims_they_fold_in_memory():
                          ("unary", kernels[6][1].config)):
         with torch.no_grad():
             assert build(kind, config)() is not None
+
+
+def test_einsum_of_two_operands_is_the_batched_matmul_torch_runs():
+    class CvtAttention(nn.Module):  # transformers' CvT: scores and context by einsum
+        def forward(self, q, k):
+            scores = torch.einsum("bhlk,bhtk->bhlt", q, k)
+            return torch.einsum("bhlt,bhtv->bhlv", scores, k), torch.einsum("ij,ij->i", q[0, 0], q[0, 0])
+
+    records = analyze(CvtAttention(), [(2, 3, 5, 4), (2, 3, 7, 4)], device="meta").records
+    kernels = [k for k in kernels_of(records) if k.kind != "view"]
+    # b, h shared and kept: 2 x 3 = 6 products of (5 x 4) @ (4 x 7); then (5 x 7) @ (7 x 4)
+    assert [k.kind for k in kernels] == ["matmul"] * 3
+    assert kernels[0].config == {"b": 6, "m": 5, "k": 4, "n": 7} and kernels[1].config == {"b": 6, "m": 5, "k": 7, "n": 4}
+    # row-wise dot products: 5 rows, each (1 x 4) @ (4 x 1)
+    assert kernels[2].config == {"b": 5, "m": 1, "k": 4, "n": 1}
 
 
 def test_a_broadcast_operand_is_no_layout_copy():

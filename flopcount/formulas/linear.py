@@ -108,10 +108,10 @@ def _expand_ellipsis(term: str, ndim: int) -> str | None:
     return term.replace("...", _BROADCAST_LETTERS[len(_BROADCAST_LETTERS) - covered:])
 
 
-def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
-    """Multiply-adds of an einsum contracted left to right, two operands at a time (torch's order
-    without opt_einsum): each pairwise product costs the product of the sizes of all its indices.
-    Without '->' the output is the letters used once plus the '...' dims (numpy's rule)."""
+def einsum_terms(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str, dict[str, int]] | None:
+    """(input terms, output term, size of each letter) of an einsum, '...' spelled out as capital letters;
+    None when the equation does not fit the shapes. Without '->' the output is the letters used once plus
+    the '...' dims (numpy's rule)."""
     equation = equation.replace(" ", "")
     inputs, arrow, output = equation.partition("->")
     terms = [_expand_ellipsis(term, len(shape)) for term, shape in zip(inputs.split(","), shapes)]
@@ -127,6 +127,16 @@ def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
     for term, shape in zip(terms, shapes):
         for letter, size in zip(term, shape):
             sizes[letter] = max(size, sizes.get(letter, 1))  # a broadcast dim of size 1 takes the other
+    return terms, output, sizes  # type: ignore[return-value]
+
+
+def einsum_flops(equation: str, shapes: list[tuple[int, ...]]) -> int | None:
+    """Multiply-adds of an einsum contracted left to right, two operands at a time (torch's order
+    without opt_einsum): each pairwise product costs the product of the sizes of all its indices."""
+    parsed = einsum_terms(equation, shapes)
+    if parsed is None:
+        return None
+    terms, output, sizes = parsed
     if len(terms) == 1:
         return 0  # a transpose, trace or sum: no products
     flops, current = 0, terms[0]
@@ -143,4 +153,4 @@ def einsum_function(result, equation, *operands) -> Cost | None:
     if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
         operands = tuple(operands[0])
     flops = einsum_flops(equation, [tuple(t.shape) for t in operands])
-    return None if flops is None else Cost(flops, "matmul")
+    return None if flops is None else Cost(flops, "matmul", attrs={"equation": equation.replace(" ", "")})

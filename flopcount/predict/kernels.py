@@ -189,6 +189,9 @@ def _config_of(r: LayerRecord) -> tuple[str, dict] | None:
         m, k = r.inputs[0].shape[-2:]
         n = r.inputs[1].shape[-1]
         return "matmul", {"b": max(out.numel // max(m * n, 1), 1), "m": m, "k": k, "n": n}
+    if op == "einsum" and len(r.inputs) == 2 and "equation" in r.attrs:
+        config = _einsum_matmul(r.attrs["equation"], [t.shape for t in r.inputs])
+        return ("matmul", config) if config else None
     if op in ("BatchNorm2d", "BatchNorm1d", "batch_norm") and len(out.shape) >= 2:
         n, c = out.shape[0], out.shape[1]
         if r.attrs.get("batch_statistics"):
@@ -264,6 +267,23 @@ REDUCTIONS = {"sum": 0, "mean": 0, "nansum": 0, "nanmean": 0, "norm": 1, "linalg
 # Element-wise functions of one tensor, by cost class: a few vector instructions, or a transcendental.
 UNARY = {"abs": 0, "neg": 0, "__neg__": 0, "__abs__": 0, "sqrt": 0, "rsqrt": 0, "reciprocal": 0, "square": 0,
          "clamp": 0, "clip": 0, "clamp_min": 0, "clamp_max": 0, "pow": 0, "__pow__": 0, "exp": 1, "log": 1, "erf": 1}
+
+
+def _einsum_matmul(equation: str, shapes: Sequence[tuple[int, ...]]) -> dict | None:
+    """An einsum of two operands as the batched matmul torch runs it by: letters in both and the output are
+    the batch, in one and the output its rows or columns, in both but not the output the contraction."""
+    from flopcount.formulas.linear import einsum_terms
+
+    parsed = einsum_terms(equation, list(shapes))
+    if parsed is None:
+        return None
+    (a, b), output, sizes = parsed
+    if any(c not in output and c not in (b if c in a else a) for c in a + b):
+        return None  # a letter summed out of one operand alone: not a plain product
+    def size(letters):
+        return math.prod(sizes[c] for c in set(letters))
+    return {"b": size(c for c in a if c in b and c in output), "m": size(c for c in a if c not in b),
+            "k": size(c for c in a if c in b and c not in output), "n": size(c for c in b if c not in a)}
 
 
 def _reduce_config(spec: TensorSpec, dims: Sequence[int], op: str) -> dict | None:

@@ -162,7 +162,7 @@ def kernel_seconds(kernels: Sequence[Kernel], records: Sequence[LayerRecord], ru
             out[i] = (float(s), f"fit:{kind}" + ("" if fit.in_range(f) else " (extrapolated)"))
     for i, seconds in _implicit_copy_seconds(kernels, runtime).items():
         s, label = out[i]  # type: ignore[misc]
-        out[i] = (s + seconds, label + " + copy of its input")
+        out[i] = (s + seconds, label + " + input copy")
     return out  # type: ignore[return-value]
 
 
