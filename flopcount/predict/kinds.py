@@ -228,7 +228,10 @@ def _copy_features(c: dict) -> list[float]:
     # The jump decides how the reads walk memory: a shuffle's two far-apart streams of long runs, or a
     # transpose's stride of c elements between single ones (channels-last to NCHW: 0.4-1.3 ns an element
     # over 100k-800k elements, where a shuffle's runs copy at memory speed).
-    return [_lg(c["numel"]), _lg(c["inner"]), _lg(copy_jump(c)), _lg(copy_jump(c) // max(c["inner"], 1))]
+    # Power-of-two jumps (256 or 512 channels between a transpose's reads) alias in the cache: (3136, 256)
+    # -> (256, 3136) copies at 1.3 ns an element, (3136, 248) at ~0.5.
+    jump = copy_jump(c)
+    return [_lg(c["numel"]), _lg(c["inner"]), _lg(jump), _lg(jump // max(c["inner"], 1)), min(_lg(jump & -jump), 12.0)]
 
 
 def _pad_terms(c: dict) -> list[float]:
@@ -323,7 +326,7 @@ _add(_spec("cat", "concatenation (copies every input)", _cat_terms, _cat_feature
 _add(_spec("copy", "copy of a strided view into contiguous memory: a channel shuffle's contiguous, a channels-last "
            "or token-major view a conv or LayerNorm copies first; of a whole contiguous tensor (clone, a zero "
            "F.pad) when the inner block is every element", _copy_terms, _copy_features, ("call", "elements", "blocks"),
-           ("log_elements", "log_inner_block", "log_jump", "log_runs_between")))
+           ("log_elements", "log_inner_block", "log_jump", "log_runs_between", "log_jump_power_of_two")))
 _add(_spec("pad", "constant padding of the last two dims (F.pad), c x h x w -> c x oh x ow", _pad_terms, _pad_features,
            ("call", "elements_in", "elements_out", "rows_out"), ("log_elements_in", "log_elements_out", "log_width_out")))
 _add(_spec("mha", "nn.MultiheadAttention in eval (fused fast path), b x l x e", _mha_terms, _mha_features,

@@ -140,6 +140,8 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
             a, b, inner = rng.choice((2, 2, 3, 4, 8)), _channels(rng, 2, 512), _spatial(rng, 1, 112) ** 2
         else:  # a transpose: channels-last <-> NCHW (runs of 1), or a head split's permute (runs of d)
             a, b, inner = int(log_uniform(rng, 4, 12544)), _channels(rng, 2, 1024), rng.choice((1, 1, 1, 16, 32, 64))
+            if rng.random() < 0.4:  # the square images and power-of-two widths networks use, which alias in cache
+                a, b = rng.choice((7, 14, 28, 56, 112)) ** 2, 2 ** rng.randint(3, 10)
         return _copy_config(a, b, inner)
     if kind == "pad":
         h = _spatial(rng, 2, 224)
