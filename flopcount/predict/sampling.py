@@ -242,12 +242,14 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
         if kind == "copy":
             if config["inner"] >= config["numel"]:  # a clone stays a clone
                 c["inner"] = c["jump"] = c["numel"]
-            else:  # the same transpose, each of its three sizes scaled by up to 1.5x
+            else:  # the same transpose, each of its three sizes scaled by up to 1.5x (runs of 1 stay 1)
                 inner, jump = config["inner"], config.get("jump", config["numel"] // 2)
-                sizes = [config["numel"] // jump, jump // inner, inner]
-                sizes = [max(2 if i < 2 else 1, round(v * log_uniform(rng, 1 / 1.5, 1.5)) if v > 1 or i < 2 else v)
-                         for i, v in enumerate(sizes)]
-                c = {**c, **_copy_config(*sizes)}
+
+                def scaled(v: int, low: int) -> int:
+                    return max(low, round(v * log_uniform(rng, 1 / 1.5, 1.5)))
+
+                runs = inner if inner == 1 else scaled(inner, 1)
+                c = {**c, **_copy_config(scaled(config["numel"] // jump, 2), scaled(jump // inner, 2), runs)}
         if kind == "binary":
             c["other"] = min(c["other"], c["numel"])
         if kind == "adaptive_avgpool":
