@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopcount.formulas._util import empty_like_meta, per_element, per_output_element
+from flopcount.formulas._util import empty_like_meta, empty_meta, per_element, per_output_element
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
@@ -34,7 +34,7 @@ def _softmax_meta(input, dim=None, _stacklevel=3, dtype=None):
     rank = max(input.dim(), 1)
     if dtype is not None or dim is None or not -rank <= dim < rank or not input.is_floating_point():
         return None  # a dim out of range, an integer input: torch's kernel raises
-    return torch.empty(input.shape, dtype=input.dtype, device="meta")  # contiguous whatever the input's layout
+    return empty_meta(input.shape, input)  # contiguous whatever the input's layout
 
 
 _per_element_activation = per_element("activation")

@@ -12,19 +12,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flopcount.formulas._util import empty_like_meta, plain_float
+from flopcount.formulas._util import empty_like_meta, empty_meta, plain_float
 from flopcount.formulas.registry import formula
 from flopcount.records import Cost
 
 
 def norm_flops(numel: int, affine: bool, computes_statistics: bool) -> int:
     return numel * ((4 if computes_statistics else 1) + (1 if affine else 0))
-
-
-def _contiguous_meta(input: torch.Tensor) -> torch.Tensor:
-    # LayerNorm, GroupNorm and InstanceNorm write a contiguous output whatever the input's layout (they copy
-    # a transposed input first); BatchNorm keeps a channels-last one, as empty_like does.
-    return torch.empty(input.shape, dtype=input.dtype, device="meta")
 
 
 def _channels_match(input: torch.Tensor, *per_channel: torch.Tensor | None) -> bool:
@@ -42,20 +36,22 @@ def _layer_norm_meta(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if (not plain_float(input, weight, bias) or tuple(input.shape[input.dim() - len(shape):]) != shape
             or any(t is not None and tuple(t.shape) != shape for t in (weight, bias))):
         return None
-    return _contiguous_meta(input)
+    # LayerNorm, GroupNorm and InstanceNorm write a contiguous output whatever the input's layout (they copy
+    # a transposed input first); BatchNorm keeps a channels-last one, as empty_like does.
+    return empty_meta(input.shape, input)
 
 
 def _group_norm_meta(input, num_groups, weight=None, bias=None, eps=1e-5):
     if not plain_float(input, weight, bias) or not _channels_match(input, weight, bias) or input.shape[1] % num_groups:
         return None
-    return _contiguous_meta(input)
+    return empty_meta(input.shape, input)
 
 
 def _instance_norm_meta(input, running_mean=None, running_var=None, weight=None, bias=None, *args, **kwargs):
     if (not plain_float(input, weight, bias) or input.dim() < 3
             or not _channels_match(input, running_mean, running_var, weight, bias)):
         return None
-    return _contiguous_meta(input)
+    return empty_meta(input.shape, input)
 
 
 def _batch_norm_cost(numel: int, affine: bool, uses_batch_stats: bool) -> Cost:

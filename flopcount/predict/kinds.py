@@ -218,19 +218,13 @@ def _copy_terms(c: dict) -> list[float]:
     return [1.0, c["numel"], c["numel"] / max(c["inner"], 1)]
 
 
-def copy_jump(c: dict) -> int:
-    """Source distance between runs adjacent in the copy; configs from before it was recorded were channel
-    shuffles of two groups, (2, numel / 2) swapped."""
-    return c.get("jump", c["numel"] // 2 if c["inner"] < c["numel"] else c["numel"])
-
-
 def _copy_features(c: dict) -> list[float]:
     # The jump decides how the reads walk memory: a shuffle's two far-apart streams of long runs, or a
     # transpose's stride of c elements between single ones (channels-last to NCHW: 0.4-1.3 ns an element
     # over 100k-800k elements, where a shuffle's runs copy at memory speed).
     # Power-of-two jumps (256 or 512 channels between a transpose's reads) alias in the cache: (3136, 256)
     # -> (256, 3136) copies at 1.3 ns an element, (3136, 248) at ~0.5.
-    jump = copy_jump(c)
+    jump = c["jump"]
     return [_lg(c["numel"]), _lg(c["inner"]), _lg(jump), _lg(jump // max(c["inner"], 1)), min(_lg(jump & -jump), 12.0)]
 
 

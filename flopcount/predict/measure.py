@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from flopcount.predict.kinds import VIEW, copy_jump
+from flopcount.predict.kinds import VIEW
 
 # One timed batch of calls lasts about this long: long enough for perf_counter, short enough to interleave.
 BATCH_S = 0.002
@@ -153,7 +153,7 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
             x = data(c["numel"])
             return lambda: x.clone()
         # (a, b, inner) viewed with the first two swapped: runs of `inner`, adjacent ones `jump` = b x inner apart
-        b = max(copy_jump(c) // inner, 2)
+        b = max(c["jump"] // inner, 2)
         a = max(c["numel"] // (b * inner), 2)
         view = data(a, b, inner).transpose(0, 1)
         return lambda: view.contiguous()

@@ -129,7 +129,8 @@ def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel],
                 weight_bytes += weights
         if not k.config.get("inplace"):
             output_bytes += sum(t.nbytes for t in r.outputs)
-        output_bytes += sum(c["numel"] for c in k.copies) * (r.inputs[0].itemsize if k.copies else 0)
+        if k.copies:  # an implicit copy allocates its output too
+            output_bytes += sum(c["numel"] for c in k.copies) * r.inputs[0].itemsize
     return weight_bytes, output_bytes, container_calls(records), calls, views
 
 

@@ -243,7 +243,7 @@ def neighbour(kind: str, config: dict[str, Any], rng: random.Random, tries: int 
             if config["inner"] >= config["numel"]:  # a clone stays a clone
                 c["inner"] = c["jump"] = c["numel"]
             else:  # the same transpose, each of its three sizes scaled by up to 1.5x (runs of 1 stay 1)
-                inner, jump = config["inner"], config.get("jump", config["numel"] // 2)
+                inner, jump = config["inner"], config["jump"]
 
                 def scaled(v: int, low: int) -> int:
                     return max(low, round(v * log_uniform(rng, 1 / 1.5, 1.5)))
