@@ -70,6 +70,24 @@ def test_sampled_configs_are_affordable_of_their_kind_and_cover_the_space():
     assert {c["kh"] for c in configs} == {3, 5, 7} and {c["s"] for c in configs} == {1, 2}
 
 
+def test_windowed_convs_often_keep_their_width_as_networks_do():
+    rng = random.Random(5)
+    grouped = [c for c in (sampling.sample("conv_group_mkldnn", rng) for _ in range(900)) if c["kh"] > 1]
+    dense = [sampling.sample("conv_mkldnn", rng) for _ in range(600)]
+    pointwise = [sampling.sample("conv1x1", rng) for _ in range(600)]
+
+    def same_width(configs):
+        return np.mean([c["cin"] == c["cout"] for c in configs])
+
+    # SAME_WIDTH_SHARE = 0.4 of windowed draws set c_out = c_in, except dense convs on 3 input channels (an
+    # RGB stem: 12% of dense draws), so 0.4 for grouped and 0.88 x 0.4 = 0.35 for dense, plus the few that
+    # independent widths make equal. ~600 draws: standard error sqrt(0.4 x 0.6 / 600) = 0.02.
+    assert 0.34 <= same_width(grouped) <= 0.52
+    assert 0.29 <= same_width(dense) <= 0.45
+    assert same_width(pointwise) < 0.1  # 1x1 convs change width (expand, project): widths stay independent
+    assert all(c["cin"] % c["g"] == 0 and c["cout"] % c["g"] == 0 for c in grouped)
+
+
 def test_fit_learns_a_shape_effect_the_linear_base_misses():
     rng = random.Random(2)
     spec = KINDS["conv_dw_mkldnn"]
