@@ -51,3 +51,56 @@ def test_leave_one_out_predicts_each_network_from_the_others():
     assert leave_one_out(rows, [2e-3, 4e-3, 10e-3]) == pytest.approx([0, 0, 0], abs=1e-9)
     # the third doubled: the others fit 2x, so it is predicted at half its time (-50%)
     assert leave_one_out(rows, [2e-3, 4e-3, 20e-3])[2] == pytest.approx(-0.5, rel=1e-6)
+
+
+class _FakeArch:
+    def __init__(self, seed: int):
+        self.seed, self.name = seed, f"vgg-{seed}"
+
+
+def _timings_with_fake_networks(monkeypatch, count: int):
+    from flopcount.predict import model_terms
+    from flopcount.predict.measure import ModelTiming
+
+    timed = []
+
+    def fake_time_network(seed, threads):
+        timed.append(seed)
+        return ModelTiming(0.01, 0.01, 0.0, 0.01, 0.01, 0.0, 20)
+
+    monkeypatch.setattr(model_terms, "time_network", fake_time_network)
+    return model_terms.NetworkTimings([_FakeArch(i) for i in range(count)], 1, lambda message: None), timed
+
+
+def test_calibration_networks_are_timed_at_the_pace_of_the_kernel_rounds(monkeypatch):
+    networks, timed = _timings_with_fake_networks(monkeypatch, 10)
+    networks.keep_pace(0.35, elapsed_s=100.0)  # 35% of the kernel time gone: ceil(0.35 x 10) = 4 networks
+    assert timed == [0, 1, 2, 3]
+    networks.keep_pace(0.35, elapsed_s=110.0)  # on pace: nothing more
+    assert len(timed) == 4
+    networks.keep_pace(0.61, elapsed_s=160.0)  # ceil(6.1) = 7, in calibration order
+    assert timed == list(range(7))
+
+
+def test_networks_get_at_most_their_share_of_a_short_budget(monkeypatch):
+    networks, timed = _timings_with_fake_networks(monkeypatch, 10)
+    networks.spent_s = 3.0  # as if timing networks had taken 3 s of the 10 s gone
+    networks.keep_pace(0.9, elapsed_s=10.0)  # 3 s >= MAX_SHARE (0.25) x 10 s: the kernels keep the time
+    assert timed == []
+    networks.finish(deadline=0.0)  # past the deadline, still the few the model-level fit needs
+    from flopcount.predict.model_terms import MIN_NETWORKS
+
+    assert len(timed) == MIN_NETWORKS == 8
+
+
+def test_calibration_networks_are_chosen_small_before_any_kernel_is_fitted():
+    from flopcount.predict import archgen
+    from flopcount.predict.model_terms import choose_networks
+
+    overheads = {"op_call_s": 5e-6, "module_call_s": 1e-5, "container_call_s": 3e-6}
+    rates = {"flops": 1e11, "bytes": 1e10}
+    small = choose_networks(overheads, rates, lambda m: None, networks=4, max_estimated_s=0.004)
+    anything = choose_networks(overheads, rates, lambda m: None, networks=4, max_estimated_s=math.inf)
+    assert [a.seed for a in anything] == list(archgen.CALIBRATION_SEEDS[:4])  # in seed order
+    assert len(small) == 4 and all(a.seed in archgen.CALIBRATION_SEEDS for a in small)
+    assert [a.seed for a in small] != [a.seed for a in anything]  # 4 ms skips some of the first four

@@ -9,8 +9,9 @@ Within a time budget (default 5 minutes):
    error is largest (more configs for the worse kinds, drawn near their worst samples);
 4. the final per-kind fits and their k-fold cross-validated error;
 5. model-level terms: generated networks (``archgen.CALIBRATION_SEEDS``, never the evaluation's seeds)
-   timed whole, to learn how isolated kernel times add up in a real forward (cold weights, fresh
-   allocations, the Python of container modules), with their leave-one-out error (`model_terms.py`).
+   timed whole, between the kernel rounds of steps 2-3 (so that both see the host in the same states),
+   to learn how isolated kernel times add up in a real forward (cold weights, fresh allocations, the
+   Python of container modules), with their leave-one-out error (`model_terms.py`).
 
 At one thread everything is timed by the calling thread's CPU time (``measure.clock``), which a busy
 machine disturbs far less than wall-clock; the provenance records the clock used.
@@ -31,14 +32,15 @@ from flopcount.predict import sampling
 from flopcount.predict.fit import TREES, cross_validate, fit_kind
 from flopcount.predict.kinds import KINDS
 from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads
-from flopcount.predict.model_terms import calibrate_model_terms, refit_model_terms
+from flopcount.predict.model_terms import NetworkTimings, choose_networks, refit_model_terms
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance
 from flopcount.predict.worker import KernelTimer
 
 Progress = Callable[[float, str], None]
 
 DEFAULT_BUDGET_S = 300.0
-KERNEL_SHARE = 0.7  # of the budget; then the final fits, and whole calibration networks
+KERNEL_SHARE = 0.7  # of the budget, kernels and whole calibration networks; then the final fits (78 s of a
+# 300 s budget for 3,772 kernels at tree depth 5: 0.85 overran it by 42 s)
 FIRST_PASS_SHARE = 0.4  # of the kernel time, spent covering the space before refining
 ROUNDS = 5  # interleaved timing rounds per config
 POOL_NETWORKS = 120  # generated calibration networks whose kernels seed the first pass
@@ -136,6 +138,14 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
         rates = fallback_rates()
         progress("collecting the kernels of calibration networks")
         pool = sampling.network_pool(pool_networks) if pool_networks else {}
+        networks = NetworkTimings(choose_networks(overheads.to_dict(), rates, progress) if whole_networks else [],
+                                  used_threads, progress)
+        kernels_start = time.perf_counter()
+
+        def networks_keep_pace() -> None:
+            elapsed = time.perf_counter() - kernels_start
+            networks.keep_pace(elapsed / (kernel_deadline - kernels_start), elapsed)
+
         round_no = 0
         with KernelTimer(used_threads) as timer:  # a young worker process: see worker.py
             # First pass: cover the space, every kind in every round.
@@ -145,6 +155,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                 collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)), len(items))
                 round_no += 1
                 progress(f"first pass, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
+                networks_keep_pace()
             # Refinement: more configs where the cross-validated error is largest.
             while time.perf_counter() < kernel_deadline:
                 errors = {}
@@ -162,6 +173,8 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                 collected.add(timer.time_configs(items, rounds=ROUNDS, seed=rng.randrange(2**31)), len(items))
                 round_no += 1
                 progress(f"refining, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
+                networks_keep_pace()
+        networks.finish(kernel_deadline)
 
         progress("fitting kernel predictors")
         entries: dict[str, KindEntry] = {}
@@ -174,8 +187,8 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
             EAGER_CPU, provenance(used_threads, budget_s=budget_s, seed=seed, clock=clock().__name__, kernels_timed=sum(
                 map(len, collected.samples.values())), configs_refused=collected.refused, rounds_per_kernel=ROUNDS),
             overheads.to_dict(), entries, statistic, {}, {}, rates)
-        if whole_networks:
-            calibrate_model_terms(runtime, deadline, progress)
+        if networks.timings:
+            networks.fit(runtime)
         runtime.provenance["seconds_spent"] = round(time.perf_counter() - start, 1)
     progress("done")
     return PredictProfile(name, {EAGER_CPU: runtime})

@@ -27,7 +27,7 @@ from flopcount.predict.fit import fit_base
 from flopcount.predict.kernels import kernels_of
 from flopcount.predict.measure import ModelTiming, clock
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
-from flopcount.predict.profile import RuntimeProfile
+from flopcount.predict.profile import EAGER_CPU, RuntimeProfile
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
 
@@ -62,58 +62,102 @@ def cache_candidates(cache_bytes: int | None) -> list[float]:
     return [cache_bytes * f for f in CACHE_FRACTIONS] if cache_bytes else [math.inf]
 
 
-def calibrate_model_terms(runtime: RuntimeProfile, deadline: float, progress: Callable[[str], None],
-                          networks: int = NETWORKS, max_predicted_s: float = 0.08) -> None:
-    """Fit ModelTerms on generated calibration networks, each timed whole alone, by ``deadline``."""
+def choose_networks(overheads: dict[str, float], rates: dict[str, float], progress: Callable[[str], None],
+                    networks: int = NETWORKS, max_estimated_s: float = 0.08) -> list[archgen.Arch]:
+    """The first ``networks`` generated calibration networks whose forward, estimated before any kernel is
+    fitted (each op's per-call ``overheads`` + its roofline time at the measured fallback ``rates``), is at
+    most ``max_estimated_s``: small and mid-sized ones, so that timing them stays short. On the networks of
+    the profile of 2026-11-29 the estimate was 0.26-1.05x their measured time (10th-90th percentile), and
+    it chose the same 120 networks as the fitted kernel sum had."""
     import torch
 
-    caches = cache_candidates(last_level_cache_bytes())
-    chosen, rows = [], []
+    unfitted = RuntimeProfile(EAGER_CPU, {}, overheads, {}, fallback_rates=rates)
+    chosen: list[archgen.Arch] = []
     for seed in archgen.CALIBRATION_SEEDS:
-        if len(chosen) >= networks or (time.perf_counter() > deadline and len(chosen) >= MIN_NETWORKS):
+        if len(chosen) >= networks:
             break
         arch = archgen.generate(seed)
         with torch.device("meta"):
             meta_model = arch.build()
-        per_cache = network_rows(meta_model, arch.input_size, runtime, caches)
-        if per_cache[0][0] > max_predicted_s:  # keep the stage short: small and mid-sized networks only
-            continue
-        chosen.append(arch)
-        rows.append(per_cache)
-        progress(f"choosing calibration networks: {len(chosen)}")
-    timings = []
-    for arch in chosen:
-        # Each alone in a young process, as `flopcount bench` times a model: timed together in one process,
-        # the 40 calibration networks ran 3-4% slower than each alone (2026-11-28), and the model-level
-        # terms carried that into every prediction.
-        if time.perf_counter() > deadline and len(timings) >= MIN_NETWORKS:
-            break
-        progress(f"timing calibration network {len(timings) + 1} of {len(chosen)}, alone in a fresh worker")
-        timings.append(time_network(arch.seed, runtime.threads))
-    chosen, rows = chosen[:len(timings)], rows[:len(timings)]
-    # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
-    cpu = clock() is time.thread_time
-    y = [float(getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC)) for t in timings]
-    fit_model_terms(runtime, {cache: [r[i] for r in rows] for i, cache in enumerate(caches)}, y,
-                    [arch.name for arch in chosen])
+        if network_rows(meta_model, arch.input_size, unfitted)[0][0] <= max_estimated_s:
+            chosen.append(arch)
+            progress(f"choosing calibration networks: {len(chosen)}")
+    return chosen
+
+
+class NetworkTimings:
+    """Calibration networks timed whole, each alone in a fresh worker as `flopcount bench` times a model
+    (timed together in one process, 40 calibration networks ran 3-4% slower than each alone, 2026-11-28),
+    paced across the kernel rounds.
+
+    Timed after every kernel, the networks saw another machine: in a calibration of 2026-11-29 the kernels
+    were timed while the host ran 5-7% slower than during the networks' four minutes after them, the
+    model-level scale came out at 0.88 instead of 0.94, and every model of the evaluation was predicted
+    8% low (median). Spread over the kernel rounds, networks and kernels sample the same states of the host.
+    """
+
+    # At most this share of the time so far goes to networks: 120 take ~40 s here, which a short budget
+    # cannot give them all.
+    MAX_SHARE = 0.25
+
+    def __init__(self, chosen: Sequence[archgen.Arch], threads: int, progress: Callable[[str], None]):
+        self.chosen, self.threads, self.progress = list(chosen), threads, progress
+        self.timings: list[ModelTiming] = []
+        self.spent_s = 0.0
+
+    def keep_pace(self, fraction: float, elapsed_s: float) -> None:
+        """Time networks until ``fraction`` (0-1) of them are timed, or they have had ``MAX_SHARE`` of
+        ``elapsed_s``."""
+        while (len(self.timings) < min(len(self.chosen), math.ceil(fraction * len(self.chosen)))
+               and self.spent_s < self.MAX_SHARE * elapsed_s):
+            self._time_next()
+
+    def finish(self, deadline: float) -> None:
+        """Time the networks left (a round that ends short of the kernel deadline leaves some) until
+        ``deadline`` (a ``time.perf_counter()`` time), and at least ``MIN_NETWORKS`` in all."""
+        while len(self.timings) < len(self.chosen) and (time.perf_counter() < deadline
+                                                         or len(self.timings) < MIN_NETWORKS):
+            self._time_next()
+
+    def _time_next(self) -> None:
+        self.progress(f"timing calibration network {len(self.timings) + 1} of {len(self.chosen)}, "
+                      "alone in a fresh worker")
+        start = time.perf_counter()
+        self.timings.append(time_network(self.chosen[len(self.timings)].seed, self.threads))
+        self.spent_s += time.perf_counter() - start
+
+    def fit(self, runtime: RuntimeProfile) -> None:
+        """The model-level terms of ``runtime`` (its kernel fits done) from the networks timed so far."""
+        chosen = self.chosen[:len(self.timings)]
+        caches = cache_candidates(last_level_cache_bytes())
+        # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
+        cpu = clock() is time.thread_time
+        y = [float(getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC)) for t in self.timings]
+        fit_model_terms(runtime, _rows_by_cache(chosen, runtime, caches), y, [arch.name for arch in chosen])
+
+
+def _rows_by_cache(archs: Sequence[archgen.Arch], runtime: RuntimeProfile,
+                   caches: Sequence[float]) -> dict[float, list[list[float]]]:
+    """Each network's model-level design row (``network_rows``) for each candidate cache size."""
+    import torch
+
+    rows = []
+    for arch in archs:
+        with torch.device("meta"):
+            rows.append(network_rows(arch.build(), arch.input_size, runtime, caches))
+    return {cache: [r[i] for r in rows] for i, cache in enumerate(caches)}
 
 
 def refit_model_terms(runtime: RuntimeProfile) -> None:
     """Fit the model-level terms again from the profile's stored calibration networks and their times
     (after a change of the kernel fits), over the cache sizes calibration chose among."""
-    import torch
-
     names = runtime.model_cv["networks"]
     stored = runtime.model_cv.get("weight_cache_scores")
     caches = ([math.inf if c == "inf" else float(c) for c in stored] if stored
               else [ModelTerms.of(runtime).weight_cache_bytes])
-    rows = []
-    for name in names:
-        arch = archgen.generate(archgen.seed_of(name))
-        with torch.device("meta"):
-            rows.append(network_rows(arch.build(), arch.input_size, runtime, caches))
-    fit_model_terms(runtime, {cache: [r[i] for r in rows] for i, cache in enumerate(caches)},
-                    [float(v) for v in runtime.model_cv["measured_s"]], names)
+    archs = [archgen.generate(archgen.seed_of(name)) for name in names]
+    fit_model_terms(runtime, _rows_by_cache(archs, runtime, caches), [float(v) for v in runtime.model_cv["measured_s"]],
+                    names)
 
 
 def time_network(seed: int, threads: int) -> ModelTiming:
