@@ -214,6 +214,10 @@ def main(argv=None) -> int:
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
                    halves_ms=[h * 1e3 for h in t.halves_s])
+        if drift is not None:
+            # This machine's speed now against its speed at calibration (the profile's own kernels re-timed):
+            # on 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
+            row["drift_ms"] = row["predicted_ms"] * drift.median
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
@@ -248,6 +252,8 @@ def summarize(rows, args, device, per_flop) -> str:
     predictors = [("prediction", "predicted_ms"), ("FLOPs x constant", "flops_ms")]
     if device is not None:
         predictors.insert(1, ("roofline", "roofline_ms"))
+    # rank-wise the same as the prediction (one factor for every model): errors only
+    rescaled = [("prediction x host drift", "drift_ms")] if all("drift_ms" in r for r in rows) else []
     groups = {"all": rows, "zoo": [r for r in rows if r["source"] == "zoo"],
               "generated": [r for r in rows if r["source"] == "generated"],
               "held-out": [r for r in rows if r["source"] == "held-out"],
@@ -259,7 +265,7 @@ def summarize(rows, args, device, per_flop) -> str:
     for group, members in groups.items():
         if not members:
             continue
-        for label, key in predictors:
+        for label, key in predictors[:1] + rescaled + predictors[1:]:
             s = error_stats([r[key] / r["measured_ms"] - 1 for r in members])
             table.append([f"{group} ({len(members)})", label, f"{100 * s['within_5']:.0f}%",
                           f"{100 * s['within_10']:.0f}%", f"{100 * s['within_20']:.0f}%",
