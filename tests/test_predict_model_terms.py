@@ -69,7 +69,7 @@ def _timings_with_fake_networks(monkeypatch, count: int):
         return ModelTiming(0.01, 0.01, 0.0, 0.01, 0.01, 0.0, 20)
 
     monkeypatch.setattr(model_terms, "time_network", fake_time_network)
-    return model_terms.NetworkTimings([_FakeArch(i) for i in range(count)], 1, lambda message: None), timed
+    return model_terms.NetworkTimings([(_FakeArch(i), None) for i in range(count)], 1, lambda message: None), timed
 
 
 def test_calibration_networks_are_timed_at_the_pace_of_the_kernel_rounds(monkeypatch):
@@ -87,7 +87,7 @@ def test_networks_get_at_most_their_share_of_a_short_budget(monkeypatch):
     networks.spent_s = 3.0  # as if timing networks had taken 3 s of the 10 s gone
     networks.keep_pace(0.9, elapsed_s=10.0)  # 3 s >= MAX_SHARE (0.25) x 10 s: the kernels keep the time
     assert timed == []
-    networks.finish(deadline=0.0)  # past the deadline, still the few the model-level fit needs
+    networks.ensure_minimum()  # over their share, still the few the model-level fit needs
     from flopcount.predict.model_terms import MIN_NETWORKS
 
     assert len(timed) == MIN_NETWORKS == 8
@@ -101,6 +101,6 @@ def test_calibration_networks_are_chosen_small_before_any_kernel_is_fitted():
     rates = {"flops": 1e11, "bytes": 1e10}
     small = choose_networks(overheads, rates, lambda m: None, networks=4, max_estimated_s=0.004)
     anything = choose_networks(overheads, rates, lambda m: None, networks=4, max_estimated_s=math.inf)
-    assert [a.seed for a in anything] == list(archgen.CALIBRATION_SEEDS[:4])  # in seed order
-    assert len(small) == 4 and all(a.seed in archgen.CALIBRATION_SEEDS for a in small)
-    assert [a.seed for a in small] != [a.seed for a in anything]  # 4 ms skips some of the first four
+    assert [a.seed for a, _ in anything] == list(archgen.CALIBRATION_SEEDS[:4])  # in seed order
+    assert len(small) == 4 and all(a.seed in archgen.CALIBRATION_SEEDS for a, _ in small)
+    assert [a.seed for a, _ in small] != [a.seed for a, _ in anything]  # 4 ms skips some of the first four

@@ -174,7 +174,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
                 round_no += 1
                 progress(f"refining, round {round_no}: {sum(map(len, collected.samples.values()))} kernels timed")
                 networks_keep_pace()
-        networks.finish(kernel_deadline)
+        networks.ensure_minimum()
 
         progress("fitting kernel predictors")
         entries: dict[str, KindEntry] = {}

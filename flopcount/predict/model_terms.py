@@ -29,6 +29,7 @@ from flopcount.predict.measure import ModelTiming, clock
 from flopcount.predict.predictor import ModelTerms, kernel_seconds, model_features
 from flopcount.predict.profile import EAGER_CPU, RuntimeProfile
 from flopcount.predict.worker import KernelTimer
+from flopcount.report import Report
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
 
 # Generated calibration networks timed whole. Each takes ~0.2 s alone in a fresh worker; fitted on 120
@@ -42,13 +43,21 @@ NETWORK_STATISTIC = "median_s"
 CACHE_FRACTIONS = (1.0, 0.5, 0.25, 0.125)  # of the last-level cache: the candidates for weight_cache_bytes
 
 
-def network_rows(model, input_size: Sequence[int], runtime: RuntimeProfile,
+def network_report(arch: archgen.Arch) -> Report:
+    """A generated network analysed on meta (no forward runs)."""
+    import torch
+
+    from flopcount.analysis import analyze
+
+    with torch.device("meta"):
+        model = arch.build()
+    return analyze(model, tuple(arch.input_size), device="meta")
+
+
+def network_rows(report: Report, runtime: RuntimeProfile,
                  weight_caches: Sequence[float] = (math.inf,)) -> list[list[float]]:
     """For each of ``weight_caches``: [kernel sum, weight bytes, output bytes, containers, kernel calls,
     views] of a network, its model-level design row aligned with ``ModelTerms.NAMES``."""
-    from flopcount.analysis import analyze
-
-    report = analyze(model, tuple(input_size), device="meta")
     kernels = kernels_of(report.records)
     seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
     rows = []
@@ -63,24 +72,22 @@ def cache_candidates(cache_bytes: int | None) -> list[float]:
 
 
 def choose_networks(overheads: dict[str, float], rates: dict[str, float], progress: Callable[[str], None],
-                    networks: int = NETWORKS, max_estimated_s: float = 0.08) -> list[archgen.Arch]:
+                    networks: int = NETWORKS, max_estimated_s: float = 0.08) -> list[tuple[archgen.Arch, Report]]:
     """The first ``networks`` generated calibration networks whose forward, estimated before any kernel is
     fitted (each op's per-call ``overheads`` + its roofline time at the measured fallback ``rates``), is at
     most ``max_estimated_s``: small and mid-sized ones, so that timing them stays short. On the networks of
     the profile of 2026-11-29 the estimate was 0.26-1.05x their measured time (10th-90th percentile), and
-    it chose the same 120 networks as the fitted kernel sum had."""
-    import torch
-
+    it chose the same 120 networks as the fitted kernel sum had. Each comes with its analysis, which the
+    model-level fit reuses once the kernels are fitted."""
     unfitted = RuntimeProfile(EAGER_CPU, {}, overheads, {}, fallback_rates=rates)
-    chosen: list[archgen.Arch] = []
+    chosen: list[tuple[archgen.Arch, Report]] = []
     for seed in archgen.CALIBRATION_SEEDS:
         if len(chosen) >= networks:
             break
         arch = archgen.generate(seed)
-        with torch.device("meta"):
-            meta_model = arch.build()
-        if network_rows(meta_model, arch.input_size, unfitted)[0][0] <= max_estimated_s:
-            chosen.append(arch)
+        report = network_report(arch)
+        if network_rows(report, unfitted)[0][0] <= max_estimated_s:
+            chosen.append((arch, report))
             progress(f"choosing calibration networks: {len(chosen)}")
     return chosen
 
@@ -100,7 +107,7 @@ class NetworkTimings:
     # cannot give them all.
     MAX_SHARE = 0.25
 
-    def __init__(self, chosen: Sequence[archgen.Arch], threads: int, progress: Callable[[str], None]):
+    def __init__(self, chosen: Sequence[tuple[archgen.Arch, Report]], threads: int, progress: Callable[[str], None]):
         self.chosen, self.threads, self.progress = list(chosen), threads, progress
         self.timings: list[ModelTiming] = []
         self.spent_s = 0.0
@@ -112,39 +119,34 @@ class NetworkTimings:
                and self.spent_s < self.MAX_SHARE * elapsed_s):
             self._time_next()
 
-    def finish(self, deadline: float) -> None:
-        """Time the networks left (a round that ends short of the kernel deadline leaves some) until
-        ``deadline`` (a ``time.perf_counter()`` time), and at least ``MIN_NETWORKS`` in all."""
-        while len(self.timings) < len(self.chosen) and (time.perf_counter() < deadline
-                                                         or len(self.timings) < MIN_NETWORKS):
+    def ensure_minimum(self) -> None:
+        """Time networks until ``MIN_NETWORKS`` are (the model-level fit needs a few, however short the budget)."""
+        while len(self.timings) < min(len(self.chosen), MIN_NETWORKS):
             self._time_next()
 
     def _time_next(self) -> None:
         self.progress(f"timing calibration network {len(self.timings) + 1} of {len(self.chosen)}, "
                       "alone in a fresh worker")
         start = time.perf_counter()
-        self.timings.append(time_network(self.chosen[len(self.timings)].seed, self.threads))
+        arch, _ = self.chosen[len(self.timings)]
+        self.timings.append(time_network(arch.seed, self.threads))
         self.spent_s += time.perf_counter() - start
 
     def fit(self, runtime: RuntimeProfile) -> None:
         """The model-level terms of ``runtime`` (its kernel fits done) from the networks timed so far."""
-        chosen = self.chosen[:len(self.timings)]
+        timed = self.chosen[:len(self.timings)]
         caches = cache_candidates(last_level_cache_bytes())
         # The same clock as the kernels: thread CPU time at one thread (see measure.clock).
         cpu = clock() is time.thread_time
         y = [float(getattr(t, ("cpu_" if cpu else "") + NETWORK_STATISTIC)) for t in self.timings]
-        fit_model_terms(runtime, _rows_by_cache(chosen, runtime, caches), y, [arch.name for arch in chosen])
+        fit_model_terms(runtime, _rows_by_cache([report for _, report in timed], runtime, caches), y,
+                        [arch.name for arch, _ in timed])
 
 
-def _rows_by_cache(archs: Sequence[archgen.Arch], runtime: RuntimeProfile,
+def _rows_by_cache(reports: Sequence[Report], runtime: RuntimeProfile,
                    caches: Sequence[float]) -> dict[float, list[list[float]]]:
     """Each network's model-level design row (``network_rows``) for each candidate cache size."""
-    import torch
-
-    rows = []
-    for arch in archs:
-        with torch.device("meta"):
-            rows.append(network_rows(arch.build(), arch.input_size, runtime, caches))
+    rows = [network_rows(report, runtime, caches) for report in reports]
     return {cache: [r[i] for r in rows] for i, cache in enumerate(caches)}
 
 
@@ -155,9 +157,9 @@ def refit_model_terms(runtime: RuntimeProfile) -> None:
     stored = runtime.model_cv.get("weight_cache_scores")
     caches = ([math.inf if c == "inf" else float(c) for c in stored] if stored
               else [ModelTerms.of(runtime).weight_cache_bytes])
-    archs = [archgen.generate(archgen.seed_of(name)) for name in names]
-    fit_model_terms(runtime, _rows_by_cache(archs, runtime, caches), [float(v) for v in runtime.model_cv["measured_s"]],
-                    names)
+    reports = [network_report(archgen.generate(archgen.seed_of(name))) for name in names]
+    fit_model_terms(runtime, _rows_by_cache(reports, runtime, caches),
+                    [float(v) for v in runtime.model_cv["measured_s"]], names)
 
 
 def time_network(seed: int, threads: int) -> ModelTiming:

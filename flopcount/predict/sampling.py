@@ -13,6 +13,7 @@ import math
 import random
 from typing import Any, Sequence
 
+from flopcount.predict.kernels import clone_config
 from flopcount.predict.kinds import ACTIVATIONS, IN_PLACE_ACTIVATIONS, MKLDNN, VIEW, conv_kind, conv_shapes
 
 MAX_FLOPS = 3e9  # multiply-adds in one sampled kernel: about 60 ms at 1 thread, a 3x3 conv of VGG's size
@@ -142,8 +143,7 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind == "copy":
         shape = rng.random()
         if shape < 0.25:  # a clone (or a zero F.pad): one contiguous block
-            numel = _numel(rng)
-            return {"numel": numel, "inner": numel, "jump": numel}
+            return clone_config(_numel(rng))
         if shape < 0.6:  # a channel shuffle: (groups, channels per group, h x w) swapped in the first two
             a, b, inner = rng.choice((2, 2, 3, 4, 8)), _channels(rng, 2, 512), _spatial(rng, 1, 112) ** 2
         else:  # a transpose: channels-last <-> NCHW (runs of 1), or a head split's permute (runs of d)
