@@ -15,8 +15,10 @@ ConvNeXt, ViT, MobileViT, LeViT and Swin, when transformers is installed) code n
 ``--independent`` adds 20 more transformers models kept for an independent check. Printed next
 to the prediction: the roofline bound (``flopcount roofline`` with ``--device``) and a FLOPs-proportional
 baseline whose one constant (ms per FLOP) is the median over the evaluated models themselves, an oracle
-that flatters it. The noise floor is the spread of the repeats; the host's drift since calibration is
-measured by re-timing some of the profile's kernels (``predict/drift.py``) and printed, not corrected.
+that flatters it. The noise floor is the spread of the repeats. The host's speed against its calibration
+is measured before and after the models by re-timing 100 of the profile's kernels (``drift.speed_now``,
+as `flopcount predict --host-speed now` and `bench --zoo` do); the row "prediction at host speed now"
+is the prediction scaled by the mean of the two, the plain "prediction" row is not scaled.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from flopcount.analysis import analyze
 from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
-from flopcount.predict.drift import host_drift, network_drift
+from flopcount.predict.drift import Drift, host_drift, network_drift, speed_now
 from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
@@ -100,7 +102,7 @@ def build(spec):
 
 def profile_drift(profile_name: str | None):
     """The host's drift since the profile's calibration (None without a profile at the evaluated threads)."""
-    return host_drift(load_profile(profile_name).runtime()) if profile_name else None
+    return host_drift(load_profile(profile_name).runtime(), per_kind=10) if profile_name else None
 
 
 def measure(specs, threads: int, rounds: int, warmup: int, repeats: int, profile_name: str | None):
@@ -185,9 +187,10 @@ def main(argv=None) -> int:
     independent = args.independent and third_party_available()
     items = collect(names, args.generated, args.heldout, third_party, independent)
     rows = []
+    analyzed = {}
     started = time.perf_counter()
     for name, source, meta, _, size in items:
-        report = analyze(meta, size, device="meta", name=name)
+        report = analyzed[name] = analyze(meta, size, device="meta", name=name)
         prediction = predict(report, profile)
         rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
                      "predicted_ms": prediction.total_ms,
@@ -199,25 +202,28 @@ def main(argv=None) -> int:
     drift_profile = args.profile if profile.runtime().threads == args.threads else None
     specs = [(spec, size) for *_, spec, size in items]
     networks = None
+    speeds: list[Drift] = []  # the host's speed against calibration: before (and after) the models
     if args.together:
         print("timing in a fresh process ...", file=sys.stderr)
         with KernelTimer(args.threads, recycle_s=math.inf) as worker:
             drift, timings = worker.run(measure, specs, args.threads, args.rounds, args.warmup, args.repeats,
                                         drift_profile)
+        speeds = [drift] if drift else []
     else:
         print(f"timing {len(specs)} models, each alone in {args.processes} fresh processes ...", file=sys.stderr)
-        with KernelTimer(args.threads, recycle_s=math.inf) as worker:
-            drift = worker.run(profile_drift, drift_profile)
+        speeds = [speed_now(profile.runtime())] if drift_profile else []
         timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.warmup, args.repeats)
+        speeds += [speed_now(profile.runtime())] if drift_profile else []
         networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
+    host_speed = statistics.fmean(s.median for s in speeds) if speeds else None
     for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
                    halves_ms=[h * 1e3 for h in t.halves_s])
-        if drift is not None:
+        if host_speed is not None:
             # This machine's speed now against its speed at calibration (the profile's own kernels re-timed):
             # on 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
-            row["drift_ms"] = row["predicted_ms"] * drift.median
+            row["drift_ms"] = predict(analyzed[row["name"]], profile, host_speed=host_speed).total_ms
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
@@ -229,9 +235,12 @@ def main(argv=None) -> int:
         print(f"network drift: {networks.count} of the profile's calibration networks re-timed alone now take "
               f"{networks.median:.3f}x their calibrated time (quartiles {networks.p25:.3f}-{networks.p75:.3f}); "
               "not corrected for either")
-    if drift is not None:
-        print(f"host drift: {drift.count} of the profile's kernels re-timed now take {drift.median:.3f}x their "
-              f"calibrated time (quartiles {drift.p25:.3f}-{drift.p75:.3f}); no prediction below is corrected for it")
+    if speeds:
+        print(f"host speed: the profile's kernels re-timed take {host_speed:.3f}x their calibrated time ("
+              + ", ".join(f"{when} {s.median:.3f}, quartiles {s.p25:.3f}-{s.p75:.3f}"
+                          for when, s in zip(("before the models", "after"), speeds))
+              + "); the row 'prediction at host speed now' is scaled by it, as `flopcount predict --host-speed now` "
+                "scales; the 'prediction' rows are not")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
         for row in rows:
@@ -244,7 +253,7 @@ def main(argv=None) -> int:
         print(summarize(rows, args, device, per_flop))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "drift": drift.to_dict() if drift else None}, f, indent=1)
+            json.dump({"rows": rows, "host_speed": host_speed, "speeds": [s.to_dict() for s in speeds]}, f, indent=1)
     return 0
 
 
@@ -253,7 +262,7 @@ def summarize(rows, args, device, per_flop) -> str:
     if device is not None:
         predictors.insert(1, ("roofline", "roofline_ms"))
     # rank-wise the same as the prediction (one factor for every model): errors only
-    rescaled = [("prediction x host drift", "drift_ms")] if all("drift_ms" in r for r in rows) else []
+    rescaled = [("prediction at host speed now", "drift_ms")] if all("drift_ms" in r for r in rows) else []
     groups = {"all": rows, "zoo": [r for r in rows if r["source"] == "zoo"],
               "generated": [r for r in rows if r["source"] == "generated"],
               "held-out": [r for r in rows if r["source"] == "held-out"],

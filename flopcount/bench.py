@@ -14,6 +14,7 @@ ShuffleNet V2 paper's question: does FLOPs or MAC better predict measured time?
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -158,6 +159,10 @@ class ZooBench:
     threads: int
     device: str | None
     latency_profile: str | None = None
+    # The predictions' scale for this machine's speed now against its calibration (the mean of its
+    # measurements before and after the models), or None: predicted as calibrated, for host_speed_note's reason.
+    host_speed: float | None = None
+    host_speed_note: str = ""
 
     def correlation(self, attr: str, statistic: str = "median") -> float:
         """Spearman of ``attr`` (paper_flops, flops, mac, roofline_time, predicted_time) with latency's ``statistic``.
@@ -209,14 +214,19 @@ def flop_bands(zoo: ZooBench, factor: float = 1.2, min_size: int = 4) -> list[Ba
 
 def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, threads: int | None = None,
               device=None, layers: bool = True, on_model: Callable[[str], None] | None = None,
-              latency_profile=None) -> ZooBench:
+              latency_profile=None, host_speed: bool = True) -> ZooBench:
     """Latency of each named zoo model (default input) beside its FLOPs, MAC, roofline prediction (with a
-    ``device`` profile) and predicted latency (with a ``latency_profile``, a flopcount.predict profile)."""
+    ``device`` profile) and predicted latency (with a ``latency_profile``, a flopcount.predict profile).
+
+    With ``host_speed``, on the machine the latency profile was calibrated on, the predictions are scaled
+    to the machine's speed while the models are timed (``predict.drift.speed_now``, before and after them):
+    the comparison is with measurements made now, and a shared host's speed moves by 10% within an hour."""
     from flopcount.loading import load_model
     from flopcount.predict.worker import KernelTimer
 
-    rows = []
     used = threads_in_use(threads)
+    speeds, note = _host_speed_before(latency_profile, host_speed, used)
+    measured = []
     for name in names:
         if on_model:
             on_model(name)
@@ -227,7 +237,15 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         # this process, the zoo ran 8% slower (median over 32 models, 2026-11-29) than each alone, and a
         # latency profile predicts a model in a process of its own.
         with KernelTimer(used) as worker:
-            result = dataclasses.replace(result, whole=worker.run(time_zoo_model, name, warmup, repeats, used))
+            measured.append(dataclasses.replace(result, whole=worker.run(time_zoo_model, name, warmup, repeats, used)))
+        del loaded, result
+    if speeds:
+        from flopcount.predict.drift import speed_now
+
+        speeds.append(speed_now(latency_profile.runtime()).median)
+    speed = statistics.fmean(speeds) if speeds else None
+    rows = []
+    for name, result in zip(names, measured):
         t = result.report.totals
         predicted = None
         if device is not None:
@@ -238,13 +256,31 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         if latency_profile is not None:
             from flopcount.predict import predict
 
-            predicted_time = predict(result.report, latency_profile).total_seconds
+            predicted_time = predict(result.report, latency_profile, host_speed=speed or 1.0).total_seconds
         rows.append(ZooRow(name, t.paper_flops, t.flops, t.mac, t.mac_bytes, predicted, result.whole,
                            result.spearman_flops if layers else float("nan"),
                            result.spearman_mac if layers else float("nan"), predicted_time))
-        del loaded, result
+    if speeds:
+        note = "measured before and after the models: " + ", ".join(f"{s:.3f}" for s in speeds)
     return ZooBench(rows, used, device.name if device is not None else None,
-                    latency_profile.name if latency_profile is not None else None)
+                    latency_profile.name if latency_profile is not None else None, speed, note)
+
+
+def _host_speed_before(latency_profile, wanted: bool, threads: int) -> tuple[list[float], str]:
+    """([this machine's speed now against the profile's calibration], "") when it can be measured here,
+    else ([], why the predictions stay as calibrated)."""
+    if latency_profile is None:
+        return [], ""
+    if not wanted:
+        return [], "as calibrated (host speed not measured)"
+    from flopcount.predict.drift import not_calibrated_here, speed_now
+
+    runtime = latency_profile.runtime()
+    why = not_calibrated_here(runtime) or (
+        f"timed at {threads} thread(s), calibrated at {runtime.threads}" if runtime.threads != threads else None)
+    if why:
+        return [], f"as calibrated: this is not the profile's machine ({why})"
+    return [speed_now(runtime).median], ""
 
 
 def measure_records(model, args: tuple, *, repeats: int = 5, threads: int | None = None,

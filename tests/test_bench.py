@@ -108,6 +108,35 @@ def test_bench_zoo_gives_each_model_its_latency_beside_its_prediction():
     assert row.paper_flops == 349_151_936  # squeezenet1_1 at 224x224 (REFERENCES.md, torchvision's count)
 
 
+def test_bench_zoo_scales_predictions_to_the_hosts_speed_only_on_the_profiles_machine(monkeypatch):
+    from flopcount.bench import bench_zoo
+    from flopcount.predict import drift, load_profile, predict
+    from flopcount.predict.drift import Drift
+
+    profile = load_profile("cpu_measured")
+    speeds = iter([0.90, 0.94])  # measured before and after the models: mean 0.92
+    monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: None)
+    monkeypatch.setattr(drift, "speed_now", lambda runtime: Drift(100, next(speeds), 0.0, 0.0))
+    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile)
+    report = load_model_report("squeezenet1_1")
+    assert zoo.host_speed == pytest.approx(0.92)
+    assert zoo.rows[0].predicted_time == pytest.approx(0.92 * predict(report, profile).total_seconds)
+    assert "0.900, 0.940" in zoo.host_speed_note
+
+    monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: "cpu 'Jetson Orin' (here 'x')")
+    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile)
+    assert zoo.host_speed is None and "not the profile's machine (cpu 'Jetson Orin'" in zoo.host_speed_note
+    assert zoo.rows[0].predicted_time == pytest.approx(predict(report, profile).total_seconds)
+
+
+def load_model_report(name: str):
+    from flopcount.analysis import analyze
+    from flopcount.loading import load_model
+    from flopcount.zoo import get_spec
+
+    return analyze(load_model(name).model, tuple(get_spec(name).input_size), device="meta", name=name)
+
+
 def test_bench_without_whole_times_layers_only():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     result = bench(model, (1, 3, 8, 8), warmup=0, repeats=1, whole=False)

@@ -439,6 +439,25 @@ def test_predict_sums_kernel_fits_fallback_and_containers(report):
     assert prediction.total_ms == pytest.approx(expected * 1e3)
 
 
+def test_host_speed_scales_every_op_and_the_containers(report):
+    # The synthetic profile above predicts 14 * 10 us + (10 + 401.408) us + (2 + 250.88) us + 2 * 5 us
+    # (see the test before); a host running 0.9x its calibrated kernel times takes 0.9x of each part.
+    profile = _synthetic_profile()
+    del profile.runtime().kinds["groupnorm"]
+    calibrated = predict(report, profile)
+    now = predict(report, profile, host_speed=0.9)
+    assert now.host_speed == 0.9 and calibrated.host_speed == 1.0
+    expected = 0.9 * (14 * 10e-6 + (10e-6 + 401_408e-9) + (2e-6 + 250_880e-9) + 2 * 5e-6)
+    assert now.total_seconds == pytest.approx(expected)
+    assert now.container_seconds == pytest.approx(0.9 * 2 * 5e-6)
+    assert now.ops[1].seconds == pytest.approx(0.9 * (10e-6 + 401_408e-9))
+    assert now.ops[1].kernel_seconds == calibrated.ops[1].kernel_seconds  # the fit's own time is not scaled
+    assert prediction_dict(now)["host_speed"] == 0.9
+    for bad in (0.0, -1.0, math.nan, math.inf):
+        with pytest.raises(ValueError, match="host_speed"):
+            predict(report, profile, host_speed=bad)
+
+
 def test_only_weights_that_fit_in_the_cache_count_as_cold_in_a_model():
     # Two fully connected layers: 1000 -> 1000 with a bias, (1000 * 1000 + 1000) * 4 = 4,004,000 bytes of
     # weights, and 1000 -> 10, (1000 * 10 + 10) * 4 = 40,040 bytes. With a 1 MiB cache the big layer's

@@ -34,6 +34,42 @@ def test_drift_is_the_median_ratio_of_now_to_stored_within_the_timed_range(monke
     assert (result.p25, result.p75) == (pytest.approx(0.25), pytest.approx(1.0))
 
 
+def test_a_kernel_torch_refuses_now_is_left_out_not_misaligned(monkeypatch):
+    # Stored 1e-4, 2e-4, 4e-4 s; now the second config fails to build (time_configs drops it) and the
+    # others take 2e-4 s: ratios 2.0 and 0.5 of their own stored times, median 1.25. Matched by position,
+    # the third sample would have been divided by the second's time (ratio 1.0).
+    runtime = _runtime({"act_relu": [1e-4, 2e-4, 4e-4]})
+
+    def fake_time_configs(items, rounds, seed):
+        return [Sample(kind, config, 2e-4, 2e-4, rounds) for kind, config in items if config["numel"] != 1001]
+
+    monkeypatch.setattr(drift_module, "time_configs", fake_time_configs)
+    result = drift_module.host_drift(runtime, per_kind=10)
+    assert result.count == 2 and result.median == pytest.approx(1.25)
+
+
+def test_the_host_speed_is_measured_only_on_the_profiles_machine(monkeypatch):
+    import platform
+
+    import torch
+
+    from flopcount.devices import cpu_name
+    from flopcount.errors import ConfigError
+
+    here = {"cpu": cpu_name(), "machine": platform.machine(), "torch": torch.__version__, "threads": 1}
+    runtime = RuntimeProfile(EAGER_CPU, dict(here), {}, {})
+    assert drift_module.not_calibrated_here(runtime) is None
+    runtime.provenance["cpu"] = "Raspberry Pi 5 (Cortex-A76)"
+    runtime.provenance["torch"] = "1.0"
+    why = drift_module.not_calibrated_here(runtime)
+    assert "cpu 'Raspberry Pi 5 (Cortex-A76)'" in why and "torch '1.0'" in why
+    with pytest.raises(ConfigError, match="calibrated elsewhere: cpu 'Raspberry Pi 5"):
+        drift_module.speed_now(runtime)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    runtime = RuntimeProfile(EAGER_CPU, {**here, "threads": 4}, {}, {})
+    assert drift_module.not_calibrated_here(runtime) == "4 threads (here 2 cores)"
+
+
 def test_a_profile_without_samples_in_range_is_an_error():
     with pytest.raises(ValueError, match="no kernel samples"):
         drift_module.host_drift(_runtime({"act_relu": [1e-7]}))

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from flopcount.cli.emit import emit, standard
-from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, OptionalModelArgument,
+from flopcount.cli.options import (DebugOption, FormatOption, HostSpeed, HostSpeedOption, InputSizeOption, KwargsOption, OptionalModelArgument,
                                    OutputFormat, ProfileOption, RepeatsOption, ThreadsOption, TopOption, WidthOption)
 from flopcount.cli.runtime import load, progress, run_command, user_code
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
@@ -33,6 +33,7 @@ def bench(
     threads: ThreadsOption = 1,
     layers: Annotated[bool, typer.Option("--layers/--no-layers", help="Also time every layer.")] = True,
     profile: ProfileOption = None,
+    host_speed: HostSpeedOption = HostSpeed.now,
     sort: Annotated[BenchSort, typer.Option("--sort", help="Row order of the per-layer table.")] = BenchSort.order,
     top: TopOption = None,
     output_format: FormatOption = OutputFormat.table,
@@ -43,14 +44,16 @@ def bench(
 
     With --zoo and --profile, each model also gets its roofline time on that device profile and, when a latency
     profile of that name exists (cpu_measured, or yours from `flopcount calibrate`), its predicted latency and
-    the prediction's error against the measurement.
+    the prediction's error against the measurement; on the machine the profile was calibrated on, scaled to
+    its speed while the models are timed (--host-speed calibrated: not).
     """
     with run_command(debug):
         from flopcount import bench as b
         from flopcount.errors import UsageError
 
         if zoo:
-            _bench_zoo(models, warmup, repeats, threads, layers, profile, output_format, width)
+            _bench_zoo(models, warmup, repeats, threads, layers, profile, host_speed is HostSpeed.now, output_format,
+                       width)
             return
         if name is None:
             raise UsageError("give a model name, or --zoo")
@@ -63,7 +66,7 @@ def bench(
         emit(output_format, standard(R, result, top, sort.value), width=width)
 
 
-def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_format, width) -> None:
+def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, host_speed, output_format, width) -> None:
     from flopcount.bench import bench_zoo, flop_bands
     from flopcount.errors import UsageError
     from flopcount.render import zoo_bench as R
@@ -92,5 +95,5 @@ def _bench_zoo(models, warmup, repeats, threads, layers, profile_name, output_fo
             started.append(model_name)
 
         result = bench_zoo(names, warmup=warmup, repeats=repeats, threads=threads, device=device, layers=layers,
-                           on_model=on_model, latency_profile=latency_profile)
+                           on_model=on_model, latency_profile=latency_profile, host_speed=host_speed)
     emit(output_format, standard(R, result, flop_bands(result)), width=width)

@@ -58,6 +58,18 @@ ProfileOption = Annotated[Optional[str], typer.Option(
 LatencyProfileOption = Annotated[str, typer.Option(
     "--profile", metavar="NAME|PATH",
     help="Latency profile: a name (yours from `flopcount calibrate`, or the shipped cpu_measured) or a .json path.")]
+
+
+class HostSpeed(str, Enum):
+    calibrated = "calibrated"
+    now = "now"
+
+
+HostSpeedOption = Annotated[HostSpeed, typer.Option(
+    "--host-speed", case_sensitive=False,
+    help="calibrated: predict the machine as it ran while the profile was calibrated. now: on that same "
+         "machine, re-time 100 of the profile's kernels first (2-3 s) and scale the prediction by how much "
+         "faster or slower it runs now (a shared host's speed moves by 10% within an hour).")]
 TopOption = Annotated[Optional[int], typer.Option("--top", min=1, metavar="K", help="Show only the first K rows.")]
 ThreadsOption = Annotated[int, typer.Option(
     "--threads", min=1, metavar="N",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flopcount.cli.emit import emit
-from flopcount.cli.options import (DebugOption, FormatOption, InputSizeOption, KwargsOption, LatencyProfileOption,
+from flopcount.cli.options import (DebugOption, FormatOption, HostSpeed, HostSpeedOption, InputSizeOption, KwargsOption, LatencyProfileOption,
                                    ModelArgument, NamedInputOption, OutputFormat, SeqLenOption, TopOption, WidthOption)
 from flopcount.cli.runtime import load_and_analyze, run_command
 
@@ -15,6 +15,7 @@ def predict(
     named_inputs: NamedInputOption = None,
     seq_len: SeqLenOption = None,
     kwargs: KwargsOption = None,
+    host_speed: HostSpeedOption = HostSpeed.calibrated,
     top: TopOption = None,
     output_format: FormatOption = OutputFormat.table,
     width: WidthOption = None,
@@ -25,6 +26,7 @@ def predict(
     The analysis runs on meta: nothing executes. Each op's time comes from its kernel kind's fit in the
     profile (`flopcount calibrate` makes one); the roofline time of the device profile of the same name
     (else cpu_measured) is shown beside. --top K shows the K slowest ops in tables (JSON keeps all).
+    --host-speed now, on the machine the profile was calibrated on, scales it to that machine's speed now.
     """
     with run_command(debug):
         from flopcount.predict import load_profile
@@ -35,7 +37,12 @@ def predict(
         latency_profile = load_profile(profile)  # before the model: an unknown profile fails at once
         device, note = matching_device(latency_profile)
         report = load_and_analyze(name, input_size, kwargs, None, named_inputs, seq_len)
-        prediction = predict_latency(report, latency_profile)
+        speed = 1.0
+        if host_speed is HostSpeed.now:
+            from flopcount.predict.drift import speed_now
+
+            speed = speed_now(latency_profile.runtime()).median
+        prediction = predict_latency(report, latency_profile, host_speed=speed)
         emit(output_format, {
             "table": lambda w: R.prediction_table(prediction, device, top=top, width=w, device_note=note),
             "json": lambda: R.to_json(prediction, device, device_note=note),

@@ -3,19 +3,28 @@
 A profile stores every kernel it timed. Timing a spread of them again, the same way (same builder,
 clock and statistic), gives the ratio of now to then per kernel; its median is how much faster or
 slower the machine runs today (another tenant on a shared host, a different clock frequency, thermal
-state). A prediction cannot know that; an evaluation prints it beside its errors so that a shift of
-the whole machine is not mistaken for an error of the predictor.
+state). A profile alone cannot know that. An evaluation prints it beside its errors, so that a shift of
+the whole machine is not mistaken for an error of the predictor; on the profile's own machine,
+``speed_now`` measures it for `flopcount predict --host-speed now` and `flopcount bench --zoo`, which
+scale their predictions by it. On another machine there is nothing to re-time: the profile predicts
+its machine as it ran while calibrated.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from flopcount.errors import ConfigError
 from flopcount.predict.measure import num_threads, time_configs
 from flopcount.predict.profile import RuntimeProfile
+
+if TYPE_CHECKING:
+    from flopcount.predict.worker import KernelTimer
 
 # Kinds that carry most of a CNN's time, and the range of kernel times that a forward's time is made of.
 DRIFT_KINDS = ("conv", "conv_mkldnn", "conv1x1", "conv_dw_mkldnn", "conv_group_mkldnn", "linear", "batchnorm", "binary",
@@ -42,8 +51,10 @@ class Drift:
         return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75}
 
 
-def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds: int = 5) -> Drift:
-    """Re-time up to ``per_kind`` stored samples of each of ``DRIFT_KINDS`` at the profile's thread count."""
+def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds: int = 5,
+               timer: "KernelTimer | None" = None) -> Drift:
+    """Re-time up to ``per_kind`` stored samples of each of ``DRIFT_KINDS`` at the profile's thread count,
+    here or in ``timer``'s worker process."""
     rng = random.Random(seed)
     chosen = []
     for kind in DRIFT_KINDS:
@@ -54,10 +65,19 @@ def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds
         chosen += [(kind, s) for s in rng.sample(usable, min(per_kind, len(usable)))]
     if not chosen:
         raise ValueError("the profile stores no kernel samples to re-time")
-    with num_threads(runtime.threads):
-        now = time_configs([(kind, s["config"]) for kind, s in chosen], rounds=rounds, seed=seed)
-    return Drift.of([getattr(sample, runtime.statistic) / stored[runtime.statistic]
-                     for sample, (_, stored) in zip(now, chosen)])
+    items = [(kind, s["config"]) for kind, s in chosen]
+    if timer is not None:
+        now = timer.time_configs(items, rounds=rounds, seed=seed)
+    else:
+        with num_threads(runtime.threads):
+            now = time_configs(items, rounds=rounds, seed=seed)
+    # a config this torch refuses is left out of time_configs' result: match by (kind, config), not position
+    stored = {(kind, json.dumps(s["config"], sort_keys=True)): s for kind, s in chosen}
+    ratios = [getattr(sample, runtime.statistic) / stored[key][runtime.statistic]
+              for sample in now if (key := (sample.kind, json.dumps(sample.config, sort_keys=True))) in stored]
+    if not ratios:
+        raise ValueError("none of the profile's kernels could be re-timed here")
+    return Drift.of(ratios)
 
 
 def network_drift(runtime: RuntimeProfile, count: int = 10) -> Drift:
@@ -78,3 +98,38 @@ def network_drift(runtime: RuntimeProfile, count: int = 10) -> Drift:
         statistic = ("cpu_" if clock() is time.thread_time else "") + NETWORK_STATISTIC
     return Drift.of([getattr(time_network(seed_of(name), runtime.threads), statistic) / then
                      for name, then in zip(names, measured)])
+
+
+def not_calibrated_here(runtime: RuntimeProfile) -> str | None:
+    """None when this machine can be the one the profile was calibrated on (same CPU model, architecture
+    and torch version, cores for its threads); else what differs. Re-timing its kernels on another
+    machine would measure that machine, not the profile's."""
+    import os
+    import platform
+
+    import torch
+
+    from flopcount.devices import cpu_name
+
+    prov = runtime.provenance
+    here = {"cpu": cpu_name(), "machine": platform.machine(), "torch": torch.__version__}
+    differ = [f"{key} {prov.get(key)!r} (here {value!r})" for key, value in here.items()
+              if prov.get(key) is not None and prov.get(key) != value]
+    if not prov.get("cpu"):
+        differ.append("no CPU model recorded")
+    if runtime.threads > (os.cpu_count() or 1):
+        differ.append(f"{runtime.threads} threads (here {os.cpu_count()} cores)")
+    return "; ".join(differ) or None
+
+
+def speed_now(runtime: RuntimeProfile) -> Drift:
+    """This machine's speed now against its calibration: ``host_drift`` in a young worker process, as
+    calibration timed the kernels (100 kernels, 2-3 s here). Raises ConfigError when this is not the machine the
+    profile was calibrated on."""
+    from flopcount.predict.worker import KernelTimer
+
+    why = not_calibrated_here(runtime)
+    if why:
+        raise ConfigError(f"cannot measure the host's speed against a profile calibrated elsewhere: {why}")
+    with KernelTimer(runtime.threads) as timer:
+        return host_drift(runtime, per_kind=10, timer=timer)

@@ -87,6 +87,9 @@ class Prediction:
     container_seconds: float
     provenance: dict[str, Any] = field(default_factory=dict)
     report: Report | None = field(default=None, repr=False)
+    # This machine's kernel times now over their times at calibration (drift.speed_now), applied to every
+    # op; 1.0 predicts the machine as it ran while calibrated.
+    host_speed: float = 1.0
 
     @property
     def total_seconds(self) -> float:
@@ -190,8 +193,16 @@ def _fallback(record: LayerRecord, runtime: RuntimeProfile, kind: str) -> tuple[
     return overhead + max(compute, memory), f"fallback: overhead + roofline ({why})"
 
 
-def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU) -> Prediction:
-    """Predicted latency of the model ``report`` describes, whole and per op, on the profile's machine."""
+def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU,
+            host_speed: float = 1.0) -> Prediction:
+    """Predicted latency of the model ``report`` describes, whole and per op, on the profile's machine.
+
+    ``host_speed`` scales every op: how much slower (> 1) or faster the machine runs now than while it was
+    calibrated, as ``drift.speed_now`` measures it on that machine. A shared host's speed moves: this
+    one's swung by 8-12% within an hour (2026-11-29), which no profile can know in advance.
+    """
+    if not (host_speed > 0 and math.isfinite(host_speed)):
+        raise ValueError(f"host_speed must be a positive number, got {host_speed}")
     rt = profile.runtime(runtime)
     records = report.records
     with num_threads(rt.threads):  # which kernel torch runs can depend on it (kinds.runs_on_mkldnn)
@@ -201,9 +212,10 @@ def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU
     ops = []
     for r, k, (seconds, label) in zip(records, kernels, timed):
         weight_bytes, output_bytes, _, calls, views = model_features([r], [k], terms.weight_cache_bytes)
-        share = (terms.scale * seconds + terms.per_weight_byte * weight_bytes + terms.per_output_byte * output_bytes
-                 + terms.per_kernel_call * calls + terms.per_view * views)
+        share = host_speed * (terms.scale * seconds + terms.per_weight_byte * weight_bytes
+                              + terms.per_output_byte * output_bytes + terms.per_kernel_call * calls
+                              + terms.per_view * views)
         ops.append(OpPrediction(r.index, r.name, r.op, k.kind, label, share, seconds))
     containers = container_calls(records)
     return Prediction(report.model, profile.name, runtime, rt.threads, ops, containers,
-                      containers * terms.per_container, dict(rt.provenance), report)
+                      host_speed * containers * terms.per_container, dict(rt.provenance), report, host_speed)

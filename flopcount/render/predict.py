@@ -63,6 +63,9 @@ def _title(prediction: Prediction) -> str:
 
 def _summary_lines(prediction: Prediction, device, device_note: str = "") -> list[str]:
     lines = [f"predicted {prediction.total_ms:.2f} ms"]
+    if prediction.host_speed != 1.0:
+        lines.append(f"at this machine's speed now: every op x{prediction.host_speed:.3f}, the time the profile's "
+                     "kernels take here now over their calibrated time")
     if device is not None:
         roof = sum(roofline_times(prediction, device).values()) * 1e3
         lines.append(f"roofline bound {roof:.2f} ms on device profile '{device.name}'"
@@ -125,6 +128,7 @@ def prediction_dict(prediction: Prediction, device=None) -> dict[str, Any]:
         "threads": prediction.threads,
         "provenance": prediction.provenance,
         "predicted_ms": prediction.total_ms,
+        "host_speed": prediction.host_speed,
         "roofline_ms": sum(roof.values()) * 1e3 if device is not None else None,
         "roofline_device": device.name if device is not None else None,
         "container_calls": prediction.containers,

@@ -51,6 +51,11 @@ def _correlation_lines(z) -> list[str]:
         within = sum(e <= 0.10 for e in errors)
         lines.append(f"Predicted latency ({z.latency_profile}) vs measured median: {within} of {len(errors)} models "
                      f"within ±10%, median |error| {100 * sorted(errors)[len(errors) // 2]:.1f}%.")
+    if z.host_speed is not None:
+        lines.append(f"Predictions at this machine's speed now: x{z.host_speed:.3f} of the profile's calibrated "
+                     f"kernel times ({z.host_speed_note}).")
+    elif z.host_speed_note:
+        lines.append(f"Predictions {z.host_speed_note}.")
     lines.append("Layer columns: the same correlation over one model's layers (per-layer hooked timings).")
     return lines
 
@@ -80,6 +85,7 @@ def renderables(z, bands: list, width: int = 200) -> list:
 def to_json(z, bands: list) -> str:
     return json_document("bench_zoo", {
         "threads": z.threads, "device": z.device, "latency_profile": z.latency_profile,
+        "host_speed": z.host_speed, "host_speed_note": z.host_speed_note,
         "models": [_flat(r) for r in z.rows],
         "bands": [{k: number_or_none(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(b).items()}
                   for b in bands],

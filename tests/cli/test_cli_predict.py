@@ -57,6 +57,19 @@ def test_predict_unknown_profile_is_one_line_exit_2():
     assert result.output.strip().count("\n") == 0 and "unknown latency profile 'no-such-profile'" in result.output
 
 
+def test_predict_at_the_hosts_speed_now_needs_the_profiles_machine(tmp_path):
+    from flopcount.predict import save_profile
+
+    profile = load_profile("cpu_measured")
+    profile.runtime().provenance["cpu"] = "Apple M3"
+    path = save_profile(profile, tmp_path / "elsewhere.json")
+    result = runner.invoke(app, ["predict", "mobilenet_v2", "--profile", str(path), "--host-speed", "now"])
+    assert result.exit_code != 0 and result.output.strip().count("\n") == 0
+    assert "calibrated elsewhere: cpu 'Apple M3'" in result.output
+    # as calibrated, the profile predicts its machine from anywhere
+    assert runner.invoke(app, ["predict", "mobilenet_v2", "--profile", str(path)]).exit_code == 0
+
+
 def test_calibrate_by_name_goes_to_the_user_dir_and_predict_finds_it(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     result = runner.invoke(app, ["calibrate", "--profile", "tinycal", "--budget-s", "1", "--kind", "act_relu",
