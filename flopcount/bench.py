@@ -214,13 +214,13 @@ def flop_bands(zoo: ZooBench, factor: float = 1.2, min_size: int = 4) -> list[Ba
 
 def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, threads: int | None = None,
               device=None, layers: bool = True, on_model: Callable[[str], None] | None = None,
-              latency_profile=None, host_speed: bool = True) -> ZooBench:
+              latency_profile=None, host_speed: bool = False) -> ZooBench:
     """Latency of each named zoo model (default input) beside its FLOPs, MAC, roofline prediction (with a
     ``device`` profile) and predicted latency (with a ``latency_profile``, a flopcount.predict profile).
 
     With ``host_speed``, on the machine the latency profile was calibrated on, the predictions are scaled
-    to the machine's speed while the models are timed (``predict.drift.speed_now``, before and after them):
-    the comparison is with measurements made now, and a shared host's speed moves by 10% within an hour."""
+    to the machine's speed while the models are timed (``predict.drift.speed_now``, before and after them).
+    Off by default: re-timed kernels track a whole model's speed only to a few percent (see drift.py)."""
     from flopcount.loading import load_model
     from flopcount.predict.worker import KernelTimer
 

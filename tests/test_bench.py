@@ -117,16 +117,21 @@ def test_bench_zoo_scales_predictions_to_the_hosts_speed_only_on_the_profiles_ma
     speeds = iter([0.90, 0.94])  # measured before and after the models: mean 0.92
     monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: None)
     monkeypatch.setattr(drift, "speed_now", lambda runtime: Drift(100, next(speeds), 0.0, 0.0))
-    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile)
+    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile,
+                    host_speed=True)
     report = load_model_report("squeezenet1_1")
     assert zoo.host_speed == pytest.approx(0.92)
     assert zoo.rows[0].predicted_time == pytest.approx(0.92 * predict(report, profile).total_seconds)
     assert "0.900, 0.940" in zoo.host_speed_note
 
     monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: "cpu 'Jetson Orin' (here 'x')")
-    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile)
+    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile,
+                    host_speed=True)
     assert zoo.host_speed is None and "not the profile's machine (cpu 'Jetson Orin'" in zoo.host_speed_note
     assert zoo.rows[0].predicted_time == pytest.approx(predict(report, profile).total_seconds)
+    # by default predictions stay as calibrated, and the output says the speed was not measured
+    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile)
+    assert zoo.host_speed is None and "not measured" in zoo.host_speed_note
 
 
 def load_model_report(name: str):

@@ -33,7 +33,7 @@ def bench(
     threads: ThreadsOption = 1,
     layers: Annotated[bool, typer.Option("--layers/--no-layers", help="Also time every layer.")] = True,
     profile: ProfileOption = None,
-    host_speed: HostSpeedOption = HostSpeed.now,
+    host_speed: HostSpeedOption = HostSpeed.calibrated,
     sort: Annotated[BenchSort, typer.Option("--sort", help="Row order of the per-layer table.")] = BenchSort.order,
     top: TopOption = None,
     output_format: FormatOption = OutputFormat.table,
@@ -44,8 +44,8 @@ def bench(
 
     With --zoo and --profile, each model also gets its roofline time on that device profile and, when a latency
     profile of that name exists (cpu_measured, or yours from `flopcount calibrate`), its predicted latency and
-    the prediction's error against the measurement; on the machine the profile was calibrated on, scaled to
-    its speed while the models are timed (--host-speed calibrated: not).
+    the prediction's error against the measurement (--host-speed now: on the machine the profile was
+    calibrated on, scaled to its speed while the models are timed).
     """
     with run_command(debug):
         from flopcount import bench as b

@@ -69,7 +69,8 @@ HostSpeedOption = Annotated[HostSpeed, typer.Option(
     "--host-speed", case_sensitive=False,
     help="calibrated: predict the machine as it ran while the profile was calibrated. now: on that same "
          "machine, re-time 100 of the profile's kernels first (2-3 s) and scale the prediction by how much "
-         "faster or slower it runs now (a shared host's speed moves by 10% within an hour).")]
+         "faster or slower they run now; a shared host's speed moves by 10% within an hour, and the kernels "
+         "track a whole model's speed to a few percent.")]
 TopOption = Annotated[Optional[int], typer.Option("--top", min=1, metavar="K", help="Show only the first K rows.")]
 ThreadsOption = Annotated[int, typer.Option(
     "--threads", min=1, metavar="N",

@@ -56,17 +56,17 @@ def test_cli_bench_zoo_puts_the_prediction_beside_the_measurement():
     document = json.loads(result.stdout)
     jsonschema.validate(document, output_schema())
     (row,) = document["models"]
-    # the number `flopcount predict` gives for the model's default input (a prediction: nothing timed), times
-    # this machine's speed now against the profile's calibration when this is the profile's machine
+    # the same number `flopcount predict` gives for the model's default input (a prediction: nothing timed)
     predicted = json.loads(runner.invoke(app, ["predict", "squeezenet1_1", *args]).stdout)["predicted_ms"]
     assert document["latency_profile"] == "cpu_measured" and document["device"] == "cpu_measured"
+    assert document["host_speed"] is None and "not measured" in document["host_speed_note"]
+    assert row["predicted_time"] * 1e3 == pytest.approx(predicted)
+    # --host-speed now: times this machine's speed against the profile's calibration, when it is that machine
+    result = runner.invoke(app, ["bench", "--zoo", "--models", "squeezenet1_1", "--repeats", "1", "--warmup", "0",
+                                 "--no-layers", "--host-speed", "now", *args])
+    document = json.loads(result.stdout)
     speed = document["host_speed"]
     assert (speed is None) == ("not the profile's machine" in document["host_speed_note"])
-    assert row["predicted_time"] * 1e3 == pytest.approx(predicted * (speed or 1.0))
-    result = runner.invoke(app, ["bench", "--zoo", "--models", "squeezenet1_1", "--repeats", "1", "--warmup", "0",
-                                 "--no-layers", "--host-speed", "calibrated", *args])
-    document = json.loads(result.stdout)
-    assert document["host_speed"] is None and "not measured" in document["host_speed_note"]
-    assert document["models"][0]["predicted_time"] * 1e3 == pytest.approx(predicted)
+    assert document["models"][0]["predicted_time"] * 1e3 == pytest.approx(predicted * (speed or 1.0))
     assert row["prediction_error"] == pytest.approx(row["predicted_time"] / row["latency_median"] - 1)
     assert "predicted_time" in document["correlations"]
