@@ -592,6 +592,9 @@ def test_calibrate_writes_fits_cv_and_provenance_within_a_tiny_budget(tmp_path):
     assert {"op_call_s", "module_call_s", "container_call_s"} == set(runtime.overheads)
     assert steps and steps[-1] == (pytest.approx(steps[-1][0]), "done") and all(0 <= f <= 1 for f, _ in steps)
     assert load_profile(str(save_profile(profile, tmp_path / "tiny.json"))).runtime().kinds.keys() == runtime.kinds.keys()
+    # act_relu is one of the kinds the host-speed probe re-times: its reading at the end of calibration is
+    # stored, for `--host-speed now` to compare the probe with itself (a ratio of two timings, no fixed value)
+    assert runtime.provenance["speed_reference"] > 0
 
 
 def test_user_profiles_are_found_by_name_before_the_shipped_ones(tmp_path, monkeypatch):

@@ -70,6 +70,23 @@ def test_the_host_speed_is_measured_only_on_the_profiles_machine(monkeypatch):
     assert drift_module.not_calibrated_here(runtime) == "4 threads (here 2 cores)"
 
 
+def test_the_host_speed_is_the_probes_reading_over_the_one_calibration_stored(monkeypatch):
+    # The probe reads 0.95 now (quartiles 0.90-1.00). Calibration's own reading was 0.95: the host runs as it
+    # did then, 0.95 / 0.95 = 1.0 (quartiles 0.90 / 0.95 = 0.947, 1.00 / 0.95 = 1.053). A profile from before
+    # readings were stored is compared with its stored times as they are: 0.95.
+    # (Calibration stores no reading when there is nothing to re-time.)
+    assert drift_module.speed_reference(_runtime({"act_relu": [1e-7]})) is None
+    monkeypatch.setattr(drift_module, "not_calibrated_here", lambda runtime: None)
+    monkeypatch.setattr(drift_module, "_probe", lambda runtime: drift_module.Drift(100, 0.95, 0.90, 1.00))
+    runtime = _runtime({"act_relu": [1e-4]})
+    runtime.provenance["speed_reference"] = 0.95
+    now = drift_module.speed_now(runtime)
+    assert now.count == 100 and now.median == pytest.approx(1.0)
+    assert (now.p25, now.p75) == (pytest.approx(0.90 / 0.95), pytest.approx(1.00 / 0.95))
+    del runtime.provenance["speed_reference"]
+    assert drift_module.speed_now(runtime).median == pytest.approx(0.95)
+
+
 def test_a_profile_without_samples_in_range_is_an_error():
     with pytest.raises(ValueError, match="no kernel samples"):
         drift_module.host_drift(_runtime({"act_relu": [1e-7]}))

@@ -10,11 +10,11 @@ which scale their predictions by it. On another machine there is nothing to re-t
 predicts its machine as it ran while calibrated.
 
 The kernels track whole models only roughly, which is why scaling is asked for, not done by default.
-In three evaluations of 2026-11-29 on this host (153 models each), the re-timed kernels read 0.972,
-0.883 and 0.953 of their calibrated times while the models ran at 0.976, 0.917 and 1.004 of their
-predictions: scaling took the share within 10% from 95% to 98% and from 56% to 92%, and in the third run
-from 99% down to 90%. Re-timed in a young process among few other configs, kernels run a few percent
-faster than calibration's rounds timed them, and a forward feels a busy neighbour less than a kernel does.
+In three evaluations of 2026-11-29 (153 models each, the profile calibrated that morning) the probe read
+0.953, 0.974 and 0.957 while the models took 1.004, 1.017 and 1.011 of their predicted times: kernels
+re-timed in a young process among 100 configs run a few percent faster than calibration's rounds timed
+them, and scaling took the share within 10% from 99% to 90%, 98% to 96% and 96% to 87%. Calibration now
+stores the probe's reading at its end (``speed_reference``) and ``speed_now`` divides by it.
 """
 
 from __future__ import annotations
@@ -129,14 +129,37 @@ def not_calibrated_here(runtime: RuntimeProfile) -> str | None:
     return "; ".join(differ) or None
 
 
-def speed_now(runtime: RuntimeProfile) -> Drift:
-    """This machine's speed now against its calibration: ``host_drift`` in a young worker process, as
-    calibration timed the kernels (100 kernels, 2-3 s here). Raises ConfigError when this is not the machine the
-    profile was calibrated on."""
+SPEED_PER_KIND = 10  # kernels per kind that speed_now re-times: 100 in all, 2-3 s here
+
+
+def _probe(runtime: RuntimeProfile) -> Drift:
+    """``host_drift`` in a young worker process (2-3 s here)."""
     from flopcount.predict.worker import KernelTimer
 
+    with KernelTimer(runtime.threads) as timer:
+        return host_drift(runtime, per_kind=SPEED_PER_KIND, timer=timer)
+
+
+def speed_reference(runtime: RuntimeProfile) -> float | None:
+    """What the probe of ``speed_now`` reads at the end of calibration, on the samples just stored (None
+    when too few kernels to re-time). Re-timed in a young worker among 100 configs, kernels read a few
+    percent faster than calibration's rounds timed them (0.95-0.96 of their stored times while whole
+    models ran at their predicted speed, three evaluations of 2026-11-29); dividing by this reading
+    compares the probe with itself."""
+    try:
+        return _probe(runtime).median
+    except ValueError:
+        return None
+
+
+def speed_now(runtime: RuntimeProfile) -> Drift:
+    """This machine's speed now against its calibration: the probe's reading (``host_drift`` in a young
+    worker) over the reading calibration stored (``speed_reference``; profiles without one are compared
+    with their stored times as they are). Raises ConfigError when this is not the machine the profile
+    was calibrated on."""
     why = not_calibrated_here(runtime)
     if why:
         raise ConfigError(f"cannot measure the host's speed against a profile calibrated elsewhere: {why}")
-    with KernelTimer(runtime.threads) as timer:
-        return host_drift(runtime, per_kind=10, timer=timer)
+    reading = _probe(runtime)
+    reference = float(runtime.provenance.get("speed_reference") or 1.0)
+    return Drift(reading.count, reading.median / reference, reading.p25 / reference, reading.p75 / reference)
