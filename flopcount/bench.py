@@ -160,7 +160,7 @@ class ZooBench:
     device: str | None
     latency_profile: str | None = None
     # The predictions' scale for this machine's speed now against its calibration (the mean of its
-    # measurements before and after the models), or None: predicted as calibrated, for host_speed_note's reason.
+    # measurements before and after the models), or None: predicted as calibrated (not asked for).
     host_speed: float | None = None
     host_speed_note: str = ""
 
@@ -267,19 +267,20 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
 
 
 def _host_speed_before(latency_profile, wanted: bool, threads: int) -> tuple[list[float], str]:
-    """([this machine's speed now against the profile's calibration], "") when it can be measured here,
-    else ([], why the predictions stay as calibrated)."""
+    """([this machine's speed now against the profile's calibration], "") when asked for, else ([], why
+    the predictions stay as calibrated). Asked for on another machine or thread count: ConfigError,
+    before any model is timed."""
     if latency_profile is None:
         return [], ""
     if not wanted:
         return [], "as calibrated (host speed not measured)"
-    from flopcount.predict.drift import not_calibrated_here, speed_now
+    from flopcount.errors import ConfigError
+    from flopcount.predict.drift import speed_now
 
     runtime = latency_profile.runtime()
-    why = not_calibrated_here(runtime) or (
-        f"timed at {threads} thread(s), calibrated at {runtime.threads}" if runtime.threads != threads else None)
-    if why:
-        return [], f"as calibrated: this is not the profile's machine ({why})"
+    if runtime.threads != threads:
+        raise ConfigError(f"cannot measure the host's speed against a profile calibrated at {runtime.threads} "
+                          f"thread(s) while timing at {threads}")
     return [speed_now(runtime).median], ""
 
 

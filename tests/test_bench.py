@@ -113,7 +113,10 @@ def test_bench_zoo_scales_predictions_to_the_hosts_speed_only_on_the_profiles_ma
     from flopcount.predict import drift, load_profile, predict
     from flopcount.predict.drift import Drift
 
+    from flopcount.errors import ConfigError
+
     profile = load_profile("cpu_measured")
+    real_speed_now = drift.speed_now
     speeds = iter([0.90, 0.94])  # measured before and after the models: mean 0.92
     monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: None)
     monkeypatch.setattr(drift, "speed_now", lambda runtime: Drift(100, next(speeds), 0.0, 0.0))
@@ -124,11 +127,15 @@ def test_bench_zoo_scales_predictions_to_the_hosts_speed_only_on_the_profiles_ma
     assert zoo.rows[0].predicted_time == pytest.approx(0.92 * predict(report, profile).total_seconds)
     assert "0.900, 0.940" in zoo.host_speed_note
 
+    # asked for on another machine: the one-line error speed_now gives, before any model is timed
     monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: "cpu 'Jetson Orin' (here 'x')")
-    zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile,
-                    host_speed=True)
-    assert zoo.host_speed is None and "not the profile's machine (cpu 'Jetson Orin'" in zoo.host_speed_note
-    assert zoo.rows[0].predicted_time == pytest.approx(predict(report, profile).total_seconds)
+    monkeypatch.setattr(drift, "speed_now", real_speed_now)
+    with pytest.raises(ConfigError, match="calibrated elsewhere: cpu 'Jetson Orin'"):
+        bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile,
+                  host_speed=True)
+    with pytest.raises(ConfigError, match="calibrated at 1 thread"):
+        bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=2, layers=False, latency_profile=profile,
+                  host_speed=True)
     # by default predictions stay as calibrated, and the output says the speed was not measured
     zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile)
     assert zoo.host_speed is None and "not measured" in zoo.host_speed_note
