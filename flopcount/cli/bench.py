@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from flopcount.cli.emit import emit, standard
-from flopcount.cli.options import (DebugOption, FormatOption, HostSpeed, HostSpeedOption, InputSizeOption, KwargsOption, OptionalModelArgument,
-                                   OutputFormat, ProfileOption, RepeatsOption, ThreadsOption, TopOption, WidthOption)
+from flopcount.cli.options import (DebugOption, FormatOption, HostSpeed, HostSpeedOption, InputSizeOption, KwargsOption,
+                                   OptionalModelArgument, OutputFormat, ProfileOption, RepeatsOption, ThreadsOption,
+                                   TopOption, WidthOption)
 from flopcount.cli.runtime import load, progress, run_command, user_code
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flopcount.cli.emit import emit
-from flopcount.cli.options import (DebugOption, FormatOption, HostSpeed, HostSpeedOption, InputSizeOption, KwargsOption, LatencyProfileOption,
-                                   ModelArgument, NamedInputOption, OutputFormat, SeqLenOption, TopOption, WidthOption)
+from flopcount.cli.options import (DebugOption, FormatOption, HostSpeed, HostSpeedOption, InputSizeOption, KwargsOption,
+                                   LatencyProfileOption, ModelArgument, NamedInputOption, OutputFormat, SeqLenOption,
+                                   TopOption, WidthOption)
 from flopcount.cli.runtime import load_and_analyze, run_command
 
 

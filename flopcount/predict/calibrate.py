@@ -29,11 +29,11 @@ import numpy as np
 
 from flopcount.errors import UsageError
 from flopcount.predict import sampling
+from flopcount.predict.drift import speed_reference
 from flopcount.predict.fit import TREES, cross_validate, fit_kind
 from flopcount.predict.kinds import KINDS
 from flopcount.predict.measure import Sample, clock, measure_overheads, num_threads
 from flopcount.predict.model_terms import NetworkTimings, choose_networks, refit_model_terms
-from flopcount.predict.drift import speed_reference
 from flopcount.predict.profile import EAGER_CPU, KindEntry, PredictProfile, RuntimeProfile, provenance
 from flopcount.predict.worker import KernelTimer
 
@@ -190,6 +190,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
             overheads.to_dict(), entries, statistic, {}, {}, rates)
         if networks.timings:
             networks.fit(runtime)
+        progress("re-timing some kernels for the host-speed reference")
         reference = speed_reference(runtime)
         if reference is not None:
             runtime.provenance["speed_reference"] = round(reference, 4)
