@@ -38,7 +38,7 @@ from flopcount.analysis import analyze
 from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
-from flopcount.predict.drift import Drift, host_drift, network_drift, speed_now
+from flopcount.predict.drift import SPEED_PER_KIND, Drift, against_reference, host_drift, network_drift, speed_now
 from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
@@ -101,8 +101,12 @@ def build(spec):
 
 
 def profile_drift(profile_name: str | None):
-    """The host's drift since the profile's calibration (None without a profile at the evaluated threads)."""
-    return host_drift(load_profile(profile_name).runtime(), per_kind=10) if profile_name else None
+    """The host's speed against the profile's calibration, as ``speed_now`` reads it but in this process
+    (None without a profile at the evaluated threads)."""
+    if not profile_name:
+        return None
+    runtime = load_profile(profile_name).runtime()
+    return against_reference(runtime, host_drift(runtime, per_kind=SPEED_PER_KIND))
 
 
 def measure(specs, threads: int, rounds: int, warmup: int, repeats: int, profile_name: str | None):
@@ -187,10 +191,9 @@ def main(argv=None) -> int:
     independent = args.independent and third_party_available()
     items = collect(names, args.generated, args.heldout, third_party, independent)
     rows = []
-    analyzed = {}
     started = time.perf_counter()
     for name, source, meta, _, size in items:
-        report = analyzed[name] = analyze(meta, size, device="meta", name=name)
+        report = analyze(meta, size, device="meta", name=name)
         prediction = predict(report, profile)
         rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
                      "predicted_ms": prediction.total_ms,
@@ -223,7 +226,8 @@ def main(argv=None) -> int:
         if host_speed is not None:
             # This machine's speed now against its speed at calibration (the profile's own kernels re-timed):
             # on 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
-            row["drift_ms"] = predict(analyzed[row["name"]], profile, host_speed=host_speed).total_ms
+            # predict(..., host_speed=) scales every op by it: the same as scaling the total.
+            row["drift_ms"] = row["predicted_ms"] * host_speed
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "

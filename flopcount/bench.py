@@ -225,7 +225,8 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
     from flopcount.predict.worker import KernelTimer
 
     used = threads_in_use(threads)
-    speeds, note = _host_speed_before(latency_profile, host_speed, used)
+    scaled = host_speed and latency_profile is not None
+    speeds = [_host_speed_now(latency_profile, used)] if scaled else []  # before the models, and after
     measured = []
     for name in names:
         if on_model:
@@ -239,10 +240,8 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         with KernelTimer(used) as worker:
             measured.append(dataclasses.replace(result, whole=worker.run(time_zoo_model, name, warmup, repeats, used)))
         del loaded, result
-    if speeds:
-        from flopcount.predict.drift import speed_now
-
-        speeds.append(speed_now(latency_profile.runtime()).median)
+    if scaled:
+        speeds.append(_host_speed_now(latency_profile, used))
     speed = statistics.fmean(speeds) if speeds else None
     rows = []
     for name, result in zip(names, measured):
@@ -260,20 +259,15 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         rows.append(ZooRow(name, t.paper_flops, t.flops, t.mac, t.mac_bytes, predicted, result.whole,
                            result.spearman_flops if layers else float("nan"),
                            result.spearman_mac if layers else float("nan"), predicted_time))
-    if speeds:
-        note = "measured before and after the models: " + ", ".join(f"{s:.3f}" for s in speeds)
+    note = ("measured before and after the models: " + ", ".join(f"{s:.3f}" for s in speeds) if scaled
+            else "as calibrated (host speed not measured)" if latency_profile is not None else "")
     return ZooBench(rows, used, device.name if device is not None else None,
                     latency_profile.name if latency_profile is not None else None, speed, note)
 
 
-def _host_speed_before(latency_profile, wanted: bool, threads: int) -> tuple[list[float], str]:
-    """([this machine's speed now against the profile's calibration], "") when asked for, else ([], why
-    the predictions stay as calibrated). Asked for on another machine or thread count: ConfigError,
-    before any model is timed."""
-    if latency_profile is None:
-        return [], ""
-    if not wanted:
-        return [], "as calibrated (host speed not measured)"
+def _host_speed_now(latency_profile, threads: int) -> float:
+    """This machine's speed now against the profile's calibration; ConfigError on another machine or
+    thread count (raised before any model is timed)."""
     from flopcount.errors import ConfigError
     from flopcount.predict.drift import speed_now
 
@@ -281,7 +275,7 @@ def _host_speed_before(latency_profile, wanted: bool, threads: int) -> tuple[lis
     if runtime.threads != threads:
         raise ConfigError(f"cannot measure the host's speed against a profile calibrated at {runtime.threads} "
                           f"thread(s) while timing at {threads}")
-    return [speed_now(runtime).median], ""
+    return speed_now(runtime).median
 
 
 def measure_records(model, args: tuple, *, repeats: int = 5, threads: int | None = None,

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from flopcount.errors import ConfigError
 from flopcount.predict.measure import num_threads, time_configs
-from flopcount.predict.profile import RuntimeProfile
+from flopcount.predict.profile import RuntimeProfile, provenance
 
 if TYPE_CHECKING:
     from flopcount.predict.worker import KernelTimer
@@ -112,17 +112,11 @@ def not_calibrated_here(runtime: RuntimeProfile) -> str | None:
     and torch version, cores for its threads); else what differs. Re-timing its kernels on another
     machine would measure that machine, not the profile's."""
     import os
-    import platform
 
-    import torch
-
-    from flopcount.devices import cpu_name
-
-    prov = runtime.provenance
-    here = {"cpu": cpu_name(), "machine": platform.machine(), "torch": torch.__version__}
-    differ = [f"{key} {prov.get(key)!r} (here {value!r})" for key, value in here.items()
-              if prov.get(key) is not None and prov.get(key) != value]
-    if not prov.get("cpu"):
+    then, here = runtime.provenance, provenance(runtime.threads)
+    differ = [f"{key} {then[key]!r} (here {here[key]!r})" for key in ("cpu", "machine", "torch")
+              if then.get(key) is not None and then[key] != here[key]]
+    if not then.get("cpu"):
         differ.append("no CPU model recorded")
     if runtime.threads > (os.cpu_count() or 1):
         differ.append(f"{runtime.threads} threads (here {os.cpu_count()} cores)")
@@ -160,6 +154,11 @@ def speed_now(runtime: RuntimeProfile) -> Drift:
     why = not_calibrated_here(runtime)
     if why:
         raise ConfigError(f"cannot measure the host's speed against a profile calibrated elsewhere: {why}")
-    reading = _probe(runtime)
+    return against_reference(runtime, _probe(runtime))
+
+
+def against_reference(runtime: RuntimeProfile, reading: Drift) -> Drift:
+    """A probe reading over the one calibration stored (``speed_reference``; profiles without one are
+    compared with their stored times as they are)."""
     reference = float(runtime.provenance.get("speed_reference") or 1.0)
     return Drift(reading.count, reading.median / reference, reading.p25 / reference, reading.p75 / reference)
