@@ -458,24 +458,38 @@ def test_host_speed_scales_every_op_and_the_containers(report):
             predict(report, profile, host_speed=bad)
 
 
-def test_only_weights_that_fit_in_the_cache_count_as_cold_in_a_model():
+def test_weights_count_as_cold_in_a_model_up_to_what_stays_in_cache_alone():
     # Two fully connected layers: 1000 -> 1000 with a bias, (1000 * 1000 + 1000) * 4 = 4,004,000 bytes of
-    # weights, and 1000 -> 10, (1000 * 10 + 10) * 4 = 40,040 bytes. With a 1 MiB cache the big layer's
-    # weights stream from memory even timed alone (its fit has that cost): only the small one's count.
+    # weights, and 1000 -> 10, (1000 * 10 + 10) * 4 = 40,040 bytes. With a 1 MiB cache the big layer keeps
+    # 1,048,576 of its bytes in cache timed alone (its fit holds the cost of streaming the rest): those
+    # come from memory in a model, with all of the small one's.
     model = nn.Sequential(nn.Linear(1000, 1000), nn.Linear(1000, 10))
     records = analyze(model, (1, 1000), device="meta").records
     kernels = kernels_of(records)
     assert model_features(records, kernels)[0] == 4_004_000 + 40_040
-    assert model_features(records, kernels, 2**20)[0] == 40_040
-    assert model_features(records, kernels, 4_004_000)[0] == 4_004_000 + 40_040
+    assert model_features(records, kernels, ModelTerms(weight_cache_bytes=2**20))[0] == 2**20 + 40_040
+    assert model_features(records, kernels, ModelTerms(weight_cache_bytes=4_004_000))[0] == 4_004_000 + 40_040
+    # profiles calibrated before 2026-11-29 12:00 UTC counted a kernel's weights wholly if they fit, else not at all
+    threshold = ModelTerms(weight_cache_bytes=2**20, cold_weights="threshold")
+    assert model_features(records, kernels, threshold)[0] == 40_040
 
     profile = _synthetic_profile()
     runtime = profile.runtime()
-    runtime.model_terms = {**runtime.model_terms, "per_weight_byte": 1e-9, "weight_cache_bytes": 2**20}
+    runtime.model_terms = {**runtime.model_terms, "per_weight_byte": 1e-9, "weight_cache_bytes": 2**20,
+                           "cold_weights": "capped"}
     assert ModelTerms.of(runtime).weight_cache_bytes == 2**20
     prediction = predict(analyze(model, (1, 1000), device="meta"), profile)
-    # 2 linear calls at 10 us, 40,040 cold bytes at 1 ns, the root container at 5 us
+    # 2 linear calls at 10 us, 1,048,576 + 40,040 cold bytes at 1 ns, the root container at 5 us
+    assert prediction.total_seconds == pytest.approx(2 * 10e-6 + 1_088_616e-9 + 5e-6)
+    # a stored profile without the key was fitted with the threshold, and is read so
+    del runtime.model_terms["cold_weights"]
+    assert ModelTerms.of(runtime).cold_weights == "threshold"
+    prediction = predict(analyze(model, (1, 1000), device="meta"), profile)
     assert prediction.total_seconds == pytest.approx(2 * 10e-6 + 40_040e-9 + 5e-6)
+    runtime.model_terms["cold_weights"] = "lukewarm"
+    with pytest.raises(ConfigError, match="cold_weights 'lukewarm'"):
+        predict(analyze(model, (1, 1000), device="meta"), profile)
+    del runtime.model_terms["cold_weights"]
     # profiles calibrated before the cache size was stored count every weight, as they were fitted
     del runtime.model_terms["weight_cache_bytes"]
     assert ModelTerms.of(runtime).weight_cache_bytes == math.inf

@@ -5,12 +5,12 @@ each alone in a fresh worker as `flopcount bench` times a model, and ``ModelTerm
 with non-negative least squares on relative error: a scale on the kernel sum, cold weights, fresh outputs,
 container modules, kernel calls and views (see ``predictor.ModelTerms``).
 
-Which weights count as cold depends on how much of a kernel's weights stays in cache when it is timed
-alone: those of a kernel larger than that stream from memory either way. The size is chosen among
-fractions of the last-level cache by the calibration networks' own leave-one-out error: the cache is
-shared with the other cores (and, on a cloud host, with other tenants), and a kernel keeps only part of
-it. On 2026-11-29 the 120 networks chose 8 of 32 MB (score 5.2% against 5.7% for 32 MB); with the full
-32 MB, VGG-style networks whose fully connected layers hold 16-32 MB were over-predicted by up to 21%.
+In a model, a kernel reads from memory the weights that stayed in cache while it was timed alone: all
+of them for a small kernel, the cache's share of a large one (the rest streamed even alone, so its fit
+holds that cost). That share is chosen among fractions of the last-level cache by the calibration
+networks' own leave-one-out error: the cache is shared with the other cores (and, on a cloud host, with
+other tenants), and a kernel keeps only part of it. On 2026-11-29 the 120 networks chose 4 of 32 MB
+(score 7.4% against 8.3% for 32 MB).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def network_rows(report: Report, runtime: RuntimeProfile,
     seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
     rows = []
     for cache in weight_caches:
-        weight_bytes, output_bytes, containers, calls, views = model_features(report.records, kernels, cache)
+        terms = ModelTerms(weight_cache_bytes=cache)
+        weight_bytes, output_bytes, containers, calls, views = model_features(report.records, kernels, terms)
         rows.append([seconds, weight_bytes, output_bytes, float(containers), float(calls), float(views)])
     return rows
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from flopcount.errors import ConfigError
 from flopcount.predict.kernels import Kernel, kernels_of
 from flopcount.predict.kinds import FALLBACK, KINDS, VIEW
 from flopcount.predict.measure import num_threads
@@ -22,6 +23,7 @@ from flopcount.records import LayerRecord
 from flopcount.report import Report
 
 FLOPS_PER_FMA = 2
+COLD_WEIGHTS = ("capped", "threshold")  # see ModelTerms.cold_weights
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,18 @@ class ModelTerms:
     # x.view(): fitted on whole networks, it took the calibration networks' leave-one-out error from 4.1% to
     # 3.2% and ShuffleNet V2's bias from -4.8% to -2.1% (profile of 2026-11-28, 40 networks).
     per_view: float = 0.0
-    # Not a coefficient: how much of a kernel's weights stays in cache on the calibrated machine (a fraction
-    # of its last-level cache, chosen by calibration: see model_terms.py). A kernel whose weights are larger
-    # streams them from memory even timed alone, so its fit already holds that cost and only weights that
-    # fit count as cold in a model. Counting every weight, VGG-style networks with 38-77 MB fully connected
-    # layers were over-predicted by 6% (median); counting those within 32 MB, by 2.5% (2026-11-29).
+    # Not a coefficient: how many bytes of a kernel's weights stay in cache while it is timed alone on the
+    # calibrated machine (a fraction of its last-level cache, chosen by calibration: see model_terms.py).
+    # In a model those bytes come from memory; the rest streamed even alone, so the kernel's fit holds
+    # their cost already. Counting every weight, VGG-style networks with 38-77 MB fully connected layers
+    # were over-predicted by 6% (median, 2026-11-29).
     weight_cache_bytes: float = math.inf
+    # How a kernel with more weights than that counts: "capped" at weight_cache_bytes, or, in profiles
+    # calibrated before 2026-11-29 12:00 UTC, "threshold": not at all. The threshold left a 24.5 MB fully
+    # connected layer (held in the 32 MB cache when timed alone) wholly warm in a forward, and vgg-69 at
+    # -20% to -24% in every evaluation; capped, the same stored networks put it at -14% and resnet-83's
+    # 5.3 MB convs from -4% to +1% (2026-11-29, four evaluations' measurements re-predicted).
+    cold_weights: str = "capped"
 
     NAMES = ("scale", "per_weight_byte", "per_output_byte", "per_container", "per_kernel_call", "per_view")
 
@@ -67,13 +75,24 @@ class ModelTerms:
         if not terms:
             return cls(per_container=float(runtime.overheads.get("container_call_s", 0.0)))
         cache = terms.get("weight_cache_bytes")  # absent from profiles before 2026-11-29: every weight counts
+        cold = terms.get("cold_weights", "threshold")
+        if cold not in COLD_WEIGHTS:
+            raise ConfigError(f"latency profile's model terms: cold_weights {cold!r}, expected one of {COLD_WEIGHTS}")
         return cls(*[float(terms.get(name, 1.0 if name == "scale" else 0.0)) for name in cls.NAMES],
-                   weight_cache_bytes=math.inf if cache is None else float(cache))
+                   weight_cache_bytes=math.inf if cache is None else float(cache),
+                   cold_weights=cold)
 
     def to_dict(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {name: getattr(self, name) for name in self.NAMES}
         out["weight_cache_bytes"] = None if math.isinf(self.weight_cache_bytes) else self.weight_cache_bytes
+        out["cold_weights"] = self.cold_weights
         return out
+
+    def cold_bytes(self, weight_bytes: float) -> float:
+        """Of a kernel's ``weight_bytes``, those it reads from memory in a model but not timed alone."""
+        if self.cold_weights == "threshold":
+            return weight_bytes if weight_bytes <= self.weight_cache_bytes else 0.0
+        return min(weight_bytes, self.weight_cache_bytes)
 
 
 @dataclass
@@ -112,9 +131,9 @@ class Prediction:
 
 
 def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel],
-                   weight_cache_bytes: float = math.inf) -> tuple[float, float, int, int, int]:
-    """(bytes of weights read by kernels whose weights fit in ``weight_cache_bytes``, bytes of freshly
-    allocated outputs, container calls, kernel calls, views) of a forward.
+                   terms: ModelTerms = ModelTerms()) -> tuple[float, float, int, int, int]:
+    """(bytes of weights cold in a model but not alone, ``terms.cold_bytes``; bytes of freshly allocated
+    outputs; container calls; kernel calls; views) of a forward.
 
     Views are no kernel calls: they move nothing; their dispatch cost is their own kind's fit plus ``per_view``.
     """
@@ -127,9 +146,7 @@ def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel],
         calls += 1
         if r.source == "module" and r.outputs:
             elements = r.mac - sum(t.numel for t in r.inputs) - sum(t.numel for t in r.outputs)
-            weights = max(elements, 0) * r.outputs[0].itemsize
-            if weights <= weight_cache_bytes:
-                weight_bytes += weights
+            weight_bytes += terms.cold_bytes(max(elements, 0) * r.outputs[0].itemsize)
         if not k.config.get("inplace"):
             output_bytes += sum(t.nbytes for t in r.outputs)
         if k.copies:  # an implicit copy allocates its output too
@@ -211,7 +228,7 @@ def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU
     terms = ModelTerms.of(rt)
     ops = []
     for r, k, (seconds, label) in zip(records, kernels, timed):
-        weight_bytes, output_bytes, _, calls, views = model_features([r], [k], terms.weight_cache_bytes)
+        weight_bytes, output_bytes, _, calls, views = model_features([r], [k], terms)
         share = host_speed * (terms.scale * seconds + terms.per_weight_byte * weight_bytes
                               + terms.per_output_byte * output_bytes + terms.per_kernel_call * calls
                               + terms.per_view * views)
