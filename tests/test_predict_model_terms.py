@@ -104,3 +104,51 @@ def test_calibration_networks_are_chosen_small_before_any_kernel_is_fitted():
     assert [a.seed for a, _ in anything] == list(archgen.CALIBRATION_SEEDS[:4])  # in seed order
     assert len(small) == 4 and all(a.seed in archgen.CALIBRATION_SEEDS for a, _ in small)
     assert [a.seed for a, _ in small] != [a.seed for a, _ in anything]  # 4 ms skips some of the first four
+
+
+def _runtime_with_networks(times_s: list[float]) -> RuntimeProfile:
+    runtime = RuntimeProfile(EAGER_CPU, {"threads": 1, "clock": "thread_time", "date": "2026-11-29T07:57:44Z"}, {}, {})
+    runtime.model_cv = {"networks": [f"vgg-{i}" for i in range(len(times_s))], "measured_s": list(times_s)}
+    return runtime
+
+
+def test_a_sitting_fits_the_terms_to_the_geometric_mean_of_every_sittings_times(monkeypatch):
+    from flopcount.predict import model_terms
+    from flopcount.predict.measure import ModelTiming
+
+    # Calibration timed vgg-0 at 1 ms and vgg-1 at 4 ms (thread CPU time, the profile's clock).
+    runtime = _runtime_with_networks([1e-3, 4e-3])
+    now = {0: 4e-3, 1: 1e-3}  # this sitting's CPU-time medians; its wall-clock ones (9 s) must not be used
+    monkeypatch.setattr(model_terms, "time_network",
+                        lambda seed, threads: ModelTiming(9.0, 9.0, 0.0, now[seed], now[seed], 0.0, 20))
+    refitted = []
+    monkeypatch.setattr(model_terms, "refit_model_terms", lambda rt: refitted.append(list(rt.model_cv["measured_s"])))
+    sitting = model_terms.add_sitting(runtime)
+    # per network sqrt(1 ms x 4 ms) = 2 ms, and sqrt(4 ms x 1 ms) = 2 ms; against the first sitting the
+    # networks took 4 ms / 1 ms = 4x and 1 ms / 4 ms = 0.25x: median (4 + 0.25) / 2 = 2.125
+    assert refitted == [pytest.approx([2e-3, 2e-3])]
+    assert sitting["against_before"] == pytest.approx(2.125) and sitting["measured_s"] == [4e-3, 1e-3]
+    sittings = runtime.model_cv["sittings"]
+    assert [s["date"] for s in sittings][0] == "2026-11-29T07:57:44Z" and len(sittings) == 2
+    # a third sitting at 2 ms each: the cube root of 1 x 4 x 2 (ms^3) = 2 ms, and 2 ms / 2 ms = 1x
+    now = {0: 2e-3, 1: 2e-3}
+    assert model_terms.add_sitting(runtime)["against_before"] == pytest.approx(1.0)
+    assert refitted[-1] == pytest.approx([2e-3, 2e-3]) and len(runtime.model_cv["sittings"]) == 3
+
+
+def test_fitting_the_model_terms_keeps_the_sittings_it_was_given():
+    runtime = _runtime_with_networks([2e-3, 4e-3])
+    sittings = [{"date": "a", "measured_s": [1e-3, 4e-3]}, {"date": "b", "measured_s": [4e-3, 4e-3]}]
+    runtime.model_cv["sittings"] = sittings
+    fit_model_terms(runtime, {math.inf: [[1e-3, 0, 0, 0, 0, 0], [2e-3, 0, 0, 0, 0, 0]]}, [2e-3, 4e-3],
+                    ["vgg-0", "vgg-1"])
+    assert runtime.model_cv["sittings"] == sittings
+    assert ModelTerms.of(runtime).scale == pytest.approx(2.0)  # 2 ms / 1 ms and 4 ms / 2 ms
+
+
+def test_a_profile_without_calibration_networks_has_no_sitting_to_add():
+    from flopcount.errors import UsageError
+    from flopcount.predict.model_terms import add_sitting
+
+    with pytest.raises(UsageError, match="no calibration networks"):
+        add_sitting(RuntimeProfile(EAGER_CPU, {"threads": 1}, {}, {}))

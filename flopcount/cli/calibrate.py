@@ -28,14 +28,19 @@ def calibrate(
         "--profile", metavar="NAME|PATH",
         help="Where the profile goes: a NAME is written to $XDG_CONFIG_HOME/flopcount/predict/NAME.json (else "
              "~/.config/...), a path ending .json is written as given.")],
-    threads: Annotated[int, typer.Option(
-        "--threads", min=1, metavar="N", help="Intra-op CPU threads to calibrate (1: the steadiest).")] = 1,
-    budget_s: Annotated[float, typer.Option("--budget-s", min=0.1, metavar="S", help=(
-        "Seconds to spend; a longer budget buys more samples where the fits are worst."))] = 300.0,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the sampled configurations.")] = 0,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", min=1, metavar="N", help="Intra-op CPU threads to calibrate (default 1: the steadiest).")] = None,
+    budget_s: Annotated[Optional[float], typer.Option("--budget-s", min=0.1, metavar="S", help=(
+        "Seconds to spend (default 300); a longer budget buys more samples where the fits are worst."))] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", metavar="N", help=(
+        "Seed of the sampled configurations (default 0)."))] = None,
     kinds: Annotated[Optional[list[str]], typer.Option("--kind", metavar="KIND", help=(
         "Calibrate only this kernel kind (repeat for several); whole networks are then not timed, so model "
         "totals add isolated kernel times."))] = None,
+    add_sitting: Annotated[bool, typer.Option("--add-sitting", help=(
+        "Time an existing profile's calibration networks again now (~1 minute) and fit its model-level terms "
+        "to all its sittings: on a host whose speed moves in phases, sittings at other times of day predict "
+        "its average instead of one phase. Kernels are not re-timed."))] = False,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
     width: WidthOption = None,
     debug: DebugOption = False,
@@ -45,13 +50,18 @@ def calibrate(
     Prints where it went and each kind's cross-validated error. A progress bar runs on stderr.
     """
     with run_command(debug):
+        from flopcount.predict import DEFAULT_BUDGET_S
         from flopcount.predict import calibrate as run_calibration
         from flopcount.predict import save_profile
         from flopcount.predict.profile import SUFFIX, user_profile_path
         from flopcount.render import predict as R
 
+        if add_sitting:
+            _add_sitting(profile, threads, budget_s, seed, kinds, output_format, width)
+            return
         target = Path(profile) if profile.endswith(SUFFIX) else user_profile_path(profile)
         refuse_package_path(target)
+        threads, budget_s, seed = threads or 1, budget_s or DEFAULT_BUDGET_S, seed or 0
         only_kinds = {"whole_networks": False, "pool_networks": 0} if kinds else {}
         with fraction_progress("calibrating") as on_progress:
             result = run_calibration(target.stem, threads=threads, budget_s=budget_s, seed=seed, kinds=kinds,
@@ -59,3 +69,30 @@ def calibrate(
         path = save_profile(result, target)
         emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
                              "json": lambda: R.calibration_json(result, path)}, width=width)
+
+
+def _add_sitting(profile: str, threads: int | None, budget_s: float | None, seed: int | None,
+                 kinds: list[str] | None, output_format: OutputFormat, width: int | None) -> None:
+    from flopcount.errors import ConfigError, UsageError
+    from flopcount.predict import load_profile, save_profile
+    from flopcount.predict.drift import not_calibrated_here
+    from flopcount.predict.model_terms import add_sitting
+    from flopcount.render import predict as R
+
+    given = [flag for flag, value in (("--budget-s", budget_s), ("--seed", seed), ("--kind", kinds)) if value]
+    if given:
+        raise UsageError(f"--add-sitting re-times the profile's calibration networks; {', '.join(given)} "
+                         "cannot apply to it")
+    result = load_profile(profile)
+    runtime = result.runtime()
+    if threads is not None and threads != runtime.threads:
+        raise UsageError(f"--threads {threads}: profile '{profile}' was calibrated at {runtime.threads}")
+    refuse_package_path(result.path)
+    elsewhere = not_calibrated_here(runtime)
+    if elsewhere:
+        raise ConfigError(f"--add-sitting: profile '{profile}' was calibrated on another machine ({elsewhere})")
+    with fraction_progress("adding a sitting") as on_progress:
+        add_sitting(runtime, on_progress)
+    path = save_profile(result, result.path)
+    emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
+                         "json": lambda: R.calibration_json(result, path)}, width=width)

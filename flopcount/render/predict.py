@@ -171,6 +171,11 @@ def calibration_table(profile, path, width: int = 120) -> Group:
                      f"{len(runtime.model_cv.get('networks', []))} networks")
     else:
         lines.append("\nno whole-network terms (kernel kinds only): model totals add isolated kernel times")
+    sittings = runtime.model_cv.get("sittings") or []
+    if sittings:
+        lines.append(f"\nnetworks timed in {len(sittings)} sittings ({', '.join(s['date'] or '?' for s in sittings)}), "
+                     "fitted to the geometric mean of each network's times; the last ran at "
+                     f"{sittings[-1]['against_before']:.3f}x the ones before (median)")
     lines.append(f"\n{p.get('kernels_timed')} kernels timed in {p.get('seconds_spent')} s on {p.get('cpu')}, "
                  f"{p.get('threads')} thread(s), torch {p.get('torch')}", style="dim")
     return Group(table, lines)
@@ -183,4 +188,6 @@ def calibration_json(profile, path) -> str:
         "kinds": _cv_rows(profile),
         "model_median_abs_error": runtime.model_cv.get("median_abs_error"),
         "model_networks": len(runtime.model_cv.get("networks", [])),
+        "network_sittings": [{"date": s["date"], "against_before": s.get("against_before")}
+                             for s in runtime.model_cv.get("sittings") or []],
     })

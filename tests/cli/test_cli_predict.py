@@ -122,3 +122,50 @@ def test_calibrate_never_writes_into_the_installed_package():
     result = runner.invoke(app, ["calibrate", "--profile", str(shipped), "--budget-s", "0.5", "--kind", "binary"])
     assert result.exit_code == 2 and "inside the installed flopcount package" in result.output
     assert shipped.read_bytes() == before
+
+
+def _profile_of_two_networks(tmp_path, **provenance):
+    """The shipped profile cut to its first two calibration networks, as if calibrated on this machine."""
+    from flopcount.predict import save_profile
+    from flopcount.predict.profile import provenance as here
+
+    profile = load_profile("cpu_measured")
+    runtime = profile.runtime()
+    runtime.provenance.update({k: here(runtime.threads)[k] for k in ("cpu", "machine", "torch")}, **provenance)
+    runtime.model_cv = {k: (v[:2] if isinstance(v, list) else v) for k, v in runtime.model_cv.items()}
+    return save_profile(profile, tmp_path / "two.json")
+
+
+def test_add_sitting_times_the_networks_again_and_refits(tmp_path):
+    path = _profile_of_two_networks(tmp_path)
+    before = load_profile(str(path)).runtime().model_cv["measured_s"]
+    result = runner.invoke(app, ["calibrate", "--profile", str(path), "--add-sitting", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    from flopcount.render.common import output_schema
+    import jsonschema
+
+    jsonschema.validate(document, output_schema())
+    assert document["model_networks"] == 2 and len(document["network_sittings"]) == 2
+    assert document["network_sittings"][0]["date"] == "2026-11-29T07:57:44Z"
+    cv = load_profile(str(path)).runtime().model_cv
+    first, second = (s["measured_s"] for s in cv["sittings"])
+    assert first == before
+    # what the terms are fitted to: each network's geometric mean over the two sittings
+    assert cv["measured_s"] == pytest.approx([(a * b) ** 0.5 for a, b in zip(first, second)], rel=1e-5)
+    ratios = sorted(b / a for a, b in zip(first, second))
+    assert document["network_sittings"][1]["against_before"] == pytest.approx(sum(ratios) / 2, rel=1e-3)
+
+
+def test_add_sitting_refuses_what_it_cannot_do(tmp_path):
+    shipped = runner.invoke(app, ["calibrate", "--profile", "cpu_measured", "--add-sitting"])
+    assert shipped.exit_code == 2 and "inside the installed flopcount package" in shipped.output
+    path = _profile_of_two_networks(tmp_path)
+    for extra, message in ((["--budget-s", "60"], "--budget-s cannot apply"), (["--kind", "binary"], "--kind cannot"),
+                           (["--threads", "2"], f"--threads 2: profile '{path}' was calibrated at 1")):
+        result = runner.invoke(app, ["calibrate", "--profile", str(path), "--add-sitting", *extra])
+        assert result.exit_code == 2 and message in result.output and result.output.strip().count("\n") == 0
+    elsewhere = _profile_of_two_networks(tmp_path, cpu="Apple M3")
+    result = runner.invoke(app, ["calibrate", "--profile", str(elsewhere), "--add-sitting"])
+    assert result.exit_code == 2 and "calibrated on another machine (cpu 'Apple M3'" in result.output
+    assert result.output.strip().count("\n") == 0
