@@ -19,6 +19,12 @@ that flatters it. The noise floor is the spread of the repeats. The host's speed
 is measured before and after the models by re-timing 100 of the profile's kernels (``drift.speed_now``,
 as `flopcount predict --host-speed now` and `bench --zoo` do); the row "prediction at host speed now"
 is the prediction scaled by the mean of the two, the plain "prediction" row is not scaled.
+
+    python benchmarks/predict_eval.py --profile cpu_measured --independent --measured runs/*.json
+
+times nothing: it predicts with the given profile and compares with the measurements earlier runs wrote
+(``--json``), one summary each: predictions depend on the profile and the records alone, so a profile can
+be held against runs made at other hours (the host's speed moves; see the README).
 """
 
 from __future__ import annotations
@@ -164,6 +170,9 @@ def main(argv=None) -> int:
                         help=f"timed forwards in a row per visit (default {BENCH_REPEATS} as bench, 3 with --together)")
     parser.add_argument("--together", action="store_true",
                         help="time every model in one process, visits interleaved (faster; not how bench runs)")
+    parser.add_argument("--measured", nargs="+", metavar="JSON",
+                        help="time nothing: re-predict the measurements that earlier runs wrote with --json, one "
+                             "summary each (predictions depend on the profile and the records only)")
     parser.add_argument("--json", help="write every model's numbers here")
     parser.add_argument("--markdown", action="store_true", help="print the summary as a markdown table")
     args = parser.parse_args(argv)
@@ -201,6 +210,12 @@ def main(argv=None) -> int:
                      "fallback_ops": len(prediction.fallback_ops)})
     predict_s = time.perf_counter() - started
     print(f"predicted {len(rows)} models from their records in {predict_s:.1f} s", file=sys.stderr)
+
+    if args.measured:
+        for path in args.measured:
+            print(f"\n# measurements of {path}, predicted with profile '{profile.name}'")
+            print(_remeasured(rows, path, args, device))
+        return 0
 
     drift_profile = args.profile if profile.runtime().threads == args.threads else None
     specs = [(spec, size) for *_, spec, size in items]
@@ -261,6 +276,25 @@ def main(argv=None) -> int:
     return 0
 
 
+MEASUREMENT_KEYS = ("wall_ms", "wall_min_ms", "wall_spread", "cpu_ms", "cpu_min_ms", "cpu_spread", "halves_ms")
+
+
+def _remeasured(rows, path: str, args, device) -> str:
+    """The summary of ``rows`` (predicted now) against the wall-clock measurements a run stored in ``path``."""
+    with open(path) as f:
+        stored = {r["name"]: r for r in json.load(f)["rows"]}
+    missing = [r["name"] for r in rows if r["name"] not in stored]
+    if missing:
+        raise SystemExit(f"{path}: no measurement of {len(missing)} of the models evaluated ({', '.join(missing[:3])}...)")
+    measured = [{**r, **{k: stored[r["name"]][k] for k in MEASUREMENT_KEYS},
+                 "measured_ms": stored[r["name"]]["wall_ms"], "measured_min_ms": stored[r["name"]]["wall_min_ms"],
+                 "spread": stored[r["name"]]["wall_spread"]} for r in rows]
+    per_flop = statistics.median(r["measured_ms"] / r["flops"] for r in measured if r["flops"])
+    for r in measured:
+        r["flops_ms"] = r["flops"] * per_flop
+    return summarize(measured, args, device, per_flop)
+
+
 def summarize(rows, args, device, per_flop) -> str:
     predictors = [("prediction", "predicted_ms"), ("FLOPs x constant", "flops_ms")]
     if device is not None:
@@ -286,7 +320,8 @@ def summarize(rows, args, device, per_flop) -> str:
     lines += _format(header, table, args.markdown)
     lines.append("")
     band_rows = []
-    for band in bands(rows):
+    # the evaluation's own models: the independent ones are a separate check, not members of its bands
+    for band in bands([r for r in rows if r["source"] != "independent"]):
         measured = [r["measured_ms"] for r in band]
         cells = [f"{band[0]['flops'] / 1e6:.0f}-{band[-1]['flops'] / 1e6:.0f}M", str(len(band))]
         for _, key in predictors:
@@ -307,6 +342,9 @@ def summarize(rows, args, device, per_flop) -> str:
                  f"p95 {100 * float(np.quantile(spreads, 0.95)):.1f}%; median/min - 1: median "
                  f"{100 * statistics.median(min_vs_median):.1f}%")
     lines.append(f"FLOPs baseline constant: {per_flop * 1e9:.3f} ms per GFLOP (median over the evaluated models)")
+    signed = statistics.median(r["predicted_ms"] / r["measured_ms"] - 1 for r in rows)
+    lines.append(f"median signed error of the prediction: {100 * signed:+.1f}% (the host faster than in its "
+                 "calibration moves every model up alike)")
     worst = sorted(rows, key=lambda r: -abs(r["predicted_ms"] / r["measured_ms"] - 1))[:8]
     lines.append("largest prediction errors: " + ", ".join(
         f"{r['name']} {r['predicted_ms']:.2f}/{r['measured_ms']:.2f} ms ({100 * (r['predicted_ms'] / r['measured_ms'] - 1):+.0f}%)"

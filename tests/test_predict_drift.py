@@ -87,6 +87,19 @@ def test_the_host_speed_is_the_probes_reading_over_the_one_calibration_stored(mo
     assert drift_module.speed_now(runtime).median == pytest.approx(0.95)
 
 
+def test_the_host_speed_is_against_the_average_of_the_network_sittings(monkeypatch):
+    # Kernels and networks timed in one sitting (1 ms and 4 ms); a second sitting found the networks at
+    # 0.5 and 2 ms. The terms stand for the geometric means, sqrt(1 x 0.5) = 0.7071 ms and sqrt(4 x 2) =
+    # 2.828 ms: 0.7071x the kernels' sitting. A probe reading 0.95 x 0.7071 of the stored kernel times, with
+    # calibration's own reading 0.95, is the host at the sittings' average: 1.0.
+    monkeypatch.setattr(drift_module, "not_calibrated_here", lambda runtime: None)
+    monkeypatch.setattr(drift_module, "_probe", lambda runtime: drift_module.Drift(100, 0.95 * 0.5 ** 0.5, 0.6, 0.7))
+    runtime = _runtime({"act_relu": [1e-4]})
+    runtime.provenance["speed_reference"] = 0.95
+    runtime.model_cv = {"sittings": [{"date": "a", "measured_s": [1e-3, 4e-3]}, {"date": "b", "measured_s": [5e-4, 2e-3]}]}
+    assert drift_module.speed_now(runtime).median == pytest.approx(1.0, rel=1e-5)
+
+
 def test_a_profile_without_samples_in_range_is_an_error():
     with pytest.raises(ValueError, match="no kernel samples"):
         drift_module.host_drift(_runtime({"act_relu": [1e-7]}))

@@ -159,6 +159,10 @@ def speed_now(runtime: RuntimeProfile) -> Drift:
 
 def against_reference(runtime: RuntimeProfile, reading: Drift) -> Drift:
     """A probe reading over the one calibration stored (``speed_reference``; profiles without one are
-    compared with their stored times as they are)."""
-    reference = float(runtime.provenance.get("speed_reference") or 1.0)
+    compared with their stored times as they are), and over what the model-level terms carry of the
+    sittings after calibration (``model_terms.sittings_factor``): the probe compares kernels with the
+    sitting they were timed in, a prediction stands for the average of every sitting."""
+    from flopcount.predict.model_terms import sittings_factor
+
+    reference = float(runtime.provenance.get("speed_reference") or 1.0) * sittings_factor(runtime)
     return Drift(reading.count, reading.median / reference, reading.p25 / reference, reading.p75 / reference)

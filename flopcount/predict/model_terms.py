@@ -199,6 +199,16 @@ def add_sitting(runtime: RuntimeProfile, on_progress: Callable[[float, str], Non
     return sitting
 
 
+def sittings_factor(runtime: RuntimeProfile) -> float:
+    """How long the networks took over all sittings against the first, in which the kernels were timed
+    (the median over networks; 1.0 with one sitting): what the model-level terms carry of other phases."""
+    sittings = runtime.model_cv.get("sittings")
+    if not sittings:
+        return 1.0
+    first, combined = sittings[0]["measured_s"], combined_times(sittings)
+    return float(statistics.median(c / f for c, f in zip(combined, first)))
+
+
 def combined_times(sittings: Sequence[dict]) -> list[float]:
     """Per network, the geometric mean of its times over ``sittings``: a phase scales every time alike."""
     logs = np.log(np.asarray([s["measured_s"] for s in sittings], dtype=float))
