@@ -61,7 +61,8 @@ def calibrate(
             return
         target = Path(profile) if profile.endswith(SUFFIX) else user_profile_path(profile)
         refuse_package_path(target)
-        threads, budget_s, seed = threads or 1, budget_s or DEFAULT_BUDGET_S, seed or 0
+        threads, budget_s = threads or 1, budget_s or DEFAULT_BUDGET_S
+        seed = 0 if seed is None else seed
         only_kinds = {"whole_networks": False, "pool_networks": 0} if kinds else {}
         with fraction_progress("calibrating") as on_progress:
             result = run_calibration(target.stem, threads=threads, budget_s=budget_s, seed=seed, kinds=kinds,
@@ -79,7 +80,8 @@ def _add_sitting(profile: str, threads: int | None, budget_s: float | None, seed
     from flopcount.predict.model_terms import add_sitting
     from flopcount.render import predict as R
 
-    given = [flag for flag, value in (("--budget-s", budget_s), ("--seed", seed), ("--kind", kinds)) if value]
+    options = (("--budget-s", budget_s), ("--seed", seed), ("--kind", kinds))
+    given = [flag for flag, value in options if value is not None]
     if given:
         raise UsageError(f"--add-sitting re-times the profile's calibration networks; {', '.join(given)} "
                          "cannot apply to it")

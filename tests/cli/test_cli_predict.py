@@ -165,6 +165,7 @@ def test_add_sitting_refuses_what_it_cannot_do(tmp_path):
     assert shipped.exit_code == 2 and "inside the installed flopcount package" in shipped.output
     path = _profile_of_two_networks(tmp_path)
     for extra, message in ((["--budget-s", "60"], "--budget-s cannot apply"), (["--kind", "binary"], "--kind cannot"),
+                           (["--seed", "0"], "--seed cannot"),
                            (["--threads", "2"], f"--threads 2: profile '{path}' was calibrated at 1")):
         result = runner.invoke(app, ["calibrate", "--profile", str(path), "--add-sitting", *extra])
         assert result.exit_code == 2 and message in result.output and result.output.strip().count("\n") == 0
