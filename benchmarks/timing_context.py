@@ -9,9 +9,12 @@ then in fresh workers together with N configs of the profile's other kinds (inte
 company to alone, and the minor page faults of each run. On 2026-11-29 (1 thread, this host), in four
 runs: 560 other configs made depthwise convs 18-27% slower, 80 made them 5-12% slower, 560 of at most
 50 us 6% slower; 1x1 convs on torch's own kernel 2.5-4.6% (oneDNN's primitive cache is not it: the same
-with its capacity at 16384). Calibration times kernels in rounds of ~50 configs of all
-kinds, a model runs its own few dozen: a kind that is slower in company is over-predicted in models
-that are made of it (MobileNet V1 by 6-17% in every evaluation of that day).
+with its capacity at 16384). Nor is it the company's memory: with 560 configs built (each called once)
+but never timed, the same depthwise convs ran at 0.96-0.98x their time alone, timed among them at
+1.12-1.16x (two runs, 13:40-13:43 the same day): what slows them is the other kernels running.
+Calibration times kernels in rounds of ~50 configs of all kinds, a model runs its own few dozen: a kind
+that is slower in company is over-predicted in models that are made of it (MobileNet V1 by 6-17% in
+every evaluation of that day).
 """
 
 from __future__ import annotations
@@ -33,6 +36,24 @@ def timed_with_faults(items, rounds: int, seed: int):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     samples = time_configs(items, rounds=rounds, seed=seed)
     return samples, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+def timed_beside_built(own, company, rounds: int, seed: int):
+    """``time_configs`` of ``own`` in a process that has built (and called once) every config of ``company``
+    and keeps them alive, but does not time them: their memory without their running."""
+    import torch
+
+    from flopcount.predict.measure import build
+
+    kept = []
+    with torch.no_grad():
+        for kind, config in company:
+            try:
+                kept.append(build(kind, config))
+                kept[-1]()
+            except (RuntimeError, ValueError):
+                continue
+    return time_configs(own, rounds=rounds, seed=seed)
 
 
 def grid(kind: str) -> list[tuple[str, dict]]:
@@ -72,6 +93,10 @@ def main(argv=None) -> int:
             together, faults = worker.run(timed_with_faults, own + company, 5, 0)
         ratio = statistics.median(t.min_s / a.min_s for t, a in zip(together[:len(own)], alone))
         print(f"with {len(company)} other configs: {ratio:.3f}x their time alone (median), {faults} minor faults")
+        with KernelTimer(1, recycle_s=math.inf) as worker:
+            beside = worker.run(timed_beside_built, own, company, 5, 0)
+        ratio = statistics.median(b.min_s / a.min_s for b, a in zip(beside, alone))
+        print(f"with the same {len(company)} configs built but never timed: {ratio:.3f}x their time alone (median)")
     return 0
 
 
