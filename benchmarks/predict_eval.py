@@ -262,12 +262,7 @@ def main(argv=None) -> int:
                 "scales; the 'prediction' rows are not")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
-        for row in rows:
-            row["measured_ms"], row["measured_min_ms"], row["spread"] = (
-                row[f"{clock}_ms"], row[f"{clock}_min_ms"], row[f"{clock}_spread"])
-        per_flop = statistics.median(r["measured_ms"] / r["flops"] for r in rows if r["flops"])
-        for row in rows:
-            row[f"flops_ms_{clock}"] = row["flops_ms"] = row["flops"] * per_flop
+        per_flop = measured_by(rows, clock)
         print(f"\n## {title}\n")
         print(summarize(rows, args, device, per_flop))
     if args.json:
@@ -289,13 +284,20 @@ def _remeasured(rows, path: str, args, device) -> str:
     if any(r["name"] not in stored for r in rows):
         print(f"{path}: the run measured no independent models; they are left out", file=sys.stderr)
         rows = [r for r in rows if r["name"] in stored]
-    measured = [{**r, **{k: stored[r["name"]][k] for k in MEASUREMENT_KEYS},
-                 "measured_ms": stored[r["name"]]["wall_ms"], "measured_min_ms": stored[r["name"]]["wall_min_ms"],
-                 "spread": stored[r["name"]]["wall_spread"]} for r in rows]
-    per_flop = statistics.median(r["measured_ms"] / r["flops"] for r in measured if r["flops"])
-    for r in measured:
-        r["flops_ms"] = r["flops"] * per_flop
-    return summarize(measured, args, device, per_flop)
+    measured = [{**r, **{k: stored[r["name"]][k] for k in MEASUREMENT_KEYS}} for r in rows]
+    return summarize(measured, args, device, measured_by(measured, "wall"))
+
+
+def measured_by(rows, clock: str) -> float:
+    """Make ``clock``'s measurements ("wall" or "cpu") the ones ``summarize`` compares with, and the
+    FLOPs baseline's constant from them (returned: ms per FLOP, the median over ``rows``)."""
+    for row in rows:
+        row["measured_ms"], row["measured_min_ms"], row["spread"] = (
+            row[f"{clock}_ms"], row[f"{clock}_min_ms"], row[f"{clock}_spread"])
+    per_flop = statistics.median(r["measured_ms"] / r["flops"] for r in rows if r["flops"])
+    for row in rows:
+        row[f"flops_ms_{clock}"] = row["flops_ms"] = row["flops"] * per_flop
+    return per_flop
 
 
 def summarize(rows, args, device, per_flop) -> str:
