@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from flopcount.predict import archgen
 from flopcount.predict.model_terms import cache_candidates, fit_model_terms, leave_one_out
 from flopcount.predict.predictor import ModelTerms
 from flopcount.predict.profile import EAGER_CPU, RuntimeProfile
@@ -152,3 +153,16 @@ def test_a_profile_without_calibration_networks_has_no_sitting_to_add():
 
     with pytest.raises(UsageError, match="no calibration networks"):
         add_sitting(RuntimeProfile(EAGER_CPU, {"threads": 1}, {}, {}))
+
+
+def test_network_rows_map_kernels_at_the_profiles_threads_whatever_torch_is_set_to():
+    from flopcount.predict import load_profile
+    from flopcount.predict.measure import num_threads
+    from flopcount.predict.model_terms import network_report, network_rows
+
+    runtime = load_profile("cpu_measured").runtime()  # calibrated at 1 thread
+    report = network_report(archgen.generate(1000002))  # a calibration MobileNet: its 1x1 convs' kind depends on it
+    with num_threads(1):
+        at_one = network_rows(report, runtime)
+    with num_threads(2):  # as a refit run from a plain script on this 2-core machine: 5.90 ms read as 6.80 before
+        assert network_rows(report, runtime) == at_one

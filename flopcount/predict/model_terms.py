@@ -60,7 +60,8 @@ def network_rows(report: Report, runtime: RuntimeProfile,
                  weight_caches: Sequence[float] = (math.inf,)) -> list[list[float]]:
     """For each of ``weight_caches``: [kernel sum, weight bytes, output bytes, containers, kernel calls,
     views] of a network, its model-level design row aligned with ``ModelTerms.NAMES``."""
-    kernels = kernels_of(report.records)
+    with num_threads(runtime.threads):  # the kinds torch runs at the profile's threads, as predict() maps them
+        kernels = kernels_of(report.records)
     seconds = sum(s for s, _ in kernel_seconds(kernels, report.records, runtime))
     rows = []
     for cache in weight_caches:
@@ -194,8 +195,7 @@ def add_sitting(runtime: RuntimeProfile, on_progress: Callable[[float, str], Non
     sittings.append(sitting)
     runtime.model_cv["sittings"], runtime.model_cv["measured_s"] = sittings, combined_times(sittings)
     on_progress(1.0, "fitting the model-level terms to every sitting")
-    with num_threads(runtime.threads):  # kinds as calibration saw them (kinds.runs_on_mkldnn)
-        refit_model_terms(runtime)
+    refit_model_terms(runtime)
     return sitting
 
 
