@@ -289,6 +289,28 @@ def test_einsum_of_two_operands_is_the_batched_matmul_torch_runs():
     assert kernels[2].config == {"b": 5, "m": 1, "k": 4, "n": 1}
 
 
+def test_attention_is_timed_in_the_layout_models_call_it():
+    class Heads(nn.Module):  # transformers' sdpa attention: (batch, heads, tokens, dim); causal or masked
+        def forward(self, q, k, mask):
+            fused = nn.functional.scaled_dot_product_attention
+            return (fused(q, k, k), fused(q, k, k, is_causal=True), fused(q, k, k, mask),
+                    fused(q[0], k[0], k[0], attn_mask=mask[0]))
+
+    records = analyze(Heads(), [(2, 3, 5, 4), (2, 3, 5, 4), (1, 1, 5, 5)], device="meta").records
+    calls = [k.config for k in kernels_of(records) if k.kind == "sdpa"]
+    # 2 x 3 = 6 heads of 5 queries over 5 keys of dim 4; the last call drops the batch: 3 heads, 3-D (math path)
+    assert calls == [{"b": 6, "l": 5, "s": 5, "d": 4, "rank": 4, "causal": 0, "masked": 0},
+                     {"b": 6, "l": 5, "s": 5, "d": 4, "rank": 4, "causal": 1, "masked": 0},
+                     {"b": 6, "l": 5, "s": 5, "d": 4, "rank": 4, "causal": 0, "masked": 1},
+                     {"b": 3, "l": 5, "s": 5, "d": 4, "rank": 3, "causal": 0, "masked": 1}]
+    with torch.no_grad():
+        assert build("sdpa", calls[2])().shape == (1, 6, 5, 4)  # timed as called: heads in a batch of one
+        assert build("sdpa", calls[3])().shape == (3, 5, 4)
+    # a profile's samples from before the flags were timed 3-D, unmasked and not causal
+    old = {"b": 6, "l": 5, "s": 5, "d": 4}
+    assert KINDS["sdpa"].features(old)[4:] == [0.0, 0.0, 0.0] and KINDS["sdpa"].features(calls[1])[4:] == [1.0, 1.0, 0.0]
+
+
 def test_a_broadcast_operand_is_no_layout_copy():
     class AddPositions(nn.Module):
         def __init__(self):

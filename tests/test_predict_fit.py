@@ -70,6 +70,19 @@ def test_sampled_configs_are_affordable_of_their_kind_and_cover_the_space():
     assert {c["kh"] for c in configs} == {3, 5, 7} and {c["s"] for c in configs} == {1, 2}
 
 
+def test_attention_is_sampled_mostly_as_models_call_it_and_refined_in_its_form():
+    rng = random.Random(3)
+    configs = [sampling.sample("sdpa", rng) for _ in range(400)]
+    four_d = sum(c["rank"] == 4 for c in configs) / len(configs)
+    causal = sum(c["causal"] for c in configs) / len(configs)
+    masked = sum(c["masked"] for c in configs) / len(configs)
+    # drawn with 0.8, 0.15 and 0.15: 400 draws put each within 4 standard errors (sqrt(p (1 - p) / 400) <= 0.02)
+    assert abs(four_d - 0.8) < 0.08 and abs(causal - 0.15) < 0.072 and abs(masked - 0.15) < 0.072
+    assert not any(c["causal"] and c["masked"] for c in configs)  # torch refuses a mask with is_causal
+    near = [sampling.neighbour("sdpa", c, rng) for c in configs[:50]]
+    assert [(n["rank"], n["causal"], n["masked"]) for n in near] == [(c["rank"], c["causal"], c["masked"]) for c in configs[:50]]
+
+
 def test_windowed_convs_often_keep_their_width_as_networks_do():
     rng = random.Random(5)
     grouped = [c for c in (sampling.sample("conv_group_mkldnn", rng) for _ in range(900)) if c["kh"] > 1]

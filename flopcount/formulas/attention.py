@@ -57,4 +57,9 @@ def _sdpa_meta(query, key, value, *args, **kwargs):
 @formula(F.scaled_dot_product_attention, meta_rule=_sdpa_meta)
 def sdpa_function(result, query, key, value, *args, **kwargs) -> Cost:
     batch = prod(query.shape[:-2])
-    return Cost(sdpa_flops(batch, query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]), "attention")
+    mask = kwargs.get("attn_mask", args[0] if args else None)
+    causal = bool(kwargs.get("is_causal", args[2] if len(args) > 2 else False))
+    # not in the count (a causal or masked call is counted in full, as fvcore and FlopCounterMode count it), but
+    # torch's CPU kernel runs differently with them: the latency predictor times them so (predict/kernels.py)
+    return Cost(sdpa_flops(batch, query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]), "attention",
+                attrs={"masked": mask is not None, "causal": causal})

@@ -250,7 +250,9 @@ def _sdpa_terms(c: dict) -> list[float]:
 
 
 def _sdpa_features(c: dict) -> list[float]:
-    return [_lg(c["b"]), _lg(c["l"]), _lg(c["s"]), _lg(c["d"])]
+    # Configs without the flags were timed as 3-D, unmasked, non-causal calls (profiles before 2026-11-29 16:00).
+    return [_lg(c["b"]), _lg(c["l"]), _lg(c["s"]), _lg(c["d"]), float(c.get("rank", 3) == 4), float(c.get("causal", 0)),
+            float(c.get("masked", 0))]
 
 
 def _view_terms(c: dict) -> list[float]:
@@ -325,8 +327,9 @@ _add(_spec("pad", "constant padding of the last two dims (F.pad), c x h x w -> c
            ("call", "elements_in", "elements_out", "rows_out"), ("log_elements_in", "log_elements_out", "log_width_out")))
 _add(_spec("mha", "nn.MultiheadAttention in eval (fused fast path), b x l x e", _mha_terms, _mha_features,
            ("call", "projection_flops", "score_flops", "score_elements"), ("log_b", "log_l", "log_e", "log_heads")))
-_add(_spec("sdpa", "F.scaled_dot_product_attention, b x l x s x d", _sdpa_terms, _sdpa_features,
-           ("call", "flops", "scores"), ("log_b", "log_l", "log_s", "log_d")))
+_add(_spec("sdpa", "F.scaled_dot_product_attention, b x l x s x d; 4-D (flash) or 3-D (math), causal, masked",
+           _sdpa_terms, _sdpa_features, ("call", "flops", "scores"),
+           ("log_b", "log_l", "log_s", "log_d", "four_d", "causal", "masked")))
 _add(_spec(VIEW, "a view or an eval-mode identity (Dropout, Flatten): dispatch overhead only", _view_terms,
            _view_features, ("call",), ("module_call",)))
 

@@ -167,8 +167,11 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
         x = data(c["b"], c["l"], c["e"])
         return lambda: module(x, x, x, need_weights=False)
     if kind == "sdpa":
-        q, k, v = data(c["b"], c["l"], c["d"]), data(c["b"], c["s"], c["d"]), data(c["b"], c["s"], c["d"])
-        return lambda: F.scaled_dot_product_attention(q, k, v)
+        lead = (1, c["b"]) if c.get("rank", 3) == 4 else (c["b"],)  # heads in a batch of one, as models call it
+        q, k, v = data(*lead, c["l"], c["d"]), data(*lead, c["s"], c["d"]), data(*lead, c["s"], c["d"])
+        mask = data(*(1,) * len(lead), c["l"], c["s"]) if c.get("masked") else None  # additive, broadcast
+        causal = bool(c.get("causal"))
+        return lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
     if kind == VIEW:
         x = data(2, 8, 4, 4)
         if c.get("module"):

@@ -160,8 +160,11 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
         e = heads * rng.choice((16, 32, 64, 64, 96))
         return {"b": 1, "l": int(log_uniform(rng, 4, 600)), "e": e, "heads": heads}
     if kind == "sdpa":
+        # mostly 4-D, as models call it (transformers' sdpa attention, a ViT's fused heads); some causal or masked
+        form = rng.random()
         return {"b": int(log_uniform(rng, 1, 32)), "l": (l := int(log_uniform(rng, 4, 1024))), "s": l,
-                "d": rng.choice((16, 32, 64, 128))}
+                "d": rng.choice((16, 32, 64, 128)), "rank": 4 if rng.random() < 0.8 else 3,
+                "causal": int(form < 0.15), "masked": int(0.15 <= form < 0.3)}
     if kind == VIEW:
         return {"op": "view", "module": int(rng.random() < 0.5)}
     raise ValueError(f"no sampler for kernel kind {kind!r}")
