@@ -41,6 +41,9 @@ def calibrate(
         "Time an existing profile's calibration networks again now (~1 minute) and fit its model-level terms "
         "to all its sittings: on a host whose speed moves in phases, sittings at other times of day predict "
         "its average instead of one phase. Kernels are not re-timed."))] = False,
+    retime: Annotated[Optional[list[str]], typer.Option("--retime", metavar="KIND", help=(
+        "Time this kernel kind of an existing profile again (repeat for several) and keep the rest; its "
+        "model-level terms are fitted again to its stored network times."))] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
     width: WidthOption = None,
     debug: DebugOption = False,
@@ -56,8 +59,15 @@ def calibrate(
         from flopcount.predict.profile import SUFFIX, user_profile_path
         from flopcount.render import predict as R
 
+        if add_sitting and retime:
+            from flopcount.errors import UsageError
+
+            raise UsageError("--add-sitting and --retime: one at a time")
         if add_sitting:
             _add_sitting(profile, threads, budget_s, seed, kinds, output_format, width)
+            return
+        if retime:
+            _retime(profile, retime, threads, budget_s, seed, kinds, output_format, width)
             return
         target = Path(profile) if profile.endswith(SUFFIX) else user_profile_path(profile)
         refuse_package_path(target)
@@ -72,11 +82,44 @@ def calibrate(
                              "json": lambda: R.calibration_json(result, path)}, width=width)
 
 
+def _existing_profile_of_this_machine(profile: str, threads: int | None, flag: str):
+    """The profile ``flag`` changes in place: the user's own, calibrated here at the threads asked."""
+    from flopcount.errors import ConfigError, UsageError
+    from flopcount.predict import load_profile
+    from flopcount.predict.drift import not_calibrated_here
+
+    result = load_profile(profile)
+    runtime = result.runtime()
+    if threads is not None and threads != runtime.threads:
+        raise UsageError(f"--threads {threads}: profile '{profile}' was calibrated at {runtime.threads}")
+    refuse_package_path(result.path)
+    elsewhere = not_calibrated_here(runtime)
+    if elsewhere:
+        raise ConfigError(f"{flag}: profile '{profile}' was calibrated on another machine ({elsewhere})")
+    return result
+
+
+def _retime(profile: str, kinds_to_retime: list[str], threads: int | None, budget_s: float | None, seed: int | None,
+            kinds: list[str] | None, output_format: OutputFormat, width: int | None) -> None:
+    from flopcount.errors import UsageError
+    from flopcount.predict import DEFAULT_BUDGET_S, retime_kinds, save_profile
+    from flopcount.render import predict as R
+
+    if kinds is not None:
+        raise UsageError("--retime names the kinds to time again; --kind cannot apply to it")
+    result = _existing_profile_of_this_machine(profile, threads, "--retime")
+    with fraction_progress("re-timing " + ", ".join(kinds_to_retime)) as on_progress:
+        retime_kinds(result.runtime(), kinds_to_retime, budget_s=budget_s or DEFAULT_BUDGET_S,
+                     seed=0 if seed is None else seed, on_progress=on_progress)
+    path = save_profile(result, result.path)
+    emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
+                         "json": lambda: R.calibration_json(result, path)}, width=width)
+
+
 def _add_sitting(profile: str, threads: int | None, budget_s: float | None, seed: int | None,
                  kinds: list[str] | None, output_format: OutputFormat, width: int | None) -> None:
-    from flopcount.errors import ConfigError, UsageError
-    from flopcount.predict import load_profile, save_profile
-    from flopcount.predict.drift import not_calibrated_here
+    from flopcount.errors import UsageError
+    from flopcount.predict import save_profile
     from flopcount.predict.model_terms import add_sitting
     from flopcount.render import predict as R
 
@@ -85,16 +128,9 @@ def _add_sitting(profile: str, threads: int | None, budget_s: float | None, seed
     if given:
         raise UsageError(f"--add-sitting re-times the profile's calibration networks; {', '.join(given)} "
                          "cannot apply to it")
-    result = load_profile(profile)
-    runtime = result.runtime()
-    if threads is not None and threads != runtime.threads:
-        raise UsageError(f"--threads {threads}: profile '{profile}' was calibrated at {runtime.threads}")
-    refuse_package_path(result.path)
-    elsewhere = not_calibrated_here(runtime)
-    if elsewhere:
-        raise ConfigError(f"--add-sitting: profile '{profile}' was calibrated on another machine ({elsewhere})")
+    result = _existing_profile_of_this_machine(profile, threads, "--add-sitting")
     with fraction_progress("adding a sitting") as on_progress:
-        add_sitting(runtime, on_progress)
+        add_sitting(result.runtime(), on_progress)
     path = save_profile(result, result.path)
     emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
                          "json": lambda: R.calibration_json(result, path)}, width=width)

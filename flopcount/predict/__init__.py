@@ -8,9 +8,9 @@ nothing: one kernel per recorded call, a fitted predictor per kernel kind, the m
 
 from __future__ import annotations
 
-from flopcount.predict.calibrate import DEFAULT_BUDGET_S, calibrate, refit
+from flopcount.predict.calibrate import DEFAULT_BUDGET_S, calibrate, refit, retime_kinds
 from flopcount.predict.predictor import OpPrediction, Prediction, predict
 from flopcount.predict.profile import EAGER_CPU, PredictProfile, list_profiles, load_profile, save_profile
 
 __all__ = ["DEFAULT_BUDGET_S", "EAGER_CPU", "OpPrediction", "PredictProfile", "Prediction", "calibrate",
-           "list_profiles", "refit", "load_profile", "predict", "save_profile"]
+           "list_profiles", "refit", "load_profile", "predict", "retime_kinds", "save_profile"]

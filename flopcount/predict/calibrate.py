@@ -199,6 +199,33 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
     return PredictProfile(name, {EAGER_CPU: runtime})
 
 
+def retime_kinds(runtime: RuntimeProfile, kinds: Sequence[str], *, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0,
+                 on_progress: Progress | None = None) -> dict:
+    """Time ``kinds`` again on this machine and put their fits in place of the profile's; then fit the
+    model-level terms again to the stored calibration networks' times (not re-timed), since the networks'
+    kernel sums changed. Returns the record it adds to the provenance's ``kinds_retimed``.
+
+    For a kind whose timed form changed (sdpa, 2026-11-29: timed 3-D on the math path, while models call
+    it 4-D on the flash path, 1.4-2.6x faster), without a whole calibration.
+    """
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise UsageError(f"unknown kernel kind(s): {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    missing = [k for k in kinds if k not in runtime.kinds]
+    if missing:
+        raise UsageError(f"--retime: the profile has no fit of {', '.join(missing)} to replace; calibrate it whole")
+    fresh = calibrate("retime", threads=runtime.threads, budget_s=budget_s, seed=seed, kinds=kinds,
+                      statistic=runtime.statistic, whole_networks=False, pool_networks=0,
+                      on_progress=on_progress).runtime()
+    runtime.kinds.update({kind: fresh.kinds[kind] for kind in kinds})
+    if runtime.model_cv.get("networks"):
+        refit_model_terms(runtime)
+    record = {"kinds": list(kinds), "date": fresh.provenance["date"], "budget_s": budget_s, "seed": seed,
+              "kernels_timed": fresh.provenance["kernels_timed"]}
+    runtime.provenance["kinds_retimed"] = [*runtime.provenance.get("kinds_retimed", []), record]
+    return record
+
+
 def fit_entry(kind: str, samples: list[dict], statistic: str = "min_s", seed: int = 0, trees: int = TREES) -> KindEntry:
     """A kind's fit and its k-fold cross-validated error, from stored samples."""
     spec = KINDS[kind]

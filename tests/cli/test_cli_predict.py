@@ -173,3 +173,35 @@ def test_add_sitting_refuses_what_it_cannot_do(tmp_path):
     result = runner.invoke(app, ["calibrate", "--profile", str(elsewhere), "--add-sitting"])
     assert result.exit_code == 2 and "calibrated on another machine (cpu 'Apple M3'" in result.output
     assert result.output.strip().count("\n") == 0
+
+
+def test_retime_times_one_kind_again_keeps_the_rest_and_refits_the_model_terms(tmp_path):
+    path = _profile_of_two_networks(tmp_path)
+    before = load_profile(str(path)).runtime()
+    result = runner.invoke(app, ["calibrate", "--profile", str(path), "--retime", "act_relu", "--budget-s", "1",
+                                 "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    after = load_profile(str(path)).runtime()
+    assert after.kinds["act_relu"].samples != before.kinds["act_relu"].samples
+    assert all(after.kinds[k].samples == before.kinds[k].samples for k in before.kinds if k != "act_relu")
+    record = after.provenance["kinds_retimed"][-1]
+    assert record["kinds"] == ["act_relu"] and record["seed"] == 3 and record["budget_s"] == 1
+    assert record["kernels_timed"] == len(after.kinds["act_relu"].samples)
+    # the model-level terms are fitted again to the two networks' stored times, which stay as they were
+    assert after.model_cv["measured_s"] == before.model_cv["measured_s"] and len(after.model_cv["rows"]) == 2
+    assert after.provenance["date"] == before.provenance["date"]
+
+
+def test_retime_refuses_what_it_cannot_do(tmp_path):
+    shipped = runner.invoke(app, ["calibrate", "--profile", "cpu_measured", "--retime", "sdpa"])
+    assert shipped.exit_code == 2 and "inside the installed flopcount package" in shipped.output
+    path = _profile_of_two_networks(tmp_path)
+    for extra, message in ((["--retime", "nonsense"], "unknown kernel kind(s): nonsense"),
+                           (["--retime", "binary", "--kind", "binary"], "--kind cannot apply"),
+                           (["--retime", "binary", "--add-sitting"], "--add-sitting and --retime: one at a time"),
+                           (["--retime", "binary", "--threads", "2"], "--threads 2: profile")):
+        result = runner.invoke(app, ["calibrate", "--profile", str(path), *extra])
+        assert result.exit_code == 2 and message in result.output and result.output.strip().count("\n") == 0
+    elsewhere = _profile_of_two_networks(tmp_path, cpu="Apple M3")
+    result = runner.invoke(app, ["calibrate", "--profile", str(elsewhere), "--retime", "binary"])
+    assert result.exit_code == 2 and "--retime: profile" in result.output and "another machine" in result.output
