@@ -215,6 +215,9 @@ def main(argv=None) -> int:
         for path in args.measured:
             print(f"\n# measurements of {path}, predicted with profile '{profile.name}'")
             print(_remeasured(rows, path, args, device))
+        if len(args.measured) >= 3:
+            print(f"\n# how far the band bar can be met: the prediction against the other runs' measurements")
+            print(reproducibility(rows, args.measured, args.markdown))
         return 0
 
     drift_profile = args.profile if profile.runtime().threads == args.threads else None
@@ -269,6 +272,36 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "host_speed": host_speed, "speeds": [s.to_dict() for s in speeds]}, f, indent=1)
     return 0
+
+
+def reproducibility(rows, paths, markdown: bool) -> str:
+    """Per stored run, its bands of equal FLOPs ranked >= 0.9 by the prediction and by the other runs: each
+    model's median over them of its time divided by the run's median model (a faster host moves no rank).
+    The other runs know every model's latency on this machine from the same measurement, as no predictor
+    can: the bands they miss are ties the measurement itself does not order from one run to the next."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append({r["name"]: r["wall_ms"] for r in json.load(f)["rows"]})
+    names = [r["name"] for r in rows if r["source"] != "independent" and all(r["name"] in run for run in runs)]
+    normal = [{n: run[n] / statistics.median(run[m] for m in names) for n in names} for run in runs]
+    predicted = {r["name"]: r["predicted_ms"] for r in rows}
+    flops = {r["name"]: r["flops"] for r in rows}
+    table, met = [], {"prediction": 0, "other runs": 0}
+    for i, path in enumerate(paths):
+        others = {n: statistics.median(run[n] for j, run in enumerate(normal) if j != i) for n in names}
+        measured = [{"name": n, "flops": flops[n], "measured": runs[i][n]} for n in names]
+        cells, counts = [], {}
+        for label, guess in (("prediction", predicted), ("other runs", others)):
+            rhos = [spearman([guess[r["name"]] for r in band], [r["measured"] for r in band]) for band in bands(measured)]
+            counts[label] = sum(rho >= 0.9 for rho in rhos)
+            met[label] += counts[label] == len(rhos)
+            cells.append(f"{counts[label]} of {len(rhos)}")
+        table.append([path.rsplit("/", 1)[-1], *cells])
+    lines = _format(["run", "prediction: bands >= 0.9", "the other runs' median: bands >= 0.9"], table, markdown)
+    lines.append(f"every band >= 0.9: the prediction in {met['prediction']} of {len(paths)} runs, the other runs' "
+                 f"median in {met['other runs']} of {len(paths)} ({len(names)} models measured in every run)")
+    return "\n".join(lines)
 
 
 MEASUREMENT_KEYS = ("wall_ms", "wall_min_ms", "wall_spread", "cpu_ms", "cpu_min_ms", "cpu_spread", "halves_ms")
