@@ -24,7 +24,9 @@ is the prediction scaled by the mean of the two, the plain "prediction" row is n
 
 times nothing: it predicts with the given profile and compares with the measurements earlier runs wrote
 (``--json``), one summary each: predictions depend on the profile and the records alone, so a profile can
-be held against runs made at other hours (the host's speed moves; see the README).
+be held against runs made at other hours (the host's speed moves; see the README). Given three runs or
+more, it also ranks each run's bands of equal FLOPs by the other runs' measurements: how far the band bar
+can be met by anything that predicts from those models' latencies on this machine (``reproducibility``).
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ def main(argv=None) -> int:
             print(f"\n# measurements of {path}, predicted with profile '{profile.name}'")
             print(_remeasured(rows, path, args, device))
         if len(args.measured) >= 3:
-            print(f"\n# how far the band bar can be met: the prediction against the other runs' measurements")
+            print("\n# how far the band bar can be met: the prediction against the other runs' measurements")
             print(reproducibility(rows, args.measured, args.markdown))
         return 0
 
@@ -293,7 +295,8 @@ def reproducibility(rows, paths, markdown: bool) -> str:
         measured = [{"name": n, "flops": flops[n], "measured": runs[i][n]} for n in names]
         cells, counts = [], {}
         for label, guess in (("prediction", predicted), ("other runs", others)):
-            rhos = [spearman([guess[r["name"]] for r in band], [r["measured"] for r in band]) for band in bands(measured)]
+            rhos = [spearman([guess[r["name"]] for r in band], [r["measured"] for r in band])
+                    for band in bands(measured)]
             counts[label] = sum(rho >= 0.9 for rho in rhos)
             met[label] += counts[label] == len(rhos)
             cells.append(f"{counts[label]} of {len(rhos)}")

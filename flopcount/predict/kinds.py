@@ -250,7 +250,7 @@ def _sdpa_terms(c: dict) -> list[float]:
 
 
 def _sdpa_features(c: dict) -> list[float]:
-    # Configs without the flags were timed as 3-D, unmasked, non-causal calls (profiles before 2026-11-29 16:00).
+    # Configs without the flags were timed as 3-D, unmasked, non-causal calls (profiles before 2026-11-29 14:00 UTC).
     return [_lg(c["b"]), _lg(c["l"]), _lg(c["s"]), _lg(c["d"]), float(c.get("rank", 3) == 4), float(c.get("causal", 0)),
             float(c.get("masked", 0))]
 
