@@ -293,13 +293,13 @@ def reproducibility(rows, paths, markdown: bool) -> str:
     for i, path in enumerate(paths):
         others = {n: statistics.median(run[n] for j, run in enumerate(normal) if j != i) for n in names}
         measured = [{"name": n, "flops": flops[n], "measured": runs[i][n]} for n in names]
-        cells, counts = [], {}
+        cells = []
         for label, guess in (("prediction", predicted), ("other runs", others)):
             rhos = [spearman([guess[r["name"]] for r in band], [r["measured"] for r in band])
                     for band in bands(measured)]
-            counts[label] = sum(rho >= 0.9 for rho in rhos)
-            met[label] += counts[label] == len(rhos)
-            cells.append(f"{counts[label]} of {len(rhos)}")
+            reached = sum(rho >= 0.9 for rho in rhos)
+            met[label] += reached == len(rhos)
+            cells.append(f"{reached} of {len(rhos)}")
         table.append([path.rsplit("/", 1)[-1], *cells])
     lines = _format(["run", "prediction: bands >= 0.9", "the other runs' median: bands >= 0.9"], table, markdown)
     lines.append(f"every band >= 0.9: the prediction in {met['prediction']} of {len(paths)} runs, the other runs' "

@@ -98,6 +98,12 @@ def _round_items(kinds: Sequence[str], weights: dict[str, float], make: Callable
     return items
 
 
+def _require_known(kinds: Sequence[str]) -> None:
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise UsageError(f"unknown kernel kind(s): {', '.join(unknown)} (known: {', '.join(KINDS)})")
+
+
 def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0,
               kinds: Sequence[str] | None = None, statistic: str = "min_s", whole_networks: bool = True,
               pool_networks: int = POOL_NETWORKS, on_progress: Progress | None = None) -> PredictProfile:
@@ -113,9 +119,7 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
     if threads < 1:
         raise UsageError(f"--threads must be >= 1, got {threads}")
     kinds = list(kinds or sampling.sampler_kinds())
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise UsageError(f"unknown kernel kind(s): {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    _require_known(kinds)
     start = time.perf_counter()
     deadline = start + budget_s
     kernel_deadline = start + budget_s * (KERNEL_SHARE if whole_networks else 0.97)
@@ -211,9 +215,7 @@ def retime_kinds(runtime: RuntimeProfile, kinds: Sequence[str], *, budget_s: flo
     this one), not for a smaller one (max pools re-timed on ReLU'd values, 7-10% faster, moved the
     model-level scale from 0.933 to 0.996 and predicted no better).
     """
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise UsageError(f"unknown kernel kind(s): {', '.join(unknown)} (known: {', '.join(KINDS)})")
+    _require_known(kinds)
     missing = [k for k in kinds if k not in runtime.kinds]
     if missing:
         raise UsageError(f"--retime: the profile has no fit of {', '.join(missing)} to replace; calibrate it whole")
