@@ -26,7 +26,8 @@ times nothing: it predicts with the given profile and compares with the measurem
 (``--json``), one summary each: predictions depend on the profile and the records alone, so a profile can
 be held against runs made at other hours (the host's speed moves; see the README). Given three runs or
 more, it also ranks each run's bands of equal FLOPs by the other runs' measurements: how far the band bar
-can be met by anything that predicts from those models' latencies on this machine (``reproducibility``).
+can be met by anything that predicts from those models' latencies on this machine (``reproducibility``),
+and how each run's models moved against the other runs' with their share of depthwise convs (``phases``).
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
         report = analyze(meta, size, device="meta", name=name)
         prediction = predict(report, profile)
         rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
-                     "predicted_ms": prediction.total_ms,
+                     "predicted_ms": prediction.total_ms, "depthwise_share": depthwise_share(prediction),
                      "roofline_ms": roofline(report, device).total_time * 1e3 if device else None,
                      "fallback_ops": len(prediction.fallback_ops)})
     predict_s = time.perf_counter() - started
@@ -220,6 +221,8 @@ def main(argv=None) -> int:
         if len(args.measured) >= 3:
             print("\n# how far the band bar can be met: the prediction against the other runs' measurements")
             print(reproducibility(rows, args.measured, args.markdown))
+            print("\n# what moves between runs: each run's models against the other runs' median")
+            print(phases(rows, args.measured, args.markdown))
         return 0
 
     drift_profile = args.profile if profile.runtime().threads == args.threads else None
@@ -276,6 +279,13 @@ def main(argv=None) -> int:
     return 0
 
 
+def depthwise_share(prediction) -> float:
+    """The share of a prediction's kernel time in depthwise convs: the kind whose speed moves most with the
+    host's phases (see ``phases``)."""
+    total = sum(op.kernel_seconds for op in prediction.ops)
+    return sum(op.kernel_seconds for op in prediction.ops if op.kind.startswith("conv_dw")) / total if total else 0.0
+
+
 def reproducibility(rows, paths, markdown: bool) -> str:
     """Per stored run, its bands of equal FLOPs ranked >= 0.9 by the prediction and by the other runs: each
     model's median over them of its time divided by the run's median model (a faster host moves no rank).
@@ -304,6 +314,36 @@ def reproducibility(rows, paths, markdown: bool) -> str:
     lines = _format(["run", "prediction: bands >= 0.9", "the other runs' median: bands >= 0.9"], table, markdown)
     lines.append(f"every band >= 0.9: the prediction in {met['prediction']} of {len(paths)} runs, the other runs' "
                  f"median in {met['other runs']} of {len(paths)} ({len(names)} models measured in every run)")
+    return "\n".join(lines)
+
+
+def phases(rows, paths, markdown: bool) -> str:
+    """Per stored run, how its models moved against the other runs' median (both divided by their median
+    model): the spread of those moves, and the part that follows a model's depthwise share of predicted
+    kernel time (least squares: slope per unit share, and the variance it explains). A host phase that
+    moved every model alike would move no rank; one that moves depthwise-heavy models apart from the rest
+    reorders the near-ties of a band, whatever the predictor."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append({r["name"]: r["wall_ms"] for r in json.load(f)["rows"]})
+    names = [r["name"] for r in rows if r["source"] != "independent" and all(r["name"] in run for run in runs)]
+    share = np.asarray([next(r["depthwise_share"] for r in rows if r["name"] == n) for n in names])
+    logs = np.log([[run[n] for n in names] for run in runs])
+    logs -= np.median(logs, axis=1, keepdims=True)
+    table = []
+    for i, path in enumerate(paths):
+        moved = logs[i] - np.median(np.delete(logs, i, axis=0), axis=0)
+        moved -= moved.mean()
+        x = share - share.mean()
+        slope = float(x @ moved / (x @ x))
+        explained = 1 - float(np.sum((moved - slope * x) ** 2) / np.sum(moved ** 2))
+        table.append([path.rsplit("/", 1)[-1], f"{100 * moved.std():.1f}%", f"{100 * slope:+.1f}%",
+                      f"{explained:.2f}"])
+    lines = _format(["run", "models' moves (sd)", "per unit of depthwise share", "variance explained"], table,
+                    markdown)
+    lines.append(f"{len(names)} models; depthwise share of predicted kernel time: median {np.median(share):.2f}, "
+                 f"max {share.max():.2f}")
     return "\n".join(lines)
 
 

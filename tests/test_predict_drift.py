@@ -34,6 +34,25 @@ def test_drift_is_the_median_ratio_of_now_to_stored_within_the_timed_range(monke
     assert (result.p25, result.p75) == (pytest.approx(0.25), pytest.approx(1.0))
 
 
+def test_the_drift_keeps_each_kinds_own_median(monkeypatch):
+    # act_relu stores 1e-4, 2e-4, 4e-4 s, batchnorm 1e-4 and 3e-4 s; now every kernel takes 1e-4 s.
+    # act_relu's ratios 1, 0.5, 0.25 -> median 0.5; batchnorm's 1 and 1/3 -> median (1 + 1/3) / 2 = 2/3;
+    # all five: 1, 1, 0.5, 1/3, 0.25 -> 0.5. Scaled by a stored calibration reading of 0.8 (no sittings):
+    # 0.5 / 0.8 = 0.625 and (2/3) / 0.8 = 0.8333.
+    runtime = _runtime({"act_relu": [1e-4, 2e-4, 4e-4], "batchnorm": [1e-4, 3e-4]})
+    monkeypatch.setattr(drift_module, "time_configs",
+                        lambda items, rounds, seed: [Sample(k, c, 1e-4, 1e-4, rounds) for k, c in items])
+    result = drift_module.host_drift(runtime, per_kind=10)
+    assert result.median == pytest.approx(0.5)
+    assert result.by_kind == {"act_relu": pytest.approx(0.5), "batchnorm": pytest.approx(2 / 3)}
+    assert result.to_dict()["by_kind"] == result.by_kind
+    runtime.provenance["speed_reference"] = 0.8
+    scaled = drift_module.against_reference(runtime, result)
+    assert scaled.by_kind == {"act_relu": pytest.approx(0.625), "batchnorm": pytest.approx(0.8333, abs=1e-4)}
+    # Whole networks carry no kinds: nothing per kind to report.
+    assert "by_kind" not in drift_module.Drift.of([1.0, 1.1]).to_dict()
+
+
 def test_a_kernel_torch_refuses_now_is_left_out_not_misaligned(monkeypatch):
     # Stored 1e-4, 2e-4, 4e-4 s; now the second config fails to build (time_configs drops it) and the
     # others take 2e-4 s: ratios 2.0 and 0.5 of their own stored times, median 1.25. Matched by position,

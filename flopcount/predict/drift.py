@@ -23,7 +23,7 @@ import json
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flopcount.errors import ConfigError
@@ -41,21 +41,28 @@ MIN_S, MAX_S = 2e-5, 2e-2
 
 @dataclass(frozen=True)
 class Drift:
-    """Now / at calibration for ``count`` re-timed kernels or networks: the median and quartiles of the ratio."""
+    """Now / at calibration for ``count`` re-timed kernels or networks: the median and quartiles of the ratio,
+    and for re-timed kernels the median per kind (the host's phases do not move every kind alike)."""
 
     count: int
     median: float
     p25: float
     p75: float
+    by_kind: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, ratios: list[float]) -> "Drift":
+    def of(cls, ratios: list[float], kinds: list[str] | None = None) -> "Drift":
+        by_kind: dict[str, list[float]] = {}
+        for kind, ratio in zip(kinds or [], ratios):
+            by_kind.setdefault(kind, []).append(ratio)
         ratios = sorted(ratios)
         quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
-        return cls(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2])
+        return cls(len(ratios), statistics.median(ratios), quartiles[0], quartiles[2],
+                   {kind: statistics.median(r) for kind, r in by_kind.items()})
 
-    def to_dict(self) -> dict[str, float]:
-        return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75}
+    def to_dict(self) -> dict:
+        return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75,
+                **({"by_kind": self.by_kind} if self.by_kind else {})}
 
 
 def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds: int = 5,
@@ -80,11 +87,11 @@ def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds
             now = time_configs(items, rounds=rounds, seed=seed)
     # a config this torch refuses is left out of time_configs' result: match by (kind, config), not position
     stored = {(kind, json.dumps(s["config"], sort_keys=True)): s for kind, s in chosen}
-    ratios = [getattr(sample, runtime.statistic) / stored[key][runtime.statistic]
-              for sample in now if (key := (sample.kind, json.dumps(sample.config, sort_keys=True))) in stored]
-    if not ratios:
+    retimed = [(sample.kind, getattr(sample, runtime.statistic) / stored[key][runtime.statistic])
+               for sample in now if (key := (sample.kind, json.dumps(sample.config, sort_keys=True))) in stored]
+    if not retimed:
         raise ValueError("none of the profile's kernels could be re-timed here")
-    return Drift.of(ratios)
+    return Drift.of([ratio for _, ratio in retimed], [kind for kind, _ in retimed])
 
 
 def network_drift(runtime: RuntimeProfile, count: int = 10) -> Drift:
@@ -165,4 +172,5 @@ def against_reference(runtime: RuntimeProfile, reading: Drift) -> Drift:
     from flopcount.predict.model_terms import sittings_factor
 
     reference = float(runtime.provenance.get("speed_reference") or 1.0) * sittings_factor(runtime)
-    return Drift(reading.count, reading.median / reference, reading.p25 / reference, reading.p75 / reference)
+    return Drift(reading.count, reading.median / reference, reading.p25 / reference, reading.p75 / reference,
+                 {kind: ratio / reference for kind, ratio in reading.by_kind.items()})
