@@ -18,7 +18,7 @@ baseline whose one constant (ms per FLOP) is the median over the evaluated model
 that flatters it. The noise floor is the spread of the repeats. The host's speed against its calibration
 is measured before and after the models by re-timing 100 of the profile's kernels (``drift.speed_now``,
 as `flopcount predict --host-speed now` and `bench --zoo` do); the row "prediction at host speed now"
-is the prediction scaled by the mean of the two, the plain "prediction" row is not scaled.
+is the prediction scaled by the mean of the two (each kind re-timed by its own), the plain "prediction" row is not scaled.
 
     python benchmarks/predict_eval.py --profile cpu_measured --independent --measured runs/*.json
 
@@ -203,10 +203,12 @@ def main(argv=None) -> int:
     independent = args.independent and third_party_available()
     items = collect(names, args.generated, args.heldout, third_party, independent)
     rows = []
+    by_kind_s = []  # per model: predicted seconds per kernel kind, and in containers (for the host's speed now)
     started = time.perf_counter()
     for name, source, meta, _, size in items:
         report = analyze(meta, size, device="meta", name=name)
         prediction = predict(report, profile)
+        by_kind_s.append((prediction.by_predictor(), prediction.container_seconds))
         rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
                      "predicted_ms": prediction.total_ms, "depthwise_share": depthwise_share(prediction),
                      "roofline_ms": roofline(report, device).total_time * 1e3 if device else None,
@@ -242,15 +244,18 @@ def main(argv=None) -> int:
         speeds += [speed_now(profile.runtime())] if drift_profile else []
         networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
     host_speed = statistics.fmean(s.median for s in speeds) if speeds else None
-    for row, t in zip(rows, timings):
+    speed_by_kind = {kind: statistics.fmean(s.by_kind[kind] for s in speeds) for kind in speeds[0].by_kind
+                     if all(kind in s.by_kind for s in speeds)} if speeds else {}
+    for row, t, (kinds, containers) in zip(rows, timings, by_kind_s):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
                    halves_ms=[h * 1e3 for h in t.halves_s])
         if host_speed is not None:
             # This machine's speed now against its speed at calibration (the profile's own kernels re-timed):
             # on 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
-            # predict(..., host_speed=) scales every op by it: the same as scaling the total.
-            row["drift_ms"] = row["predicted_ms"] * host_speed
+            # As predict(..., host_speed=, host_speed_by_kind=) scales: each re-timed kind by its own reading.
+            row["drift_ms"] = 1e3 * (sum(seconds * speed_by_kind.get(kind, host_speed) for kind, seconds in kinds.items())
+                                     + containers * host_speed)
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
@@ -266,8 +271,8 @@ def main(argv=None) -> int:
         print(f"host speed: the profile's kernels re-timed take {host_speed:.3f}x their calibrated time ("
               + ", ".join(f"{when} {s.median:.3f}, quartiles {s.p25:.3f}-{s.p75:.3f}"
                           for when, s in zip(("before the models", "after"), speeds))
-              + "); the row 'prediction at host speed now' is scaled by it, as `flopcount predict --host-speed now` "
-                "scales; the 'prediction' rows are not")
+              + "); the row 'prediction at host speed now' is scaled by it (each re-timed kind by its own reading), "
+                "as `flopcount predict --host-speed now` scales; the 'prediction' rows are not")
     for clock, title in (("wall", "measured by wall-clock, as `flopcount bench` does"),
                          ("cpu", "measured by the thread's CPU time (the same runs, minus time other processes held the core)")):
         per_flop = measured_by(rows, clock)

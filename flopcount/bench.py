@@ -163,6 +163,7 @@ class ZooBench:
     # measurements before and after the models), or None: predicted as calibrated (not asked for).
     host_speed: float | None = None
     host_speed_note: str = ""
+    host_speed_by_kind: dict[str, float] = dataclasses.field(default_factory=dict)  # kinds the probe re-timed
 
     def correlation(self, attr: str, statistic: str = "median") -> float:
         """Spearman of ``attr`` (paper_flops, flops, mac, roofline_time, predicted_time) with latency's ``statistic``.
@@ -242,7 +243,9 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         del loaded, result
     if scaled:
         speeds.append(_host_speed_now(latency_profile, used))
-    speed = statistics.fmean(speeds) if speeds else None
+    speed = statistics.fmean(s.median for s in speeds) if speeds else None
+    by_kind = {kind: statistics.fmean(s.by_kind[kind] for s in speeds) for kind in speeds[0].by_kind
+               if all(kind in s.by_kind for s in speeds)} if speeds else {}
     rows = []
     for name, result in zip(names, measured):
         t = result.report.totals
@@ -255,19 +258,20 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         if latency_profile is not None:
             from flopcount.predict import predict
 
-            predicted_time = predict(result.report, latency_profile, host_speed=speed or 1.0).total_seconds
+            predicted_time = predict(result.report, latency_profile, host_speed=speed or 1.0,
+                                     host_speed_by_kind=by_kind).total_seconds
         rows.append(ZooRow(name, t.paper_flops, t.flops, t.mac, t.mac_bytes, predicted, result.whole,
                            result.spearman_flops if layers else float("nan"),
                            result.spearman_mac if layers else float("nan"), predicted_time))
-    note = ("measured before and after the models: " + ", ".join(f"{s:.3f}" for s in speeds) if scaled
+    note = ("measured before and after the models: " + ", ".join(f"{s.median:.3f}" for s in speeds) if scaled
             else "as calibrated (host speed not measured)" if latency_profile is not None else "")
     return ZooBench(rows, used, device.name if device is not None else None,
-                    latency_profile.name if latency_profile is not None else None, speed, note)
+                    latency_profile.name if latency_profile is not None else None, speed, note, by_kind)
 
 
-def _host_speed_now(latency_profile, threads: int) -> float:
-    """This machine's speed now against the profile's calibration; ConfigError on another machine or
-    thread count (raised before any model is timed)."""
+def _host_speed_now(latency_profile, threads: int):
+    """This machine's speed now against the profile's calibration (a ``drift.Drift``: its median and each
+    re-timed kind's); ConfigError on another machine or thread count (raised before any model is timed)."""
     from flopcount.errors import ConfigError
     from flopcount.predict.drift import speed_now
 
@@ -275,7 +279,7 @@ def _host_speed_now(latency_profile, threads: int) -> float:
     if runtime.threads != threads:
         raise ConfigError(f"cannot measure the host's speed against a profile calibrated at {runtime.threads} "
                           f"thread(s) while timing at {threads}")
-    return speed_now(runtime).median
+    return speed_now(runtime)
 
 
 def measure_records(model, args: tuple, *, repeats: int = 5, threads: int | None = None,

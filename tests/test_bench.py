@@ -117,14 +117,20 @@ def test_bench_zoo_scales_predictions_to_the_hosts_speed_only_on_the_profiles_ma
 
     profile = load_profile("cpu_measured")
     real_speed_now = drift.speed_now
-    speeds = iter([0.90, 0.94])  # measured before and after the models: mean 0.92
+    # measured before and after the models: mean 0.92; max pools read 1.10 and 1.20 (mean 1.15), and the
+    # kinds read only once (here conv) are left to the median
+    speeds = iter([Drift(100, 0.90, 0.0, 0.0, {"maxpool": 1.10, "conv": 0.5}), Drift(100, 0.94, 0.0, 0.0, {"maxpool": 1.20})])
     monkeypatch.setattr(drift, "not_calibrated_here", lambda runtime: None)
-    monkeypatch.setattr(drift, "speed_now", lambda runtime: Drift(100, next(speeds), 0.0, 0.0))
+    monkeypatch.setattr(drift, "speed_now", lambda runtime: next(speeds))
     zoo = bench_zoo(["squeezenet1_1"], warmup=0, repeats=1, threads=1, layers=False, latency_profile=profile,
                     host_speed=True)
     report = load_model_report("squeezenet1_1")
     assert zoo.host_speed == pytest.approx(0.92)
-    assert zoo.rows[0].predicted_time == pytest.approx(0.92 * predict(report, profile).total_seconds)
+    assert zoo.host_speed_by_kind == {"maxpool": pytest.approx(1.15)}
+    calibrated = predict(report, profile)
+    pools = sum(o.seconds for o in calibrated.ops if o.kind == "maxpool")
+    assert pools > 0  # squeezenet1_1's three max pools
+    assert zoo.rows[0].predicted_time == pytest.approx(0.92 * (calibrated.total_seconds - pools) + 1.15 * pools)
     assert "0.900, 0.940" in zoo.host_speed_note
 
     # asked for on another machine: the one-line error speed_now gives, before any model is timed

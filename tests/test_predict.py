@@ -480,6 +480,24 @@ def test_host_speed_scales_every_op_and_the_containers(report):
             predict(report, profile, host_speed=bad)
 
 
+def test_host_speed_by_kind_scales_the_kinds_it_names_and_the_rest_by_the_median(report):
+    # As above: 14 * 10 us + (10 + 401.408) us + (2 + 250.88) us + 2 * 5 us. The probe read the 1x1 conv at
+    # 1.2 and the depthwise conv at 0.8, everything at 0.9. Kinds: conv1x1 (ops[1]: 411.408 us) and
+    # conv_dw_mkldnn (ops[4], one of the fourteen at 10 us) take their own; the 13 other 10 us ops, the
+    # fallback GroupNorm and the containers take 0.9: 1.2 * 411.408 + 0.8 * 10 + 0.9 * (13 * 10 + 252.88 + 10)
+    # = 493.6896 + 8 + 353.592 = 855.2816 us.
+    profile = _synthetic_profile()
+    del profile.runtime().kinds["groupnorm"]
+    now = predict(report, profile, host_speed=0.9, host_speed_by_kind={"conv1x1": 1.2, "conv_dw_mkldnn": 0.8})
+    assert now.ops[1].seconds == pytest.approx(1.2 * (10e-6 + 401_408e-9))
+    assert now.ops[4].kind == "conv_dw_mkldnn" and now.ops[4].seconds == pytest.approx(8e-6)
+    assert now.total_seconds == pytest.approx(855.2816e-6)
+    assert now.host_speed_by_kind == {"conv1x1": 1.2, "conv_dw_mkldnn": 0.8}
+    assert prediction_dict(now)["host_speed_by_kind"] == {"conv1x1": 1.2, "conv_dw_mkldnn": 0.8}
+    with pytest.raises(ValueError, match="host_speed of conv1x1 must be a positive number"):
+        predict(report, profile, host_speed_by_kind={"conv1x1": 0.0})
+
+
 def test_weights_count_as_cold_in_a_model_up_to_what_stays_in_cache_alone():
     # Two fully connected layers: 1000 -> 1000 with a bias, (1000 * 1000 + 1000) * 4 = 4,004,000 bytes of
     # weights, and 1000 -> 10, (1000 * 10 + 10) * 4 = 40,040 bytes. With a 1 MiB cache the big layer keeps

@@ -38,12 +38,13 @@ def predict(
         latency_profile = load_profile(profile)  # before the model: an unknown profile fails at once
         device, note = matching_device(latency_profile)
         report = load_and_analyze(name, input_size, kwargs, None, named_inputs, seq_len)
-        speed = 1.0
+        speed, by_kind = 1.0, {}
         if host_speed is HostSpeed.now:
             from flopcount.predict.drift import speed_now
 
-            speed = speed_now(latency_profile.runtime()).median
-        prediction = predict_latency(report, latency_profile, host_speed=speed)
+            reading = speed_now(latency_profile.runtime())
+            speed, by_kind = reading.median, reading.by_kind
+        prediction = predict_latency(report, latency_profile, host_speed=speed, host_speed_by_kind=by_kind)
         emit(output_format, {
             "table": lambda w: R.prediction_table(prediction, device, top=top, width=w, device_note=note),
             "json": lambda: R.to_json(prediction, device, device_note=note),

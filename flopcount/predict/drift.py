@@ -15,6 +15,14 @@ In three evaluations of 2026-11-29 (153 models each, the profile calibrated that
 re-timed in a young process among 100 configs run a few percent faster than calibration's rounds timed
 them, and scaling took the share within 10% from 99% to 90%, 98% to 96% and 96% to 87%. Calibration now
 stores the probe's reading at its end (``speed_reference``) and ``speed_now`` divides by it.
+
+The host's phases do not move every kind alike. Against the other runs of the day, a run's models moved
+by -6.6% to +14.3% per unit of their depthwise share of kernel time (19 runs; `predict_eval.py
+--measured`), and in two evaluations of 16:45 and 17:01 the probe read depthwise convs at 0.94 and
+binary ops at 1.09-1.10 while the median kind read 0.985-0.990. The scaling takes each re-timed kind's
+own median (``Drift.by_kind``; the overall median for kinds not re-timed): on those runs' four readings
+it took the median error from 3.5-4.3% to 2.8-3.5% and the share within 10% from 92-93% to 92-95%.
+Two runs of one phase: whether the per-kind readings help at other hours is not measured yet.
 """
 
 from __future__ import annotations

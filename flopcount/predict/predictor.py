@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from flopcount.errors import ConfigError
 from flopcount.predict.kernels import Kernel, kernels_of
@@ -107,8 +107,9 @@ class Prediction:
     provenance: dict[str, Any] = field(default_factory=dict)
     report: Report | None = field(default=None, repr=False)
     # This machine's kernel times now over their times at calibration (drift.speed_now), applied to every
-    # op; 1.0 predicts the machine as it ran while calibrated.
+    # op; 1.0 predicts the machine as it ran while calibrated. Kinds the probe re-timed take their own.
     host_speed: float = 1.0
+    host_speed_by_kind: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_seconds(self) -> float:
@@ -211,15 +212,19 @@ def _fallback(record: LayerRecord, runtime: RuntimeProfile, kind: str) -> tuple[
 
 
 def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU,
-            host_speed: float = 1.0) -> Prediction:
+            host_speed: float = 1.0, host_speed_by_kind: Mapping[str, float] | None = None) -> Prediction:
     """Predicted latency of the model ``report`` describes, whole and per op, on the profile's machine.
 
     ``host_speed`` scales every op: how much slower (> 1) or faster the machine runs now than while it was
     calibrated, as ``drift.speed_now`` measures it on that machine. A shared host's speed moves: this
     one's swung by 8-12% within an hour (2026-11-29), which no profile can know in advance.
+    ``host_speed_by_kind`` (``Drift.by_kind``) scales the ops of each kind it names instead: the host's
+    phases do not move every kind alike (see drift.py).
     """
-    if not (host_speed > 0 and math.isfinite(host_speed)):
-        raise ValueError(f"host_speed must be a positive number, got {host_speed}")
+    by_kind = dict(host_speed_by_kind or {})
+    for label, value in (("host_speed", host_speed), *((f"host_speed of {k}", v) for k, v in by_kind.items())):
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{label} must be a positive number, got {value}")
     rt = profile.runtime(runtime)
     records = report.records
     with num_threads(rt.threads):  # which kernel torch runs can depend on it (kinds.runs_on_mkldnn)
@@ -229,10 +234,11 @@ def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU
     ops = []
     for r, k, (seconds, label) in zip(records, kernels, timed):
         weight_bytes, output_bytes, _, calls, views = model_features([r], [k], terms)
-        share = host_speed * (terms.scale * seconds + terms.per_weight_byte * weight_bytes
+        share = by_kind.get(k.kind, host_speed) * (terms.scale * seconds + terms.per_weight_byte * weight_bytes
                               + terms.per_output_byte * output_bytes + terms.per_kernel_call * calls
                               + terms.per_view * views)
         ops.append(OpPrediction(r.index, r.name, r.op, k.kind, label, share, seconds))
     containers = container_calls(records)
     return Prediction(report.model, profile.name, runtime, rt.threads, ops, containers,
-                      host_speed * containers * terms.per_container, dict(rt.provenance), report, host_speed)
+                      host_speed * containers * terms.per_container, dict(rt.provenance), report, host_speed,
+                      by_kind)

@@ -63,7 +63,13 @@ def _title(prediction: Prediction) -> str:
 
 def _summary_lines(prediction: Prediction, device, device_note: str = "") -> list[str]:
     lines = [f"predicted {prediction.total_ms:.2f} ms"]
-    if prediction.host_speed != 1.0:
+    by_kind = prediction.host_speed_by_kind
+    if by_kind:
+        low, high = min(by_kind, key=by_kind.get), max(by_kind, key=by_kind.get)
+        lines.append(f"at this machine's speed now: the profile's kernels re-timed here take x{prediction.host_speed:.3f} "
+                     f"of their calibrated time (median), x{by_kind[low]:.3f} ({low}) to x{by_kind[high]:.3f} ({high}) "
+                     f"by kind; each op is scaled by its kind's reading, by the median for the kinds not re-timed")
+    elif prediction.host_speed != 1.0:
         lines.append(f"at this machine's speed now: every op x{prediction.host_speed:.3f}, the time the profile's "
                      "kernels take here now over their calibrated time")
     if device is not None:
@@ -129,6 +135,7 @@ def prediction_dict(prediction: Prediction, device=None) -> dict[str, Any]:
         "provenance": prediction.provenance,
         "predicted_ms": prediction.total_ms,
         "host_speed": prediction.host_speed,
+        "host_speed_by_kind": prediction.host_speed_by_kind,
         "roofline_ms": sum(roof.values()) * 1e3 if device is not None else None,
         "roofline_device": device.name if device is not None else None,
         "container_calls": prediction.containers,

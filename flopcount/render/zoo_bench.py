@@ -53,7 +53,9 @@ def _correlation_lines(z) -> list[str]:
                      f"within ±10%, median |error| {100 * sorted(errors)[len(errors) // 2]:.1f}%.")
     if z.host_speed is not None:
         lines.append(f"Predictions at this machine's speed now: x{z.host_speed:.3f} of the profile's calibrated "
-                     f"kernel times ({z.host_speed_note}).")
+                     f"kernel times ({z.host_speed_note})"
+                     + (f"; the {len(z.host_speed_by_kind)} kinds re-timed by their own reading" if z.host_speed_by_kind
+                        else "") + ".")
     elif z.host_speed_note:
         lines.append(f"Predictions {z.host_speed_note}.")
     lines.append("Layer columns: the same correlation over one model's layers (per-layer hooked timings).")
@@ -85,7 +87,7 @@ def renderables(z, bands: list, width: int = 200) -> list:
 def to_json(z, bands: list) -> str:
     return json_document("bench_zoo", {
         "threads": z.threads, "device": z.device, "latency_profile": z.latency_profile,
-        "host_speed": z.host_speed, "host_speed_note": z.host_speed_note,
+        "host_speed": z.host_speed, "host_speed_note": z.host_speed_note, "host_speed_by_kind": z.host_speed_by_kind,
         "models": [_flat(r) for r in z.rows],
         "bands": [{k: number_or_none(v) if isinstance(v, float) else v for k, v in dataclasses.asdict(b).items()}
                   for b in bands],
