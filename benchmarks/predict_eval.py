@@ -47,7 +47,8 @@ from flopcount.analysis import analyze
 from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
-from flopcount.predict.drift import SPEED_PER_KIND, Drift, against_reference, host_drift, network_drift, speed_now
+from flopcount.predict.drift import (SPEED_PER_KIND, Drift, against_reference, host_drift, mean_reading, network_drift,
+                                     speed_now)
 from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
@@ -243,9 +244,7 @@ def main(argv=None) -> int:
         timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.warmup, args.repeats)
         speeds += [speed_now(profile.runtime())] if drift_profile else []
         networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
-    host_speed = statistics.fmean(s.median for s in speeds) if speeds else None
-    speed_by_kind = {kind: statistics.fmean(s.by_kind[kind] for s in speeds) for kind in speeds[0].by_kind
-                     if all(kind in s.by_kind for s in speeds)} if speeds else {}
+    host_speed, speed_by_kind = mean_reading(speeds) if speeds else (None, {})
     for row, t, (kinds, containers) in zip(rows, timings, by_kind_s):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,

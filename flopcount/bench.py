@@ -14,7 +14,6 @@ ShuffleNet V2 paper's question: does FLOPs or MAC better predict measured time?
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -223,6 +222,7 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
     to the machine's speed while the models are timed (``predict.drift.speed_now``, before and after them).
     Off by default: re-timed kernels track a whole model's speed only to a few percent (see drift.py)."""
     from flopcount.loading import load_model
+    from flopcount.predict.drift import mean_reading
     from flopcount.predict.worker import KernelTimer
 
     used = threads_in_use(threads)
@@ -243,9 +243,7 @@ def bench_zoo(names: Sequence[str], *, warmup: int = 1, repeats: int = 3, thread
         del loaded, result
     if scaled:
         speeds.append(_host_speed_now(latency_profile, used))
-    speed = statistics.fmean(s.median for s in speeds) if speeds else None
-    by_kind = {kind: statistics.fmean(s.by_kind[kind] for s in speeds) for kind in speeds[0].by_kind
-               if all(kind in s.by_kind for s in speeds)} if speeds else {}
+    speed, by_kind = mean_reading(speeds) if speeds else (None, {})
     rows = []
     for name, result in zip(names, measured):
         t = result.report.totals

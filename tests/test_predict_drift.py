@@ -53,6 +53,14 @@ def test_the_drift_keeps_each_kinds_own_median(monkeypatch):
     assert "by_kind" not in drift_module.Drift.of([1.0, 1.1]).to_dict()
 
 
+def test_readings_before_and_after_average_their_medians_and_the_kinds_both_re_timed():
+    # medians 0.90 and 0.94 -> 0.92; maxpool 1.10 and 1.20 -> 1.15; conv read only before: left out
+    before = drift_module.Drift(100, 0.90, 0.0, 0.0, {"maxpool": 1.10, "conv": 0.5})
+    after = drift_module.Drift(100, 0.94, 0.0, 0.0, {"maxpool": 1.20})
+    speed, by_kind = drift_module.mean_reading([before, after])
+    assert speed == pytest.approx(0.92) and by_kind == {"maxpool": pytest.approx(1.15)}
+
+
 def test_a_kernel_torch_refuses_now_is_left_out_not_misaligned(monkeypatch):
     # Stored 1e-4, 2e-4, 4e-4 s; now the second config fails to build (time_configs drops it) and the
     # others take 2e-4 s: ratios 2.0 and 0.5 of their own stored times, median 1.25. Matched by position,

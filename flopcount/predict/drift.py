@@ -17,7 +17,7 @@ them, and scaling took the share within 10% from 99% to 90%, 98% to 96% and 96% 
 stores the probe's reading at its end (``speed_reference``) and ``speed_now`` divides by it.
 
 The host's phases do not move every kind alike. Against the other runs of the day, a run's models moved
-by -6.6% to +14.3% per unit of their depthwise share of kernel time (19 runs; `predict_eval.py
+by -6.3% to +14.8% per unit of their depthwise share of kernel time (20 runs; `predict_eval.py
 --measured`), and in two evaluations of 16:45 and 17:01 the probe read depthwise convs at 0.94 and
 binary ops at 1.09-1.10 while the median kind read 0.985-0.990. The scaling takes each re-timed kind's
 own median (``Drift.by_kind``; the overall median for kinds not re-timed): on those runs' four readings
@@ -33,7 +33,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from flopcount.errors import ConfigError
 from flopcount.predict.measure import num_threads, time_configs
@@ -72,6 +72,14 @@ class Drift:
     def to_dict(self) -> dict:
         return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75,
                 **({"by_kind": self.by_kind} if self.by_kind else {})}
+
+
+def mean_reading(readings: Sequence[Drift]) -> tuple[float, dict[str, float]]:
+    """The mean of several probe readings (before and after some models): of their medians, and per kind
+    of the kinds every reading re-timed."""
+    kinds = [kind for kind in readings[0].by_kind if all(kind in r.by_kind for r in readings)]
+    return (statistics.fmean(r.median for r in readings),
+            {kind: statistics.fmean(r.by_kind[kind] for r in readings) for kind in kinds})
 
 
 def host_drift(runtime: RuntimeProfile, per_kind: int = 6, seed: int = 0, rounds: int = 5,
