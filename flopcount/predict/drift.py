@@ -23,8 +23,10 @@ binary ops at 1.09-1.10 while the median kind read 0.985-0.990. The scaling take
 own median (``Drift.by_kind``; the overall median for kinds not re-timed): on those runs' four readings
 it took the median error from 3.5-4.3% to 2.8-3.5% and the share within 10% from 92-93% to 92-95%; in a
 third run (17:24) from 2.5-2.8% to 2.6-2.9%, within 10% 98-99% either way; in a fourth (17:49, the host
-back near its calibration) 2.7-4.7% to 2.6-3.5%. Four runs of one evening: whether the per-kind readings
-help at other hours is not measured yet.
+back near its calibration) 2.7-4.7% to 2.6-3.5%. Against the median kind the readings held still over
+those four runs (depthwise 0.949-0.954, binary 1.06-1.11) while the runs' depthwise slopes went from
+-6.4% to +1.4%: they measure how each kind moved since calibration, not from one run to the next. Four
+runs of one evening: whether the per-kind readings help at other hours is not measured yet.
 """
 
 from __future__ import annotations
