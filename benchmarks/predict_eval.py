@@ -290,16 +290,23 @@ def depthwise_share(prediction) -> float:
     return sum(op.kernel_seconds for op in prediction.ops if op.kind.startswith("conv_dw")) / total if total else 0.0
 
 
-def reproducibility(rows, paths, markdown: bool) -> str:
-    """Per stored run, its bands of equal FLOPs ranked >= 0.9 by the prediction and by the other runs: each
-    model's median over them of its time divided by the run's median model (a faster host moves no rank).
-    The other runs know every model's latency on this machine from the same measurement, as no predictor
-    can: the bands they miss are ties the measurement itself does not order from one run to the next."""
+def _stored_runs(rows, paths) -> tuple[list[dict[str, float]], list[str]]:
+    """Each stored run's wall-clock ms by model, and the evaluated models every run measured (the
+    independent ones left out: not every run has them)."""
     runs = []
     for path in paths:
         with open(path) as f:
             runs.append({r["name"]: r["wall_ms"] for r in json.load(f)["rows"]})
     names = [r["name"] for r in rows if r["source"] != "independent" and all(r["name"] in run for run in runs)]
+    return runs, names
+
+
+def reproducibility(rows, paths, markdown: bool) -> str:
+    """Per stored run, its bands of equal FLOPs ranked >= 0.9 by the prediction and by the other runs: each
+    model's median over them of its time divided by the run's median model (a faster host moves no rank).
+    The other runs know every model's latency on this machine from the same measurement, as no predictor
+    can: the bands they miss are ties the measurement itself does not order from one run to the next."""
+    runs, names = _stored_runs(rows, paths)
     normal = [{n: run[n] / statistics.median(run[m] for m in names) for n in names} for run in runs]
     predicted = {r["name"]: r["predicted_ms"] for r in rows}
     flops = {r["name"]: r["flops"] for r in rows}
@@ -327,12 +334,9 @@ def phases(rows, paths, markdown: bool) -> str:
     kernel time (least squares: slope per unit share, and the variance it explains). A host phase that
     moved every model alike would move no rank; one that moves depthwise-heavy models apart from the rest
     reorders the near-ties of a band, whatever the predictor."""
-    runs = []
-    for path in paths:
-        with open(path) as f:
-            runs.append({r["name"]: r["wall_ms"] for r in json.load(f)["rows"]})
-    names = [r["name"] for r in rows if r["source"] != "independent" and all(r["name"] in run for run in runs)]
-    share = np.asarray([next(r["depthwise_share"] for r in rows if r["name"] == n) for n in names])
+    runs, names = _stored_runs(rows, paths)
+    share_of = {r["name"]: r["depthwise_share"] for r in rows}
+    share = np.asarray([share_of[n] for n in names])
     logs = np.log([[run[n] for n in names] for run in runs])
     logs -= np.median(logs, axis=1, keepdims=True)
     table = []

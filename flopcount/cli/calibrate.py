@@ -55,9 +55,7 @@ def calibrate(
     with run_command(debug):
         from flopcount.predict import DEFAULT_BUDGET_S
         from flopcount.predict import calibrate as run_calibration
-        from flopcount.predict import save_profile
         from flopcount.predict.profile import SUFFIX, user_profile_path
-        from flopcount.render import predict as R
 
         if add_sitting and retime:
             from flopcount.errors import UsageError
@@ -77,9 +75,17 @@ def calibrate(
         with fraction_progress("calibrating") as on_progress:
             result = run_calibration(target.stem, threads=threads, budget_s=budget_s, seed=seed, kinds=kinds,
                                      on_progress=on_progress, **only_kinds)
-        path = save_profile(result, target)
-        emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
-                             "json": lambda: R.calibration_json(result, path)}, width=width)
+        _save_and_show(result, target, output_format, width)
+
+
+def _save_and_show(result, target: Path, output_format: OutputFormat, width: int | None) -> None:
+    """Write the profile to ``target``, then print where it went and each kind's cross-validated error."""
+    from flopcount.predict import save_profile
+    from flopcount.render import predict as R
+
+    path = save_profile(result, target)
+    emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
+                         "json": lambda: R.calibration_json(result, path)}, width=width)
 
 
 def _existing_profile_of_this_machine(profile: str, threads: int | None, flag: str):
@@ -102,8 +108,7 @@ def _existing_profile_of_this_machine(profile: str, threads: int | None, flag: s
 def _retime(profile: str, kinds_to_retime: list[str], threads: int | None, budget_s: float | None, seed: int | None,
             kinds: list[str] | None, output_format: OutputFormat, width: int | None) -> None:
     from flopcount.errors import UsageError
-    from flopcount.predict import DEFAULT_BUDGET_S, retime_kinds, save_profile
-    from flopcount.render import predict as R
+    from flopcount.predict import DEFAULT_BUDGET_S, retime_kinds
 
     if kinds is not None:
         raise UsageError("--retime names the kinds to time again; --kind cannot apply to it")
@@ -111,17 +116,13 @@ def _retime(profile: str, kinds_to_retime: list[str], threads: int | None, budge
     with fraction_progress("re-timing " + ", ".join(kinds_to_retime)) as on_progress:
         retime_kinds(result.runtime(), kinds_to_retime, budget_s=budget_s or DEFAULT_BUDGET_S,
                      seed=0 if seed is None else seed, on_progress=on_progress)
-    path = save_profile(result, result.path)
-    emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
-                         "json": lambda: R.calibration_json(result, path)}, width=width)
+    _save_and_show(result, result.path, output_format, width)
 
 
 def _add_sitting(profile: str, threads: int | None, budget_s: float | None, seed: int | None,
                  kinds: list[str] | None, output_format: OutputFormat, width: int | None) -> None:
     from flopcount.errors import UsageError
-    from flopcount.predict import save_profile
     from flopcount.predict.model_terms import add_sitting
-    from flopcount.render import predict as R
 
     options = (("--budget-s", budget_s), ("--seed", seed), ("--kind", kinds))
     given = [flag for flag, value in options if value is not None]
@@ -131,6 +132,4 @@ def _add_sitting(profile: str, threads: int | None, budget_s: float | None, seed
     result = _existing_profile_of_this_machine(profile, threads, "--add-sitting")
     with fraction_progress("adding a sitting") as on_progress:
         add_sitting(result.runtime(), on_progress)
-    path = save_profile(result, result.path)
-    emit(output_format, {"table": lambda w: R.calibration_table(result, path, width=w),
-                         "json": lambda: R.calibration_json(result, path)}, width=width)
+    _save_and_show(result, result.path, output_format, width)
