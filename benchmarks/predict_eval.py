@@ -24,7 +24,9 @@ is the prediction scaled by the mean of the two (each kind re-timed by its own),
 
 times nothing: it predicts with the given profile and compares with the measurements earlier runs wrote
 (``--json``), one summary each: predictions depend on the profile and the records alone, so a profile can
-be held against runs made at other hours (the host's speed moves; see the README). Given three runs or
+be held against runs made at other hours (the host's speed moves; see the README). A run that stored its
+probe readings and what they were divided by (``probe_reference``) gets the row at host speed now too, the
+readings held against the given profile's reference. Given three runs or
 more, it also ranks each run's bands of equal FLOPs by the other runs' measurements: how far the band bar
 can be met by anything that predicts from those models' latencies on this machine (``reproducibility``),
 and how each run's models moved against the other runs' with their share of depthwise convs (``phases``).
@@ -48,7 +50,7 @@ from flopcount.loading import load_model
 from flopcount.predict import load_profile, predict
 from flopcount.predict.archgen import EVALUATION_SEEDS, generate
 from flopcount.predict.drift import (SPEED_PER_KIND, Drift, against_reference, host_drift, mean_reading, network_drift,
-                                     speed_now)
+                                     probe_reference, speed_now)
 from flopcount.predict.measure import ModelTiming, num_threads, time_models
 from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
@@ -204,12 +206,12 @@ def main(argv=None) -> int:
     independent = args.independent and third_party_available()
     items = collect(names, args.generated, args.heldout, third_party, independent)
     rows = []
-    by_kind_s = []  # per model: predicted seconds per kernel kind, and in containers (for the host's speed now)
+    by_kind_s = {}  # per model: predicted seconds per kernel kind, and in containers (for the host's speed now)
     started = time.perf_counter()
     for name, source, meta, _, size in items:
         report = analyze(meta, size, device="meta", name=name)
         prediction = predict(report, profile)
-        by_kind_s.append((prediction.by_predictor(), prediction.container_seconds))
+        by_kind_s[name] = (prediction.by_predictor(), prediction.container_seconds)
         rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
                      "predicted_ms": prediction.total_ms, "depthwise_share": depthwise_share(prediction),
                      "roofline_ms": roofline(report, device).total_time * 1e3 if device else None,
@@ -220,7 +222,7 @@ def main(argv=None) -> int:
     if args.measured:
         for path in args.measured:
             print(f"\n# measurements of {path}, predicted with profile '{profile.name}'")
-            print(_remeasured(rows, path, args, device))
+            print(_remeasured(rows, path, args, device, by_kind_s, probe_reference(profile.runtime())))
         if len(args.measured) >= 3:
             print("\n# how far the band bar can be met: the prediction against the other runs' measurements")
             print(reproducibility(rows, args.measured, args.markdown))
@@ -244,17 +246,11 @@ def main(argv=None) -> int:
         timings = alone_in_fresh_processes(specs, args.threads, args.processes, args.rounds, args.warmup, args.repeats)
         speeds += [speed_now(profile.runtime())] if drift_profile else []
         networks = network_drift(profile.runtime()) if drift_profile and profile.runtime().model_cv else None
-    host_speed, speed_by_kind = mean_reading(speeds) if speeds else (None, {})
-    for row, t, (kinds, containers) in zip(rows, timings, by_kind_s):
+    for row, t in zip(rows, timings):
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
                    halves_ms=[h * 1e3 for h in t.halves_s])
-        if host_speed is not None:
-            # This machine's speed now against its speed at calibration (the profile's own kernels re-timed):
-            # on 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
-            # As predict(..., host_speed=, host_speed_by_kind=) scales: each re-timed kind by its own reading.
-            row["drift_ms"] = 1e3 * (sum(seconds * speed_by_kind.get(kind, host_speed) for kind, seconds in kinds.items())
-                                     + containers * host_speed)
+    host_speed = at_host_speed(rows, by_kind_s, speeds) if speeds else None
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
@@ -279,8 +275,26 @@ def main(argv=None) -> int:
         print(summarize(rows, args, device, per_flop))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "host_speed": host_speed, "speeds": [s.to_dict() for s in speeds]}, f, indent=1)
+            # probe_reference: what the readings were divided by, so that --measured can hold them against
+            # another profile's predictions
+            json.dump({"rows": rows, "host_speed": host_speed, "speeds": [s.to_dict() for s in speeds],
+                       "probe_reference": probe_reference(profile.runtime()) if speeds else None,
+                       "networks": networks.to_dict() if networks is not None else None}, f, indent=1)
     return 0
+
+
+def at_host_speed(rows, by_kind_s, readings) -> float:
+    """Give every row ``drift_ms``: its prediction scaled by the mean of the probe ``readings``, as
+    predict(..., host_speed=, host_speed_by_kind=) scales (each re-timed kind by its own reading, the
+    other kinds and the containers by the median). Returns the mean of the readings' medians."""
+    # This machine's speed now against its speed at calibration (the profile's own kernels re-timed): on
+    # 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
+    host_speed, speed_by_kind = mean_reading(readings)
+    for row in rows:
+        kinds, containers = by_kind_s[row["name"]]
+        row["drift_ms"] = 1e3 * (sum(seconds * speed_by_kind.get(kind, host_speed) for kind, seconds in kinds.items())
+                                 + containers * host_speed)
+    return host_speed
 
 
 def depthwise_share(prediction) -> float:
@@ -358,10 +372,13 @@ def phases(rows, paths, markdown: bool) -> str:
 MEASUREMENT_KEYS = ("wall_ms", "wall_min_ms", "wall_spread", "cpu_ms", "cpu_min_ms", "cpu_spread", "halves_ms")
 
 
-def _remeasured(rows, path: str, args, device) -> str:
-    """The summary of ``rows`` (predicted now) against the wall-clock measurements a run stored in ``path``."""
+def _remeasured(rows, path: str, args, device, by_kind_s, reference: float) -> str:
+    """The summary of ``rows`` (predicted now) against the wall-clock measurements a run stored in ``path``,
+    with the row "prediction at host speed now" when the run stored its probe readings and what they were
+    divided by (``probe_reference`` of its profile): held against this profile's ``reference`` instead."""
     with open(path) as f:
-        stored = {r["name"]: r for r in json.load(f)["rows"]}
+        run = json.load(f)
+    stored = {r["name"]: r for r in run["rows"]}
     missing = [r["name"] for r in rows if r["name"] not in stored and r["source"] != "independent"]
     if missing:
         raise SystemExit(f"{path}: no measurement of {len(missing)} of the models evaluated ({', '.join(missing[:3])}...)")
@@ -369,6 +386,13 @@ def _remeasured(rows, path: str, args, device) -> str:
         print(f"{path}: the run measured no independent models; they are left out", file=sys.stderr)
         rows = [r for r in rows if r["name"] in stored]
     measured = [{**r, **{k: stored[r["name"]][k] for k in MEASUREMENT_KEYS}} for r in rows]
+    readings = [Drift.from_dict(s) for s in run.get("speeds") or []]
+    if readings and run.get("probe_reference"):
+        host_speed = at_host_speed(measured, by_kind_s, [r.over(reference / run["probe_reference"]) for r in readings])
+        kinds = "each re-timed kind by its own reading" if readings[0].by_kind else "no per-kind readings stored"
+        print(f"{path}: host speed {host_speed:.3f} against this profile ({kinds})", file=sys.stderr)
+    elif readings:
+        print(f"{path}: no probe_reference stored, so no row at host speed now", file=sys.stderr)
     return summarize(measured, args, device, measured_by(measured, "wall"))
 
 
@@ -432,8 +456,8 @@ def summarize(rows, args, device, per_flop) -> str:
                  f"{100 * statistics.median(min_vs_median):.1f}%")
     lines.append(f"FLOPs baseline constant: {per_flop * 1e9:.3f} ms per GFLOP (median over the evaluated models)")
     signed = statistics.median(r["predicted_ms"] / r["measured_ms"] - 1 for r in rows)
-    lines.append(f"median signed error of the prediction: {100 * signed:+.1f}% (the host faster than in its "
-                 "calibration moves every model up alike)")
+    lines.append(f"median signed error of the prediction: {100 * signed:+.1f}% (a host "
+                 f"{'faster' if signed > 0 else 'slower'} than the profile's sittings moves every model alike)")
     worst = sorted(rows, key=lambda r: -abs(r["predicted_ms"] / r["measured_ms"] - 1))[:8]
     lines.append("largest prediction errors: " + ", ".join(
         f"{r['name']} {r['predicted_ms']:.2f}/{r['measured_ms']:.2f} ms ({100 * (r['predicted_ms'] / r['measured_ms'] - 1):+.0f}%)"

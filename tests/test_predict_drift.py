@@ -127,6 +127,30 @@ def test_the_host_speed_is_against_the_average_of_the_network_sittings(monkeypat
     assert drift_module.speed_now(runtime).median == pytest.approx(1.0, rel=1e-5)
 
 
+def test_a_stored_reading_is_held_against_another_profiles_reference():
+    # A run stored its probe reading divided by its profile's reference 1.0 (one sitting): median 0.98,
+    # quartiles 0.95-1.02, depthwise convs 0.93. The raw reading is the same 0.98; a later profile whose
+    # sittings carry 0.94 holds it as 0.98 / 0.94 = 1.0426, the depthwise reading as 0.93 / 0.94 = 0.9894.
+    # Through JSON and back first: what predict_eval.py --json writes and --measured reads.
+    import json
+
+    stored = drift_module.Drift(100, 0.98, 0.95, 1.02, {"conv_dw_mkldnn": 0.93})
+    read_back = drift_module.Drift.from_dict(json.loads(json.dumps(stored.to_dict())))
+    assert read_back == stored
+    runtime = _runtime({"act_relu": [1e-4]})
+    runtime.model_cv = {"sittings": [{"date": "a", "measured_s": [1e-3]}, {"date": "b", "measured_s": [0.94 ** 2 * 1e-3]}]}
+    # geometric mean of 1 and 0.94^2 ms: 0.94 ms, so the sittings carry 0.94 (no speed_reference stored)
+    assert drift_module.probe_reference(runtime) == pytest.approx(0.94)
+    runtime.provenance["speed_reference"] = 0.9  # calibration's own reading multiplies in: 0.9 x 0.94 = 0.846
+    assert drift_module.probe_reference(runtime) == pytest.approx(0.846)
+    held = read_back.over(0.94 / 1.0)
+    assert held.median == pytest.approx(1.0426, abs=1e-4)
+    assert (held.p25, held.p75) == (pytest.approx(0.95 / 0.94), pytest.approx(1.02 / 0.94))
+    assert held.by_kind == {"conv_dw_mkldnn": pytest.approx(0.9894, abs=1e-4)}
+    # a whole-network reading (no kinds) reads back without any
+    assert drift_module.Drift.from_dict({"count": 2, "median": 1.0, "p25": 0.9, "p75": 1.1}).by_kind == {}
+
+
 def test_a_profile_without_samples_in_range_is_an_error():
     with pytest.raises(ValueError, match="no kernel samples"):
         drift_module.host_drift(_runtime({"act_relu": [1e-7]}))

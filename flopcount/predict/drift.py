@@ -76,6 +76,16 @@ class Drift:
         return {"count": self.count, "median": self.median, "p25": self.p25, "p75": self.p75,
                 **({"by_kind": self.by_kind} if self.by_kind else {})}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Drift":
+        return cls(int(data["count"]), float(data["median"]), float(data["p25"]), float(data["p75"]),
+                   {kind: float(ratio) for kind, ratio in data.get("by_kind", {}).items()})
+
+    def over(self, reference: float) -> "Drift":
+        """Every ratio divided by ``reference``: the same reading against another baseline."""
+        return Drift(self.count, self.median / reference, self.p25 / reference, self.p75 / reference,
+                     {kind: ratio / reference for kind, ratio in self.by_kind.items()})
+
 
 def mean_reading(readings: Sequence[Drift]) -> tuple[float, dict[str, float]]:
     """The mean of several probe readings (before and after some models): of their medians, and per kind
@@ -184,13 +194,17 @@ def speed_now(runtime: RuntimeProfile) -> Drift:
     return against_reference(runtime, _probe(runtime))
 
 
-def against_reference(runtime: RuntimeProfile, reading: Drift) -> Drift:
-    """A probe reading over the one calibration stored (``speed_reference``; profiles without one are
-    compared with their stored times as they are), and over what the model-level terms carry of the
-    sittings after calibration (``model_terms.sittings_factor``): the probe compares kernels with the
-    sitting they were timed in, a prediction stands for the average of every sitting."""
+def probe_reference(runtime: RuntimeProfile) -> float:
+    """What a probe reading is divided by to give the host's speed against ``runtime``'s predictions: the
+    reading calibration stored (``speed_reference``; 1.0 for profiles without one, compared with their
+    stored times as they are) times what the model-level terms carry of the sittings after calibration
+    (``model_terms.sittings_factor``): the probe compares kernels with the sitting they were timed in, a
+    prediction stands for the average of every sitting."""
     from flopcount.predict.model_terms import sittings_factor
 
-    reference = float(runtime.provenance.get("speed_reference") or 1.0) * sittings_factor(runtime)
-    return Drift(reading.count, reading.median / reference, reading.p25 / reference, reading.p75 / reference,
-                 {kind: ratio / reference for kind, ratio in reading.by_kind.items()})
+    return float(runtime.provenance.get("speed_reference") or 1.0) * sittings_factor(runtime)
+
+
+def against_reference(runtime: RuntimeProfile, reading: Drift) -> Drift:
+    """A probe reading as the host's speed against ``runtime``'s predictions (``probe_reference``)."""
+    return reading.over(probe_reference(runtime))
