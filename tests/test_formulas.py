@@ -178,6 +178,18 @@ def test_multihead_attention():
     out_proj = n * L * E * E
     assert r.flops == projections + attention + out_proj == 94_720
     assert r.category == "attention" and r.is_paper
+    assert (r.attrs["batch"], r.attrs["query_len"], r.attrs["key_len"]) == (2, 10, 10)
+
+
+def test_multihead_attention_of_one_query_over_a_sequence_first_memory():
+    # batch_first=False: query (L=1, N=3, E=32), keys and values (S=7, N=3, E=32)
+    mha = nn.MultiheadAttention(embed_dim=32, num_heads=4)
+    r = only_record(analyze_meta(mha, (1, 3, 32), (7, 3, 32), (7, 3, 32)))
+    n, L, S, E = 3, 1, 7, 32
+    # q and out projections over 1 query, k and v over 7 keys: 3 x (1 + 7 + 7 + 1) x 1,024 = 49,152;
+    # scores and weighted values 3 x 1 x 7 x 32 x 2 = 1,344
+    assert r.flops == n * (L + S + S + L) * E * E + n * L * S * E * 2 == 50_496
+    assert (r.attrs["batch"], r.attrs["query_len"], r.attrs["key_len"]) == (3, 1, 7)
 
 
 def test_scaled_dot_product_attention_function():

@@ -311,6 +311,31 @@ def test_attention_is_timed_in_the_layout_models_call_it():
     assert KINDS["sdpa"].features(old)[4:] == [0.0, 0.0, 0.0] and KINDS["sdpa"].features(calls[1])[4:] == [1.0, 1.0, 0.0]
 
 
+def test_multihead_attention_is_timed_by_its_queries_and_keys():
+    class PoolingHead(nn.Module):  # SigLIP's head: one learned query over the tokens; a sequence-first encoder
+        def __init__(self):
+            super().__init__()
+            self.pool = nn.MultiheadAttention(16, 2, batch_first=True)
+            self.encoder = nn.MultiheadAttention(16, 2)  # (tokens, batch, embed): batch_first=False
+
+        def forward(self, tokens, probe, seq_first):
+            return self.pool(probe, tokens, tokens)[0], self.encoder(seq_first, seq_first, seq_first)[0]
+
+    # 3 images of 49 tokens, one query each; 4 sequences of 3 tokens laid out (3, 4, 16)
+    records = analyze(PoolingHead(), [(3, 49, 16), (3, 1, 16), (3, 4, 16)], device="meta").records
+    calls = [k.config for k in kernels_of(records) if k.kind == "mha"]
+    # The query's shape alone read (3, 1, 16) as one query in each of 3 images and (3, 4, 16) as a batch of 3
+    # (the shorter dim): the 49 keys' projections went uncounted, and the encoder's batch and length swapped.
+    assert calls == [{"b": 3, "l": 1, "s": 49, "e": 16, "heads": 2}, {"b": 4, "l": 3, "s": 3, "e": 16, "heads": 2}]
+    # projections (2 l + 2 s) e^2 in units of self-attention's 4 l e^2: 3 x (1 + 49) / 2 x 256 = 19,200; scores
+    # b l s e = 3 x 1 x 49 x 16 = 2,352, b l s heads = 294. Self-attention (and configs stored before s was)
+    # keeps its terms: 4 x 3 x 256 = 3,072, 4 x 3 x 3 x 16 = 576, 4 x 3 x 3 x 2 = 72.
+    assert KINDS["mha"].terms(calls[0]) == [1.0, 19_200, 2_352, 294]
+    assert KINDS["mha"].terms(calls[1]) == KINDS["mha"].terms({"b": 4, "l": 3, "e": 16, "heads": 2}) == [1.0, 3_072, 576, 72]
+    with torch.no_grad():
+        assert build("mha", calls[0])()[0].shape == (3, 1, 16)  # timed as called: one query over 49 keys
+
+
 def test_a_broadcast_operand_is_no_layout_copy():
     class AddPositions(nn.Module):
         def __init__(self):

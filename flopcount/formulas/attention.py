@@ -39,7 +39,10 @@ def multihead_attention_module(module: nn.MultiheadAttention, inputs: tuple, out
         batch, query_len, key_len = 1, query.shape[0], key.shape[0]
     key_len += int(module.bias_k is not None) + int(module.add_zero_attn)
     flops = multihead_attention_flops(batch, query_len, key_len, module.embed_dim, module.kdim, module.vdim)
-    return Cost(flops, "attention", attrs={"heads": module.num_heads})
+    # batch and lengths as batch_first reads them, for the latency predictor: a cross-attention call (a pooling
+    # head's one query over 196 tokens) costs its keys' projections, which the query's shape does not show
+    return Cost(flops, "attention", attrs={"heads": module.num_heads, "batch": batch, "query_len": query_len,
+                                           "key_len": key_len})
 
 
 def _sdpa_meta(query, key, value, *args, **kwargs):

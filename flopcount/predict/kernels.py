@@ -250,10 +250,9 @@ def _config_of(r: LayerRecord) -> tuple[str, dict] | None:
             # 1344x7x7 one at 31 us against 4 us measured.
             return "copy", clone_config(out.numel)
         return "pad", {"c": out.numel // max(oh * ow, 1), "h": h, "w": w, "oh": oh, "ow": ow}
-    if op == "MultiheadAttention" and len(r.inputs[0].shape) == 3:
-        a, b, e = r.inputs[0].shape
-        batch, length = (a, b) if a <= b else (b, a)  # batch_first is not recorded: the batch is the shorter dim
-        return "mha", {"b": batch, "l": length, "e": e, "heads": int(r.attrs.get("heads", 1))}
+    if op == "MultiheadAttention" and len(r.inputs[0].shape) == 3 and "query_len" in r.attrs:
+        return "mha", {"b": int(r.attrs["batch"]), "l": int(r.attrs["query_len"]), "s": int(r.attrs["key_len"]),
+                       "e": r.inputs[0].shape[-1], "heads": int(r.attrs.get("heads", 1))}
     if op == "scaled_dot_product_attention" and len(r.inputs) >= 3:
         q, k = r.inputs[0].shape, r.inputs[1].shape
         # torch's CPU flash kernel takes 4-D (batch, heads, length, dim) inputs only, as models pass them; 3-D

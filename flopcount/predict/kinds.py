@@ -237,12 +237,14 @@ def _pad_features(c: dict) -> list[float]:
 
 
 def _mha_terms(c: dict) -> list[float]:
-    b, length, e = c["b"], c["l"], c["e"]
-    return [1.0, b * length * e * e, b * length * length * e, b * length * length * c["heads"]]
+    # l queries over s keys (s = l for self-attention, and for configs stored before s was): projections of
+    # (2 l + 2 s) e^2 multiply-adds, written per unit of self-attention's 4 l e^2 so one fit serves both
+    b, length, keys, e = c["b"], c["l"], c.get("s", c["l"]), c["e"]
+    return [1.0, b * (length + keys) / 2 * e * e, b * length * keys * e, b * length * keys * c["heads"]]
 
 
 def _mha_features(c: dict) -> list[float]:
-    return [_lg(c["b"]), _lg(c["l"]), _lg(c["e"]), _lg(c["heads"])]
+    return [_lg(c["b"]), _lg((c["l"] + c.get("s", c["l"])) / 2), _lg(c["e"]), _lg(c["heads"])]
 
 
 def _sdpa_terms(c: dict) -> list[float]:
@@ -325,8 +327,9 @@ _add(_spec("copy", "copy of a strided view into contiguous memory: a channel shu
            ("log_elements", "log_inner_block", "log_jump", "log_runs_between", "log_jump_power_of_two")))
 _add(_spec("pad", "constant padding of the last two dims (F.pad), c x h x w -> c x oh x ow", _pad_terms, _pad_features,
            ("call", "elements_in", "elements_out", "rows_out"), ("log_elements_in", "log_elements_out", "log_width_out")))
-_add(_spec("mha", "nn.MultiheadAttention in eval (fused fast path), b x l x e", _mha_terms, _mha_features,
-           ("call", "projection_flops", "score_flops", "score_elements"), ("log_b", "log_l", "log_e", "log_heads")))
+_add(_spec("mha", "nn.MultiheadAttention in eval, b x l queries over s keys x e (self-attention: the fused fast path)",
+           _mha_terms, _mha_features, ("call", "projection_flops", "score_flops", "score_elements"),
+           ("log_b", "log_mean_length", "log_e", "log_heads")))
 _add(_spec("sdpa", "F.scaled_dot_product_attention, b x l x s x d; 4-D (flash) or 3-D (math), causal, masked",
            _sdpa_terms, _sdpa_features, ("call", "flops", "scores"),
            ("log_b", "log_l", "log_s", "log_d", "four_d", "causal", "masked")))

@@ -165,7 +165,10 @@ def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:
     if kind == "mha":
         module = nn.MultiheadAttention(c["e"], c["heads"], batch_first=True).eval()
         x = data(c["b"], c["l"], c["e"])
-        return lambda: module(x, x, x, need_weights=False)
+        if c.get("s", c["l"]) == c["l"]:
+            return lambda: module(x, x, x, need_weights=False)
+        keys = data(c["b"], c["s"], c["e"])  # cross-attention: torch's unfused path
+        return lambda: module(x, keys, keys, need_weights=False)
     if kind == "sdpa":
         lead = (1, c["b"]) if c.get("rank", 3) == 4 else (c["b"],)  # heads in a batch of one, as models call it
         q, k, v = data(*lead, c["l"], c["d"]), data(*lead, c["s"], c["d"]), data(*lead, c["s"], c["d"])

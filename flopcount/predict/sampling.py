@@ -158,7 +158,11 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind == "mha":
         heads = rng.choice((1, 2, 4, 8, 12, 16))
         e = heads * rng.choice((16, 32, 64, 64, 96))
-        return {"b": 1, "l": int(log_uniform(rng, 4, 600)), "e": e, "heads": heads}
+        length = int(log_uniform(rng, 4, 600))
+        # one call in five a cross-attention (a decoder's queries, a pooling head's one query over the tokens)
+        keys = int(log_uniform(rng, 4, 600)) if rng.random() < 0.2 else length
+        return {"b": 1, "l": int(log_uniform(rng, 1, 100)) if keys != length else length, "s": keys, "e": e,
+                "heads": heads}
     if kind == "sdpa":
         # mostly 4-D, as models call it (transformers' sdpa attention, a ViT's fused heads); some causal or masked
         form = rng.random()
@@ -187,7 +191,8 @@ def affordable(kind: str, config: dict[str, Any]) -> bool:
     if kind == "matmul":
         return config["b"] * config["m"] * config["k"] * config["n"] <= MAX_FLOPS
     if kind == "mha":
-        return config["l"] * config["e"] * (4 * config["e"] + 2 * config["l"]) <= MAX_FLOPS
+        length, keys, e = config["l"], config.get("s", config["l"]), config["e"]
+        return 2 * (length + keys) * e * e + 2 * length * keys * e <= MAX_FLOPS
     if kind == "sdpa":
         return config["b"] * config["l"] * config["s"] * config["d"] * 2 <= MAX_FLOPS
     if kind in ("maxpool", "avgpool"):
