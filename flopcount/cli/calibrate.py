@@ -42,8 +42,8 @@ def calibrate(
         "to all its sittings: on a host whose speed moves in phases, sittings at other times of day predict "
         "its average instead of one phase. Kernels are not re-timed."))] = False,
     retime: Annotated[Optional[list[str]], typer.Option("--retime", metavar="KIND", help=(
-        "Time this kernel kind of an existing profile again (repeat for several) and keep the rest; its "
-        "model-level terms are fitted again to its stored network times."))] = None,
+        "Time this kernel kind of an existing profile again, or for the first time (repeat for several), and "
+        "keep the rest; its model-level terms are fitted again to its stored network times."))] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
     width: WidthOption = None,
     debug: DebugOption = False,

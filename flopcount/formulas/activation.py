@@ -45,7 +45,14 @@ _per_element_activation = per_element("activation")
 @formula(nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.Sigmoid, nn.Tanh,
          nn.Hardtanh, nn.ELU, nn.Mish, nn.Softplus, nn.CELU, nn.SELU)
 def activation_module(module: nn.Module, inputs: tuple, output) -> Cost:
-    return replace(_per_element_activation(output), attrs={"inplace": bool(getattr(module, "inplace", False))})
+    return replace(_per_element_activation(output), attrs={"inplace": bool(getattr(module, "inplace", False)),
+                                                           **_approximation(getattr(module, "approximate", None))})
+
+
+def _approximation(approximate) -> dict:
+    # GELU's tanh approximation (GPT-2's gelu_new, SigLIP's gelu_pytorch_tanh) is one FLOP an element as the
+    # exact one is, but runs 4.5-5.5x slower on CPU (torch 2.13): the latency predictor times it apart
+    return {"approximate": approximate} if approximate not in (None, "none") else {}
 
 
 softmax_module = formula(nn.Softmax, nn.LogSoftmax)(per_output_element("activation", SOFTMAX_FLOPS_PER_ELEMENT))
@@ -65,7 +72,8 @@ _IN_PLACE = (
 @formula(*_OUT_OF_PLACE, meta_rule=_unary_meta)
 def activation_function(result, *args, **kwargs) -> Cost:
     inplace = bool(kwargs.get("inplace", False) or any(a is True for a in args[1:]))  # F.relu(x, inplace=True)
-    return replace(_per_element_activation(result), attrs={"inplace": inplace})
+    return replace(_per_element_activation(result), attrs={"inplace": inplace,
+                                                           **_approximation(kwargs.get("approximate"))})
 
 
 @formula(*_IN_PLACE, meta_rule=_inplace_meta)

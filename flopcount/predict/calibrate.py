@@ -205,9 +205,10 @@ def calibrate(name: str, *, threads: int = 1, budget_s: float = DEFAULT_BUDGET_S
 
 def retime_kinds(runtime: RuntimeProfile, kinds: Sequence[str], *, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0,
                  on_progress: Progress | None = None) -> dict:
-    """Time ``kinds`` again on this machine and put their fits in place of the profile's; then fit the
-    model-level terms again to the stored calibration networks' times (not re-timed), since the networks'
-    kernel sums changed. Returns the record it adds to the provenance's ``kinds_retimed``.
+    """Time ``kinds`` again on this machine and put their fits in place of the profile's (beside them for a
+    kind the profile has no fit of: one newer than the profile); then fit the model-level terms again to the
+    stored calibration networks' times (not re-timed), since the networks' kernel sums changed. Returns the
+    record it adds to the provenance's ``kinds_retimed``.
 
     For a kind whose timed form changed (sdpa, 2026-11-29: timed 3-D on the math path, while models call
     it 4-D on the flash path, 1.4-2.6x faster), without a whole calibration. The kind is timed as the host
@@ -216,9 +217,7 @@ def retime_kinds(runtime: RuntimeProfile, kinds: Sequence[str], *, budget_s: flo
     model-level scale from 0.933 to 0.996 and predicted no better).
     """
     _require_known(kinds)
-    missing = [k for k in kinds if k not in runtime.kinds]
-    if missing:
-        raise UsageError(f"--retime: the profile has no fit of {', '.join(missing)} to replace; calibrate it whole")
+    added = [k for k in kinds if k not in runtime.kinds]  # kinds newer than the profile (GELU's tanh form)
     fresh = calibrate("retime", threads=runtime.threads, budget_s=budget_s, seed=seed, kinds=kinds,
                       statistic=runtime.statistic, whole_networks=False, pool_networks=0,
                       on_progress=on_progress).runtime()
@@ -226,7 +225,7 @@ def retime_kinds(runtime: RuntimeProfile, kinds: Sequence[str], *, budget_s: flo
     if runtime.model_cv.get("networks"):
         refit_model_terms(runtime)
     record = {"kinds": list(kinds), "date": fresh.provenance["date"], "budget_s": budget_s, "seed": seed,
-              "kernels_timed": fresh.provenance["kernels_timed"]}
+              "kernels_timed": fresh.provenance["kernels_timed"], **({"added": added} if added else {})}
     runtime.provenance["kinds_retimed"] = [*runtime.provenance.get("kinds_retimed", []), record]
     return record
 

@@ -207,7 +207,8 @@ def _config_of(r: LayerRecord) -> tuple[str, dict] | None:
         d = out.shape[-1]
         return "softmax", {"rows": out.numel // max(d, 1), "d": d, "module": module}
     if op in _ACTIVATION_OF:
-        return _ACTIVATION_OF[op], {"numel": out.numel, "module": module, "inplace": int(bool(r.attrs.get("inplace")))}
+        kind = _ACTIVATION_OF[op] + ("_tanh" if r.attrs.get("approximate") == "tanh" else "")
+        return kind, {"numel": out.numel, "module": module, "inplace": int(bool(r.attrs.get("inplace")))}
     if op in _BINARY and len(r.inputs) >= 1:
         return "binary", _binary_config(r)
     if op in ("MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d") and len(out.shape) == 4:

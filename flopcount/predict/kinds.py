@@ -27,6 +27,7 @@ ACTIVATIONS = {
     "sigmoid": ("Sigmoid", "sigmoid", "sigmoid_"),
     "silu": ("SiLU", "silu"),
     "gelu": ("GELU", "gelu"),
+    "gelu_tanh": (),  # GELU(approximate="tanh"): the records of "gelu" that say so (kernels.py)
     "tanh": ("Tanh", "tanh", "tanh_"),
 }
 @dataclass(frozen=True)

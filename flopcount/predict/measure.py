@@ -45,7 +45,8 @@ def _activation_module(kind: str, inplace: bool):
     from torch import nn
 
     classes = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
-               "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+               "sigmoid": nn.Sigmoid, "silu": nn.SiLU, "gelu": nn.GELU, "tanh": nn.Tanh,
+               "gelu_tanh": lambda: nn.GELU(approximate="tanh")}
     cls = classes[kind]
     if not inplace:
         return cls(inplace=False) if kind in _MODULES_WITH_INPLACE_FLAG else cls()
@@ -64,7 +65,8 @@ def _activation_function(kind: str, inplace: bool):
                 "hardsigmoid": lambda x: F.hardsigmoid(x, inplace=True), "sigmoid": torch.sigmoid_,
                 "silu": lambda x: F.silu(x, inplace=True), "tanh": torch.tanh_}[kind]
     return {"relu": torch.relu, "relu6": F.relu6, "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid,
-            "sigmoid": torch.sigmoid, "silu": F.silu, "gelu": F.gelu, "tanh": torch.tanh}[kind]
+            "sigmoid": torch.sigmoid, "silu": F.silu, "gelu": F.gelu, "tanh": torch.tanh,
+            "gelu_tanh": lambda x: F.gelu(x, approximate="tanh")}[kind]
 
 
 def build(kind: str, c: dict[str, Any]) -> Callable[[], Any]:

@@ -207,13 +207,15 @@ def test_retime_refuses_what_it_cannot_do(tmp_path):
     assert result.exit_code == 2 and "--retime: profile" in result.output and "another machine" in result.output
 
 
-def test_retime_refuses_a_kind_the_profile_has_no_fit_of_before_timing_anything(tmp_path):
+def test_retime_adds_a_kind_the_profile_has_no_fit_of(tmp_path):
     from flopcount.predict import save_profile
 
     path = _profile_of_two_networks(tmp_path)
     profile = load_profile(str(path))
-    del profile.runtime().kinds["act_relu"]  # as a profile calibrated with --kind for some other kinds
+    profile.runtime().kinds.pop("act_gelu_tanh", None)  # as a profile from before the kind existed
     save_profile(profile, path)
-    result = runner.invoke(app, ["calibrate", "--profile", str(path), "--retime", "act_relu"])
-    assert result.exit_code == 2 and result.output.strip().count("\n") == 0
-    assert "the profile has no fit of act_relu to replace; calibrate it whole" in result.output
+    result = runner.invoke(app, ["calibrate", "--profile", str(path), "--retime", "act_gelu_tanh", "--budget-s", "1"])
+    assert result.exit_code == 0, result.output
+    after = load_profile(str(path)).runtime()
+    assert after.kinds["act_gelu_tanh"].samples and after.kinds["act_gelu_tanh"].fit is not None
+    assert after.provenance["kinds_retimed"][-1]["added"] == ["act_gelu_tanh"]
