@@ -12,7 +12,8 @@ timed by calibration. The held-out networks (``heldout_nets.py``: EfficientNet-,
 and ResNeXt-style, written apart from the generator) test families calibration never saw, and the
 third-party ones (``thirdparty_nets.py``: transformers' own ResNet, MobileNet, EfficientNet, RegNet,
 ConvNeXt, ViT, MobileViT, LeViT and Swin, when transformers is installed) code nobody here wrote;
-``--independent`` adds 20 more transformers models kept for an independent check. Printed next
+``--independent`` adds 20 more transformers models kept for an independent check, ``--spot-check`` nine
+more first run later (``thirdparty_nets.SPOT_CHECK``). Printed next
 to the prediction: the roofline bound (``flopcount roofline`` with ``--device``) and a FLOPs-proportional
 baseline whose one constant (ms per FLOP) is the median over the evaluated models themselves, an oracle
 that flatters it. The noise floor is the spread of the repeats. The host's speed against its calibration
@@ -56,7 +57,9 @@ from flopcount.predict.worker import KernelTimer
 from flopcount.timing import BENCH_REPEATS, BENCH_WARMUP, spearman
 from flopcount.zoo import get_spec, list_models
 from heldout_nets import HELDOUT
-from thirdparty_nets import INDEPENDENT, THIRD_PARTY, available as third_party_available
+from thirdparty_nets import INDEPENDENT, SPOT_CHECK, THIRD_PARTY, available as third_party_available
+
+CHECKS = ("independent", "spot-check")  # models measured apart from the evaluation: not in its bands
 
 
 def bands(rows, factor: float = 1.2, min_size: int = 4):
@@ -76,7 +79,8 @@ def error_stats(errors) -> dict:
             "within_20": float(np.mean(a <= 0.20)), "median": float(np.median(a)), "p95": float(np.quantile(a, 0.95))}
 
 
-def collect(names, generated: int, heldout: bool = True, third_party: bool = True, independent: bool = False):
+def collect(names, generated: int, heldout: bool = True, third_party: bool = True, independent: bool = False,
+            spot_check: bool = False):
     """(name, source, model to analyse, builder, input size) for every model to evaluate."""
     items = []
     for name in names:
@@ -96,6 +100,8 @@ def collect(names, generated: int, heldout: bool = True, third_party: bool = Tru
         items.append((name, "third-party", build(), ("third-party", name), (1, 3, resolution, resolution)))
     for name, (build, resolution) in (INDEPENDENT.items() if independent else ()):
         items.append((name, "independent", build(), ("independent", name), (1, 3, resolution, resolution)))
+    for name, (build, resolution) in (SPOT_CHECK.items() if spot_check else ()):
+        items.append((name, "spot-check", build(), ("spot-check", name), (1, 3, resolution, resolution)))
     return items
 
 
@@ -109,6 +115,8 @@ def build(spec):
         return THIRD_PARTY[key][0]()
     if source == "independent":
         return INDEPENDENT[key][0]()
+    if source == "spot-check":
+        return SPOT_CHECK[key][0]()
     return HELDOUT[key][0]().eval()
 
 
@@ -166,6 +174,8 @@ def main(argv=None) -> int:
                         help="skip transformers' vision models (skipped anyway without transformers)")
     parser.add_argument("--independent", action="store_true",
                         help="also the 20 transformers models of the independent check (thirdparty_nets.INDEPENDENT)")
+    parser.add_argument("--spot-check", action="store_true",
+                        help="also the 9 transformers models first run on 2026-11-29 19:1x (thirdparty_nets.SPOT_CHECK)")
     parser.add_argument("--models", default="*", help="zoo models (shell pattern); '' for none")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--processes", type=int, default=5, help="fresh processes each model is timed alone in")
@@ -204,7 +214,8 @@ def main(argv=None) -> int:
     if args.third_party and not third_party:
         print("no third-party group: transformers is not installed", file=sys.stderr)
     independent = args.independent and third_party_available()
-    items = collect(names, args.generated, args.heldout, third_party, independent)
+    items = collect(names, args.generated, args.heldout, third_party, independent,
+                    args.spot_check and third_party_available())
     rows = []
     by_kind_s = {}  # per model: predicted seconds per kernel kind, and in containers (for the host's speed now)
     started = time.perf_counter()
@@ -311,7 +322,7 @@ def _stored_runs(rows, paths) -> tuple[list[dict[str, float]], list[str]]:
     for path in paths:
         with open(path) as f:
             runs.append({r["name"]: r["wall_ms"] for r in json.load(f)["rows"]})
-    names = [r["name"] for r in rows if r["source"] != "independent" and all(r["name"] in run for run in runs)]
+    names = [r["name"] for r in rows if r["source"] not in CHECKS and all(r["name"] in run for run in runs)]
     return runs, names
 
 
@@ -379,11 +390,12 @@ def _remeasured(rows, path: str, args, device, by_kind_s, reference: float) -> s
     with open(path) as f:
         run = json.load(f)
     stored = {r["name"]: r for r in run["rows"]}
-    missing = [r["name"] for r in rows if r["name"] not in stored and r["source"] != "independent"]
+    missing = [r["name"] for r in rows if r["name"] not in stored and r["source"] not in CHECKS]
     if missing:
         raise SystemExit(f"{path}: no measurement of {len(missing)} of the models evaluated ({', '.join(missing[:3])}...)")
     if any(r["name"] not in stored for r in rows):
-        print(f"{path}: the run measured no independent models; they are left out", file=sys.stderr)
+        print(f"{path}: the run measured none or not all of the independent and spot-check models; those it did "
+              "not measure are left out", file=sys.stderr)
         rows = [r for r in rows if r["name"] in stored]
     measured = [{**r, **{k: stored[r["name"]][k] for k in MEASUREMENT_KEYS}} for r in rows]
     readings = [Drift.from_dict(s) for s in run.get("speeds") or []]
@@ -418,7 +430,8 @@ def summarize(rows, args, device, per_flop) -> str:
               "generated": [r for r in rows if r["source"] == "generated"],
               "held-out": [r for r in rows if r["source"] == "held-out"],
               "third-party": [r for r in rows if r["source"] == "third-party"],
-              "independent": [r for r in rows if r["source"] == "independent"]}
+              "independent": [r for r in rows if r["source"] == "independent"],
+              "spot-check": [r for r in rows if r["source"] == "spot-check"]}
     lines = []
     header = ["models", "predictor", "within 5%", "within 10%", "within 20%", "median |err|", "p95 |err|"]
     table = []
@@ -434,7 +447,7 @@ def summarize(rows, args, device, per_flop) -> str:
     lines.append("")
     band_rows = []
     # the evaluation's own models: the independent ones are a separate check, not members of its bands
-    for band in bands([r for r in rows if r["source"] != "independent"]):
+    for band in bands([r for r in rows if r["source"] not in CHECKS]):
         measured = [r["measured_ms"] for r in band]
         cells = [f"{band[0]['flops'] / 1e6:.0f}-{band[-1]['flops'] / 1e6:.0f}M", str(len(band))]
         for _, key in predictors:
