@@ -134,7 +134,9 @@ SPOT_CHECK: dict[str, tuple[Callable[[], nn.Module], int]] = {
     "hf_clip_vit_b32": (_hf("CLIPForImageClassification", "CLIPConfig", num_labels=1000,
                             vision_config=dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
                                                intermediate_size=3072, patch_size=32, image_size=224)), 224),
+    # the text config's vocabulary only silences transformers' check of its token ids (no text tower is built)
     "hf_siglip_s16": (_hf("SiglipForImageClassification", "SiglipConfig", num_labels=1000,
+                          text_config=dict(vocab_size=49408),
                           vision_config=dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
                                              intermediate_size=1536, patch_size=16, image_size=224)), 224),
     "hf_dinov2_reg_s": (_hf("Dinov2WithRegistersForImageClassification", "Dinov2WithRegistersConfig",
