@@ -20,7 +20,7 @@ from flopcount.errors import ConfigError, UsageError
 from flopcount.predict import EAGER_CPU, PredictProfile, calibrate, load_profile, predict, save_profile
 from flopcount.predict.archgen import CALIBRATION_SEEDS, EVALUATION_SEEDS, FAMILIES, generate
 from flopcount.predict.fit import KindFit
-from flopcount.predict.kernels import kernels_of
+from flopcount.predict.kernels import clone_config, kernels_of
 from flopcount.predict.kinds import KINDS
 from flopcount.predict.measure import build, num_threads, time_configs
 from flopcount.predict.predictor import ModelTerms, container_calls, model_features
@@ -334,6 +334,20 @@ def test_multihead_attention_is_timed_by_its_queries_and_keys():
     assert KINDS["mha"].terms(calls[1]) == KINDS["mha"].terms({"b": 4, "l": 3, "e": 16, "heads": 2}) == [1.0, 3_072, 576, 72]
     with torch.no_grad():
         assert build("mha", calls[0])()[0].shape == (3, 1, 16)  # timed as called: one query over 49 keys
+
+
+def test_a_cat_onto_a_legacy_empty_tensor_is_a_copy_of_the_rest():
+    class Cache(nn.Module):  # transformers' DynamicCache starts as torch.tensor([]): a prefill cats onto it
+        def forward(self, keys, more):
+            empty = keys.new_empty(0)
+            return torch.cat([empty, keys], dim=-2), torch.cat([empty, keys, more], dim=-2)
+
+    records = analyze(Cache(), [(1, 2, 8, 4), (1, 2, 3, 4)], device="meta").records
+    kernels = [k for k in kernels_of(records) if k.kind != "view"]
+    # 1 x 2 x 8 x 4 = 64 elements copied whole; the other is a cat of two parts, (8 + 3) x 4 = 44 elements each
+    # of 2 heads (88 in all), its inner block of one part (11 // 2) x 4 = 20 elements
+    assert [(k.kind, k.config) for k in kernels] == [("copy", clone_config(64)),
+                                                     ("cat", {"numel": 88, "parts": 2, "inner": 20})]
 
 
 def test_a_broadcast_operand_is_no_layout_copy():

@@ -233,11 +233,16 @@ def _config_of(r: LayerRecord) -> tuple[str, dict] | None:
     if op in UNARY and len(r.inputs) == 1:  # pow with a scalar exponent; a tensor exponent is binary
         return "unary", {"numel": out.numel, "op": UNARY[op]}
     if op in _CONCAT and len(r.inputs) >= 2:
-        dim = _concat_dim(r.inputs, out)
+        # torch skips legacy empty 1-D tensors: transformers' KV cache starts as one, so a prefill's cat of it
+        # and the new keys is a copy of the keys
+        parts = [t for t in r.inputs if t.shape != (0,)]
+        if len(parts) == 1:
+            return "copy", clone_config(out.numel)
+        dim = _concat_dim(parts, out)
         if dim is None:
             return None
-        inner = math.prod(out.shape[dim + 1:]) * (out.shape[dim] // len(r.inputs))
-        return "cat", {"numel": out.numel, "parts": len(r.inputs), "inner": max(inner, 1)}
+        inner = math.prod(out.shape[dim + 1:]) * (out.shape[dim] // len(parts))
+        return "cat", {"numel": out.numel, "parts": len(parts), "inner": max(inner, 1)}
     if op in _COPIES and r.category == "movement" and r.inputs:
         return "copy", layout_copy(r.inputs[0])
     if op == "pad" and r.attrs.get("mode", "constant") == "constant" and len(out.shape) >= 2 and r.inputs:
