@@ -131,11 +131,18 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[Any]], width: i
         note = (f"Hidden at {width} columns: {', '.join(reversed(dropped))} "
                 "(widen with --width, or use -f csv / -f json for every column).")
         caption = f"{caption}\n{note}" if caption else note
+    # Still too wide with every droppable column gone (a transformers layer's name of 60-70 characters at 80
+    # columns): the widest token folds onto more lines rather than squeeze the numbers beside it out of sight.
+    folded = max(keep, key=lambda i: needed[i]) if total() > width else None
+    if folded is not None:
+        needed[folded] = max(_TEXT_MIN, needed[folded] - (total() - width))
     table = Table(title=title, title_justify=title_justify, caption=caption, caption_justify="left", **table_options)
     for i in keep:
         c = columns[i]
         if c.text:
             table.add_column(headers[i], justify=c.justify, overflow="fold", style=c.style)
+        elif i == folded:
+            table.add_column(headers[i], justify=c.justify, overflow="fold", width=needed[i], style=c.style)
         else:
             table.add_column(headers[i], justify=c.justify, no_wrap=True, min_width=needed[i], style=c.style)
     for index, row in enumerate(rows):

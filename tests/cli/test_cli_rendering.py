@@ -136,3 +136,34 @@ def test_predict_keeps_op_names_and_the_total(width):
     slowest = sorted(prediction.ops, key=lambda o: -o.seconds)[:3]
     assert {o.name for o in slowest} <= set(cells(out))
     assert f"predicted {prediction.total_ms:.2f} ms" in out
+
+
+LONG_NAMES = """
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.projection_of_the_queries_over_all_the_tokens_of_the_image = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.projection_of_the_queries_over_all_the_tokens_of_the_image(x)
+
+def build():
+    return nn.Sequential(Block(), nn.ReLU())
+"""
+
+
+def test_a_name_too_long_for_the_width_folds_and_the_numbers_stay(tmp_path):
+    # "0.projection_of_the_queries_over_all_the_tokens_of_the_image" is 61 characters: with the predicted ms
+    # column (12 + 3 borders and padding) it cannot fit 60 columns on one line. It used to stay whole while
+    # rich squeezed the ms column to nothing; now the name folds and every row keeps its number.
+    path = tmp_path / "long_names.py"
+    path.write_text(LONG_NAMES)
+    out = render(60, "predict", f"{path}:build", "-i", "1x8", "--profile", "cpu_measured")
+    name = "0.projection_of_the_queries_over_all_the_tokens_of_the_image"
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│")]
+    first, second = rows[0], rows[1]
+    assert name not in out and first[0] + second[0] == name  # folded onto two lines, whole when joined
+    assert re.fullmatch(r"\d+\.\d{3}", first[1]) and second[1] == ""  # its predicted ms, beside it
+    assert all(re.fullmatch(r"\d+\.\d{3}", row[1]) for row in rows[2:])  # the ReLU and the module calls
