@@ -149,6 +149,12 @@ def _convolution_meta(input, weight, bias, stride, padding, dilation, transposed
     if in_shape[1] != w_shape[1] * groups or w_shape[0] % groups or input.dtype != weight.dtype \
             or (bias is not None and tuple(bias.shape) != (w_shape[0],)):
         return None  # a mistake in the model: torch's kernel raises its own error
+    rank = len(in_shape) - 2
+    # A conv with padding="valid" or "same" reaches aten with one value for every spatial dim (padding [0]):
+    # zip() over it read one dim and made a 4-D conv's output 3-D. One value stands for all, as torch expands it.
+    stride, padding, dilation = ([*v] * rank if len(v) == 1 else [*v] for v in (stride, padding, dilation))
+    if not len(stride) == len(padding) == len(dilation) == rank:
+        return None
     spatial = [_window(n, k, s, p, d) for n, k, s, p, d in zip(in_shape[2:], w_shape[2:], stride, padding, dilation)]
     for n in spatial:
         if n < 1:
