@@ -278,7 +278,10 @@ def _attention_as_on_cpu(query, key, value, attn_mask=None, dropout_p=0.0, is_ca
         return torch.empty((*t.shape[:-2], 1, t.shape[-1]), dtype=t.dtype).requires_grad_(t.requires_grad)
 
     if query.dim() == 4 and not enable_gqa:
-        mask = None if attn_mask is None else torch.zeros((*attn_mask.shape[:-2], 1, 1), dtype=attn_mask.dtype)
+        # the probe mask needs the mask's gradients too: Swin adds its learned position bias to the mask, and
+        # torch takes the math path for a mask that needs a gradient (the flash kernel has none for it)
+        mask = None if attn_mask is None else torch.zeros((*attn_mask.shape[:-2], 1, 1), dtype=attn_mask.dtype
+                                                          ).requires_grad_(attn_mask.requires_grad)
         choice = torch.ops.aten._fused_sdp_choice(probe(query), probe(key), probe(value), mask, dropout_p,
                                                   is_causal, scale=scale)
         if choice == SDPBackend.FLASH_ATTENTION.value:

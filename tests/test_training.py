@@ -227,6 +227,29 @@ def test_attention_training_peak_equals_memtracker():
     assert "UnsafeView" in type(nn.functional.scaled_dot_product_attention(meta, meta, meta).grad_fn).__name__
 
 
+class BiasedWindowAttention(nn.Module):
+    """Swin's window attention: a learned relative-position bias added to the mask, so the mask needs a
+    gradient and CPU takes torch's math kernel (the fused one has no gradient for a mask)."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(32, 96)
+        self.bias = nn.Parameter(torch.zeros(4, 49, 49))
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).view(2, 49, 3, 4, 8).permute(2, 0, 3, 1, 4)
+        return nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=self.bias.unsqueeze(0))
+
+
+def test_attention_with_a_learned_mask_trains_as_on_cpu():
+    # The kernel probe asked CPU's choice with a mask that needed no gradient, got the fused kernel, and the
+    # step failed ("not differentiable with respect to argument 'attn_mask'"): Swin's training analysis did.
+    step = train(BiasedWindowAttention(), (2, 49, 32), optimizer="sgd").training
+    # qkv: 2 x 49 tokens x 32 x 96 = 301,056; attention: 2 x 4 heads x 49 x 49 x (8 + 8) = 307,328
+    assert step.forward_flops == 301_056 + 307_328 == 608_384
+    assert step.peak_phase == "backward" and step.grad_bytes == (32 * 96 + 96 + 4 * 49 * 49) * 4
+
+
 class HardswishNet(nn.Module):
     """MobileNetV3's pieces: conv-bn-hardswish (in place), squeeze-excitation with hardsigmoid, dropout."""
 
