@@ -21,6 +21,7 @@ from flopcount.errors import FlopcountError, ForwardError, ModelBuildError, Usag
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.inputs import make_tensor, normalize_input_size
 from flopcount.loading import resolve_device
+from flopcount.meta_attention import fused_attention_as_on_cpu
 from flopcount.module_copy import deepcopy_modules
 from flopcount.report import Report, Totals
 from flopcount.walker import Walker, spec_of, tensors_in, unwatched
@@ -149,10 +150,11 @@ def _analyze_on(model: nn.Module, target: torch.device, input_size: Any, inputs:
     walker = Walker(watched, registry, fast=fast and target.type == "meta" and not memory)
     described = ", ".join(str(spec_of(t)) for t in tensors_in((args, kwargs)))
     tracker = _memory_tracker(walker, watched, (args, kwargs)) if memory else nullcontext()
+    attention = fused_attention_as_on_cpu() if memory and target.type == "meta" else nullcontext()
     with _preserved(model, target):
         walker.attach()
         try:
-            with torch.no_grad(), walker, tracker:
+            with torch.no_grad(), attention, walker, tracker:
                 output = watched(*args, **kwargs)
                 if memory:
                     tracker.finish()  # while the output is still held, as a caller holds it

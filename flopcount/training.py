@@ -12,26 +12,24 @@ those recompute FLOPs are added to the step.
 Backward FLOPs come from the forward records through flopcount.formulas.backward. The step analysed
 stands for a training loop's later steps: parameters, buffers and optimizer state exist through all of
 it (see ``_step_peak``), and its peak is them plus the highest live bytes seen during the step.
-Attention runs the fused kernel CPU would pick (``_fused_attention_as_on_cpu``), not meta's fallback.
+Attention runs the fused kernel CPU would pick (``meta_attention``), not meta's fallback.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import operator
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.attention import SDPBackend
 
 from flopcount.errors import FlopcountError, ForwardError, UsageError
 from flopcount.formulas import REGISTRY, FormulaRegistry
 from flopcount.formulas.backward import GradNeeds, backward_cost
 from flopcount.memory import LiveBytes, MemoryProfile, record_levels, storage_bytes
+from flopcount.meta_attention import fused_attention_as_on_cpu
 from flopcount.report import Report
 from flopcount.training_setup import cast_floating, named_state, step_copy, train_mode, trainable_paths
 from flopcount.walker import Walker, spec_of, tensors_in
@@ -187,7 +185,7 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
     train_mode(watched, walker.modules)
     walker.attach()
     try:
-        with torch.enable_grad(), _fused_attention_as_on_cpu(), tracker:
+        with torch.enable_grad(), fused_attention_as_on_cpu(), tracker:
             forward_end = _forward_backward(watched, args, kwargs, walker, tracker, stage, pack)
             grad_bytes = storage_bytes([p.grad for p in params if p.grad is not None])
             stage["name"] = "optimizer step"
@@ -253,42 +251,6 @@ def analyze_training(model: nn.Module, input_size: Any = None, *, inputs: Any = 
         peak_live_bytes=peak_live,
     )
     return report
-
-
-@contextlib.contextmanager
-def _fused_attention_as_on_cpu():
-    """Scaled dot-product attention on meta takes torch's math fallback (its kernel is chosen by device
-    type), which materialises the L x S attention matrix and saves it for backward; on CPU (and GPU)
-    torch runs a fused kernel that saves only the output and its log-sum-exp. For the analysis only,
-    meta tensors get the kernel CPU would pick (asked with a probe of sequence length 1: same dtype,
-    heads, head size and gradients): a kernel registered for AutogradMeta, removed on exit."""
-    library = torch.library.Library("aten", "IMPL")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "overriding a previously registered kernel"
-            library.impl("scaled_dot_product_attention", _attention_as_on_cpu, "AutogradMeta")
-        yield
-    finally:
-        library._destroy()
-
-
-def _attention_as_on_cpu(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                         enable_gqa=False):
-    def probe(t: torch.Tensor) -> torch.Tensor:
-        return torch.empty((*t.shape[:-2], 1, t.shape[-1]), dtype=t.dtype).requires_grad_(t.requires_grad)
-
-    if query.dim() == 4 and not enable_gqa:
-        # the probe mask needs the mask's gradients too: Swin adds its learned position bias to the mask, and
-        # torch takes the math path for a mask that needs a gradient (the flash kernel has none for it)
-        mask = None if attn_mask is None else torch.zeros((*attn_mask.shape[:-2], 1, 1), dtype=attn_mask.dtype
-                                                          ).requires_grad_(attn_mask.requires_grad)
-        choice = torch.ops.aten._fused_sdp_choice(probe(query), probe(key), probe(value), mask, dropout_p,
-                                                  is_causal, scale=scale)
-        if choice == SDPBackend.FLASH_ATTENTION.value:
-            return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-                query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale)[0]
-    return torch.ops.aten._scaled_dot_product_attention_math(
-        query, key, value, attn_mask, dropout_p, is_causal, scale=scale, enable_gqa=enable_gqa)[0]
 
 
 def _forward_backward(model, args, kwargs, walker, tracker, stage, pack) -> int:

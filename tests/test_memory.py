@@ -156,6 +156,27 @@ def test_mobilenet_v2_peak_matches_memtracker():
 
 
 
+class _FusedAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(32, 96)
+
+    def forward(self, x):  # transformers' sdpa attention: q, k, v are views of one projection
+        q, k, v = self.qkv(x).view(2, 49, 3, 4, 8).permute(2, 0, 3, 1, 4)
+        return nn.functional.scaled_dot_product_attention(q, k, v)
+
+
+def test_attention_peak_is_cpus_fused_kernel_not_metas_math_fallback():
+    # On meta torch takes the math fallback, which holds the 2 x 4 heads x 49 x 49 scores and their softmax
+    # (2 x 76,832 bytes); CPU runs the fused kernel, which holds only its output and log-sum-exp. At the
+    # attention: the projection's (2, 49, 96) output under q, k, v (37,632 bytes), the (2, 4, 49, 8) output
+    # (12,544) and the (2, 4, 49) log-sum-exp (1,568): 51,744. The math fallback read 153,664 - 1,568 more.
+    report = flopcount.analyze(_FusedAttention().eval(), (2, 49, 32), device="meta", memory=True)
+    assert report.memory.peak_activation_bytes == 37_632 + 12_544 + 1_568 == 51_744
+    assert report.records[report.memory.peak_record].op == "scaled_dot_product_attention"
+    assert report.memory.param_bytes == (32 * 96 + 96) * 4 == 12_672
+
+
 def test_meta_shortcuts_equal_real_cpu_kernels_op_by_op():
     # The tracker answers convolutions, max pooling, cat and broadcasting element-wise ops on meta without
     # torch's meta kernels; on cpu the real kernels run. The live bytes after and during every record must
