@@ -217,12 +217,12 @@ def main(argv=None) -> int:
     items = collect(names, args.generated, args.heldout, third_party, independent,
                     args.spot_check and third_party_available())
     rows = []
-    by_kind_s = {}  # per model: predicted seconds per kernel kind, and in containers (for the host's speed now)
+    predictions = {}  # by model name: to scale to the host's speed now without predicting again
     started = time.perf_counter()
     for name, source, meta, _, size in items:
         report = analyze(meta, size, device="meta", name=name)
         prediction = predict(report, profile)
-        by_kind_s[name] = (prediction.by_predictor(), prediction.container_seconds)
+        predictions[name] = prediction
         rows.append({"name": name, "source": source, "flops": report.totals.paper_flops,
                      "predicted_ms": prediction.total_ms, "depthwise_share": depthwise_share(prediction),
                      "roofline_ms": roofline(report, device).total_time * 1e3 if device else None,
@@ -233,7 +233,7 @@ def main(argv=None) -> int:
     if args.measured:
         for path in args.measured:
             print(f"\n# measurements of {path}, predicted with profile '{profile.name}'")
-            print(_remeasured(rows, path, args, device, by_kind_s, probe_reference(profile.runtime())))
+            print(_remeasured(rows, path, args, device, predictions, probe_reference(profile.runtime())))
         if len(args.measured) >= 3:
             print("\n# how far the band bar can be met: the prediction against the other runs' measurements")
             print(reproducibility(rows, args.measured, args.markdown))
@@ -261,7 +261,7 @@ def main(argv=None) -> int:
         row.update(wall_ms=t.median_s * 1e3, wall_min_ms=t.min_s * 1e3, wall_spread=t.spread,
                    cpu_ms=t.cpu_median_s * 1e3, cpu_min_ms=t.cpu_min_s * 1e3, cpu_spread=t.cpu_spread,
                    halves_ms=[h * 1e3 for h in t.halves_s])
-    host_speed = at_host_speed(rows, by_kind_s, speeds) if speeds else None
+    host_speed = at_host_speed(rows, predictions, speeds) if speeds else None
 
     prov = profile.runtime().provenance
     print(f"profile '{profile.name}': {prov.get('cpu')}, {prov.get('threads')} thread(s), torch {prov.get('torch')}, "
@@ -294,17 +294,14 @@ def main(argv=None) -> int:
     return 0
 
 
-def at_host_speed(rows, by_kind_s, readings) -> float:
-    """Give every row ``drift_ms``: its prediction scaled by the mean of the probe ``readings``, as
-    predict(..., host_speed=, host_speed_by_kind=) scales (each re-timed kind by its own reading, the
-    other kinds and the containers by the median). Returns the mean of the readings' medians."""
+def at_host_speed(rows, predictions, readings) -> float:
+    """Give every row ``drift_ms``: its prediction at the mean of the probe ``readings``, as
+    `flopcount predict --host-speed now` scales (``Prediction.seconds_at``). Returns the mean median."""
     # This machine's speed now against its speed at calibration (the profile's own kernels re-timed): on
     # 2026-11-29 it swung by 8-12% within an hour, which moves every error of a run together.
     host_speed, speed_by_kind = mean_reading(readings)
     for row in rows:
-        kinds, containers = by_kind_s[row["name"]]
-        row["drift_ms"] = 1e3 * (sum(seconds * speed_by_kind.get(kind, host_speed) for kind, seconds in kinds.items())
-                                 + containers * host_speed)
+        row["drift_ms"] = 1e3 * predictions[row["name"]].seconds_at(host_speed, speed_by_kind)
     return host_speed
 
 
@@ -383,7 +380,7 @@ def phases(rows, paths, markdown: bool) -> str:
 MEASUREMENT_KEYS = ("wall_ms", "wall_min_ms", "wall_spread", "cpu_ms", "cpu_min_ms", "cpu_spread", "halves_ms")
 
 
-def _remeasured(rows, path: str, args, device, by_kind_s, reference: float) -> str:
+def _remeasured(rows, path: str, args, device, predictions, reference: float) -> str:
     """The summary of ``rows`` (predicted now) against the wall-clock measurements a run stored in ``path``,
     with the row "prediction at host speed now" when the run stored its probe readings and what they were
     divided by (``probe_reference`` of its profile): held against this profile's ``reference`` instead."""
@@ -400,7 +397,7 @@ def _remeasured(rows, path: str, args, device, by_kind_s, reference: float) -> s
     measured = [{**r, **{k: stored[r["name"]][k] for k in MEASUREMENT_KEYS}} for r in rows]
     readings = [Drift.from_dict(s) for s in run.get("speeds") or []]
     if readings and run.get("probe_reference"):
-        host_speed = at_host_speed(measured, by_kind_s, [r.over(reference / run["probe_reference"]) for r in readings])
+        host_speed = at_host_speed(measured, predictions, [r.over(reference / run["probe_reference"]) for r in readings])
         kinds = "each re-timed kind by its own reading" if readings[0].by_kind else "no per-kind readings stored"
         print(f"{path}: host speed {host_speed:.3f} against this profile ({kinds})", file=sys.stderr)
     elif readings:

@@ -560,6 +560,11 @@ def test_host_speed_by_kind_scales_the_kinds_it_names_and_the_rest_by_the_median
     assert prediction_dict(now)["host_speed_by_kind"] == {"conv1x1": 1.2, "conv_dw_mkldnn": 0.8}
     with pytest.raises(ValueError, match="host_speed of conv1x1 must be a positive number"):
         predict(report, profile, host_speed_by_kind={"conv1x1": 0.0})
+    # A prediction made as calibrated, taken to those readings afterwards (predict_eval's stored runs): the
+    # same 855.2816 us; and back from them to the calibrated machine: 14 * 10 + 411.408 + 252.88 + 10 = 814.288 us.
+    calibrated = predict(report, profile)
+    assert calibrated.seconds_at(0.9, {"conv1x1": 1.2, "conv_dw_mkldnn": 0.8}) == pytest.approx(855.2816e-6)
+    assert now.seconds_at(1.0, {}) == pytest.approx(calibrated.total_seconds) == pytest.approx(814.288e-6)
 
 
 def test_weights_count_as_cold_in_a_model_up_to_what_stays_in_cache_alone():

@@ -119,6 +119,15 @@ class Prediction:
     def total_ms(self) -> float:
         return self.total_seconds * 1e3
 
+    def seconds_at(self, host_speed: float, host_speed_by_kind: Mapping[str, float]) -> float:
+        """``total_seconds`` had it been predicted at another host speed, as ``predict(...,
+        host_speed=, host_speed_by_kind=)`` scales (a stored run's probe readings, without predicting again)."""
+        def rescale(kind: str) -> float:
+            return _speed(kind, host_speed, host_speed_by_kind) / _speed(kind, self.host_speed, self.host_speed_by_kind)
+
+        return (sum(o.seconds * rescale(o.kind) for o in self.ops)
+                + self.container_seconds * host_speed / self.host_speed)
+
     def by_predictor(self) -> dict[str, float]:
         """Seconds per predictor family (kind fits, views, fallback)."""
         out: dict[str, float] = {}
@@ -129,6 +138,11 @@ class Prediction:
     @property
     def fallback_ops(self) -> list[OpPrediction]:
         return [o for o in self.ops if o.kind == FALLBACK]
+
+
+def _speed(kind: str, host_speed: float, host_speed_by_kind: Mapping[str, float]) -> float:
+    """The host's speed an op of ``kind`` is scaled by: its kind's reading when the probe re-timed it."""
+    return host_speed_by_kind.get(kind, host_speed)
 
 
 def model_features(records: Sequence[LayerRecord], kernels: Sequence[Kernel],
@@ -234,7 +248,7 @@ def predict(report: Report, profile: PredictProfile, *, runtime: str = EAGER_CPU
     ops = []
     for r, k, (seconds, label) in zip(records, kernels, timed):
         weight_bytes, output_bytes, _, calls, views = model_features([r], [k], terms)
-        share = by_kind.get(k.kind, host_speed) * (terms.scale * seconds + terms.per_weight_byte * weight_bytes
+        share = _speed(k.kind, host_speed, by_kind) * (terms.scale * seconds + terms.per_weight_byte * weight_bytes
                               + terms.per_output_byte * output_bytes + terms.per_kernel_call * calls
                               + terms.per_view * views)
         ops.append(OpPrediction(r.index, r.name, r.op, k.kind, label, share, seconds))

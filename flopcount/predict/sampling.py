@@ -158,11 +158,10 @@ def _sample(kind: str, rng: random.Random) -> dict[str, Any]:
     if kind == "mha":
         heads = rng.choice((1, 2, 4, 8, 12, 16))
         e = heads * rng.choice((16, 32, 64, 64, 96))
-        length = int(log_uniform(rng, 4, 600))
+        keys = int(log_uniform(rng, 4, 600))
         # one call in five a cross-attention (a decoder's queries, a pooling head's one query over the tokens)
-        keys = int(log_uniform(rng, 4, 600)) if rng.random() < 0.2 else length
-        return {"b": 1, "l": int(log_uniform(rng, 1, 100)) if keys != length else length, "s": keys, "e": e,
-                "heads": heads}
+        queries = int(log_uniform(rng, 1, 100)) if rng.random() < 0.2 else keys
+        return {"b": 1, "l": queries, "s": keys, "e": e, "heads": heads}
     if kind == "sdpa":
         # mostly 4-D, as models call it (transformers' sdpa attention, a ViT's fused heads); some causal or masked
         form = rng.random()
